@@ -1,0 +1,3 @@
+/*
+ * config.c - placeholder until the module lands.
+ */

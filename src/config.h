@@ -1,0 +1,46 @@
+/*
+ * config.h - the config file (SPEC section 3): YAML in, validated specs out.
+ *
+ * The only module that includes <cyaml/cyaml.h>. It loads the file with
+ * libcyaml, applies every default, validates every rule, and hands back an
+ * immutable struct config whose root is a tree of child specs (spec.h).
+ * Every error is one line, "FILE:LINE:COL: message".
+ */
+#ifndef SUPD_CONFIG_H
+#define SUPD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "spec.h"
+
+struct control_config {
+	char *socket_path; /* NULL: the default (see control.h) */
+	mode_t mode;       /* default 0600 */
+	char *group;       /* NULL: none */
+	gid_t gid;         /* resolved group, when group != NULL */
+	uint32_t max_clients; /* default 256 */
+};
+
+struct config {
+	char *file;                /* as given, for messages */
+	struct child_spec *root;   /* NODE_SUPERVISOR, id NULL */
+	struct control_config control;
+	char *events_path;         /* NULL: none */
+	uint64_t forward_signals;  /* bit (sig - 1) set for each signal to forward */
+};
+
+/* Loads and validates `path`. On success returns 0 and *out (free with
+ * config_free). On a config error returns -1 and writes one line
+ * "FILE:LINE:COL: message" (no trailing newline) into err. */
+int config_load_file(const char *path, struct config **out, char *err, size_t errlen);
+/* The same from a buffer; `name` stands for FILE in messages. */
+int config_load_string(const char *yaml, size_t len, const char *name, struct config **out,
+		       char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* Detaches the root spec (the core takes it over); cfg->root becomes NULL. */
+struct child_spec *config_take_root(struct config *cfg);
+
+#endif

@@ -1,0 +1,3 @@
+/*
+ * control.c - placeholder until the module lands.
+ */

@@ -1,0 +1,3 @@
+/*
+ * events.c - placeholder until the module lands.
+ */

@@ -1,0 +1,3 @@
+/*
+ * index.c - placeholder until the module lands.
+ */

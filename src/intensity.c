@@ -1,0 +1,3 @@
+/*
+ * intensity.c - placeholder until the module lands.
+ */

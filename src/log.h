@@ -1,0 +1,31 @@
+/*
+ * log.h - the human-readable log on stderr.
+ *
+ * One line per message: "supd: warning: unable to open x: No such file".
+ * log_warn() appends strerror(errno); log_warnx() does not. Every function
+ * preserves errno, so logging an error never changes it. fatal() and fatalx()
+ * are for the startup phase only: once the tree runs, supd must not die.
+ */
+#ifndef SUPD_LOG_H
+#define SUPD_LOG_H
+
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARNING,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+};
+
+void log_init(const char *progname, enum log_level level);
+enum log_level log_get_level(void);
+
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+_Noreturn void fatal(int exit_code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+_Noreturn void fatalx(int exit_code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,3 @@
+/*
+ * loop.c - placeholder until the module lands.
+ */

@@ -1,0 +1,333 @@
+/*
+ * spec.c - child specifications: allocation, defaults, copies, names.
+ *
+ * Owns the lifetime of struct child_spec trees and the tables that map the
+ * config file's words (strategies, restart types, signal names) to values
+ * and back. Pure data: no I/O, no processes.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "spawn.h"
+#include "spec.h"
+
+struct child_spec *
+spec_new(enum node_type type)
+{
+	struct child_spec *spec = calloc(1, sizeof(*spec));
+
+	if (!spec)
+		return NULL;
+	spec->type = type;
+	spec_set_defaults(spec);
+	return spec;
+}
+
+void
+spec_set_defaults(struct child_spec *spec)
+{
+	spec->restart = RESTART_PERMANENT;
+	spec->significant = false;
+	if (spec_is_supervisor(spec)) {
+		spec->shutdown_ms = SHUTDOWN_INFINITY;
+		spec->sup.strategy = STRATEGY_ONE_FOR_ONE;
+		spec->sup.max_restarts = SPEC_DEFAULT_MAX_RESTARTS;
+		spec->sup.max_seconds = SPEC_DEFAULT_MAX_SECONDS;
+		spec->sup.auto_shutdown = AUTO_SHUTDOWN_NEVER;
+		spec->sup.max_children = SPEC_UNLIMITED;
+	} else {
+		spec->shutdown_ms = SPEC_DEFAULT_SHUTDOWN_MS;
+		spec->worker.stop_signal = SIGTERM;
+		spec->worker.kill_group = true;
+		memset(&spec->worker.normal_exit, 0, sizeof(spec->worker.normal_exit));
+		exit_set_add_code(&spec->worker.normal_exit, 0);
+		spec->worker.ready = READY_NONE;
+		spec->worker.start_timeout_ms = SPEC_DEFAULT_START_TIMEOUT_MS;
+	}
+}
+
+bool
+spec_is_supervisor(const struct child_spec *spec)
+{
+	return spec->type == NODE_SUPERVISOR || spec->type == NODE_DYNAMIC;
+}
+
+static void
+strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+static char **
+strv_copy(char *const *v, size_t n)
+{
+	char **out;
+
+	if (!v)
+		return NULL;
+	out = calloc(n + 1, sizeof(*out));
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		out[i] = strdup(v[i]);
+		if (!out[i]) {
+			strv_free(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+void
+spec_free(struct child_spec *spec)
+{
+	if (!spec)
+		return;
+	free(spec->id);
+	if (spec_is_supervisor(spec)) {
+		for (size_t i = 0; i < spec->sup.nchildren; i++)
+			spec_free(spec->sup.children[i]);
+		free(spec->sup.children);
+		spec_free(spec->sup.template_spec);
+	} else {
+		strv_free(spec->worker.argv);
+		strv_free(spec->worker.env);
+		free(spec->worker.cwd);
+		free(spec->worker.user);
+		free(spec->worker.group);
+		spawn_forget_env(&spec->worker);
+	}
+	free(spec);
+}
+
+static bool
+dup_opt(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (!src)
+		return true;
+	*dst = strdup(src);
+	return *dst != NULL;
+}
+
+struct child_spec *
+spec_clone(const struct child_spec *spec)
+{
+	struct child_spec *copy = calloc(1, sizeof(*copy));
+
+	if (!copy)
+		return NULL;
+	*copy = *spec;
+	/* Null every owned pointer first, so that spec_free() is safe at any
+	 * point of a partial copy. */
+	copy->id = NULL;
+	if (spec_is_supervisor(spec)) {
+		copy->sup.children = NULL;
+		copy->sup.nchildren = 0;
+		copy->sup.template_spec = NULL;
+	} else {
+		copy->worker.argv = NULL;
+		copy->worker.env = NULL;
+		copy->worker.cwd = NULL;
+		copy->worker.user = NULL;
+		copy->worker.group = NULL;
+		copy->worker.envp_cache = NULL;
+	}
+	if (!dup_opt(&copy->id, spec->id))
+		goto fail;
+	if (spec_is_supervisor(spec)) {
+		if (spec->sup.nchildren) {
+			copy->sup.children = calloc(spec->sup.nchildren, sizeof(*copy->sup.children));
+			if (!copy->sup.children)
+				goto fail;
+			for (size_t i = 0; i < spec->sup.nchildren; i++) {
+				copy->sup.children[i] = spec_clone(spec->sup.children[i]);
+				if (!copy->sup.children[i])
+					goto fail;
+				copy->sup.nchildren = i + 1;
+			}
+		}
+		if (spec->sup.template_spec) {
+			copy->sup.template_spec = spec_clone(spec->sup.template_spec);
+			if (!copy->sup.template_spec)
+				goto fail;
+		}
+		return copy;
+	}
+	copy->worker.argv = strv_copy(spec->worker.argv, spec->worker.argc);
+	if (spec->worker.argv && !copy->worker.argv)
+		goto fail;
+	copy->worker.env = strv_copy(spec->worker.env, spec->worker.envc);
+	if (spec->worker.env && !copy->worker.env)
+		goto fail;
+	if (!dup_opt(&copy->worker.cwd, spec->worker.cwd) ||
+	    !dup_opt(&copy->worker.user, spec->worker.user) ||
+	    !dup_opt(&copy->worker.group, spec->worker.group))
+		goto fail;
+	return copy;
+fail:
+	spec_free(copy);
+	return NULL;
+}
+
+bool
+spec_id_valid(const char *id)
+{
+	size_t n;
+
+	if (!id)
+		return false;
+	n = strlen(id);
+	if (n < 1 || n > SPEC_ID_MAX)
+		return false;
+	if (strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+		return false;
+	/* This alphabet also keeps ids and paths free of anything that JSON
+	 * would need to escape, which events.c relies on. */
+	for (size_t i = 0; i < n; i++) {
+		char ch = id[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
+			return false;
+	}
+	return true;
+}
+
+void
+exit_set_add_code(struct exit_set *set, int code)
+{
+	if (code >= 0 && code <= 255)
+		set->codes[code / 64] |= UINT64_C(1) << (code % 64);
+}
+
+void
+exit_set_add_signal(struct exit_set *set, int sig)
+{
+	if (sig >= 1 && sig <= 64)
+		set->signals |= UINT64_C(1) << (sig - 1);
+}
+
+bool
+exit_set_has_code(const struct exit_set *set, int code)
+{
+	return code >= 0 && code <= 255 && (set->codes[code / 64] >> (code % 64)) & 1;
+}
+
+bool
+exit_set_has_signal(const struct exit_set *set, int sig)
+{
+	return sig >= 1 && sig <= 64 && (set->signals >> (sig - 1)) & 1;
+}
+
+const char *
+strategy_name(enum strategy s)
+{
+	switch (s) {
+	case STRATEGY_ONE_FOR_ONE:
+		return "one_for_one";
+	case STRATEGY_ONE_FOR_ALL:
+		return "one_for_all";
+	case STRATEGY_REST_FOR_ONE:
+		return "rest_for_one";
+	}
+	return "?";
+}
+
+const char *
+restart_name(enum restart_type r)
+{
+	switch (r) {
+	case RESTART_PERMANENT:
+		return "permanent";
+	case RESTART_TRANSIENT:
+		return "transient";
+	case RESTART_TEMPORARY:
+		return "temporary";
+	}
+	return "?";
+}
+
+const char *
+node_type_name(enum node_type t)
+{
+	switch (t) {
+	case NODE_WORKER:
+		return "worker";
+	case NODE_SUPERVISOR:
+		return "supervisor";
+	case NODE_DYNAMIC:
+		return "dynamic";
+	}
+	return "?";
+}
+
+const char *
+auto_shutdown_name(enum auto_shutdown a)
+{
+	switch (a) {
+	case AUTO_SHUTDOWN_NEVER:
+		return "never";
+	case AUTO_SHUTDOWN_ANY_SIGNIFICANT:
+		return "any_significant";
+	case AUTO_SHUTDOWN_ALL_SIGNIFICANT:
+		return "all_significant";
+	}
+	return "?";
+}
+
+static const struct {
+	const char *name;
+	int sig;
+} signal_table[] = {
+	{"SIGHUP", SIGHUP},       {"SIGINT", SIGINT},       {"SIGQUIT", SIGQUIT},
+	{"SIGILL", SIGILL},       {"SIGTRAP", SIGTRAP},     {"SIGABRT", SIGABRT},
+	{"SIGBUS", SIGBUS},       {"SIGFPE", SIGFPE},       {"SIGKILL", SIGKILL},
+	{"SIGUSR1", SIGUSR1},     {"SIGSEGV", SIGSEGV},     {"SIGUSR2", SIGUSR2},
+	{"SIGPIPE", SIGPIPE},     {"SIGALRM", SIGALRM},     {"SIGTERM", SIGTERM},
+	{"SIGSTKFLT", SIGSTKFLT}, {"SIGCHLD", SIGCHLD},     {"SIGCONT", SIGCONT},
+	{"SIGSTOP", SIGSTOP},     {"SIGTSTP", SIGTSTP},     {"SIGTTIN", SIGTTIN},
+	{"SIGTTOU", SIGTTOU},     {"SIGURG", SIGURG},       {"SIGXCPU", SIGXCPU},
+	{"SIGXFSZ", SIGXFSZ},     {"SIGVTALRM", SIGVTALRM}, {"SIGPROF", SIGPROF},
+	{"SIGWINCH", SIGWINCH},   {"SIGIO", SIGIO},         {"SIGPWR", SIGPWR},
+	{"SIGSYS", SIGSYS},
+};
+
+int
+signal_from_name(const char *name)
+{
+	if (!name)
+		return 0;
+	for (size_t i = 0; i < sizeof(signal_table) / sizeof(signal_table[0]); i++) {
+		if (strcasecmp(name, signal_table[i].name) == 0 ||
+		    strcasecmp(name, signal_table[i].name + 3) == 0)
+			return signal_table[i].sig;
+	}
+	return 0;
+}
+
+const char *
+signal_name(int sig)
+{
+	static const char *const rt[] = {
+		"SIGRTMIN",    "SIGRTMIN+1",  "SIGRTMIN+2",  "SIGRTMIN+3",  "SIGRTMIN+4",
+		"SIGRTMIN+5",  "SIGRTMIN+6",  "SIGRTMIN+7",  "SIGRTMIN+8",  "SIGRTMIN+9",
+		"SIGRTMIN+10", "SIGRTMIN+11", "SIGRTMIN+12", "SIGRTMIN+13", "SIGRTMIN+14",
+		"SIGRTMIN+15", "SIGRTMAX-14", "SIGRTMAX-13", "SIGRTMAX-12", "SIGRTMAX-11",
+		"SIGRTMAX-10", "SIGRTMAX-9",  "SIGRTMAX-8",  "SIGRTMAX-7",  "SIGRTMAX-6",
+		"SIGRTMAX-5",  "SIGRTMAX-4",  "SIGRTMAX-3",  "SIGRTMAX-2",  "SIGRTMAX-1",
+		"SIGRTMAX",
+	};
+
+	for (size_t i = 0; i < sizeof(signal_table) / sizeof(signal_table[0]); i++)
+		if (signal_table[i].sig == sig)
+			return signal_table[i].name;
+	if (sig >= SIGRTMIN && sig <= SIGRTMAX && sig - SIGRTMIN < (int)(sizeof(rt) / sizeof(rt[0])))
+		return rt[sig - SIGRTMIN];
+	return NULL;
+}

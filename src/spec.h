@@ -1,0 +1,141 @@
+/*
+ * spec.h - child specifications: what the config file says a child is.
+ *
+ * A child spec is plain data: the config loader (config.c) builds a tree of
+ * them from YAML, the control socket builds single ones from JSON, and the
+ * supervision core (supervisor.c) owns them once a child exists. Nothing here
+ * touches processes, the event loop or the YAML library.
+ */
+#ifndef SUPD_SPEC_H
+#define SUPD_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum node_type {
+	NODE_WORKER,     /* a forked and exec'd process */
+	NODE_SUPERVISOR, /* a static supervisor node inside supd */
+	NODE_DYNAMIC,    /* a DynamicSupervisor: children from a template, on request */
+};
+
+enum restart_type {
+	RESTART_PERMANENT,
+	RESTART_TRANSIENT,
+	RESTART_TEMPORARY,
+};
+
+enum strategy {
+	STRATEGY_ONE_FOR_ONE,
+	STRATEGY_ONE_FOR_ALL,
+	STRATEGY_REST_FOR_ONE,
+};
+
+enum auto_shutdown {
+	AUTO_SHUTDOWN_NEVER,
+	AUTO_SHUTDOWN_ANY_SIGNIFICANT,
+	AUTO_SHUTDOWN_ALL_SIGNIFICANT,
+};
+
+enum ready_mode {
+	READY_NONE,   /* started as soon as exec succeeded */
+	READY_NOTIFY, /* started when READY=1 arrives on $NOTIFY_SOCKET */
+};
+
+/* shutdown_ms values that are not a number of milliseconds */
+#define SHUTDOWN_BRUTAL_KILL (-1)
+#define SHUTDOWN_INFINITY    (-2)
+
+#define SPEC_DEFAULT_MAX_RESTARTS     3
+#define SPEC_DEFAULT_MAX_SECONDS      5
+#define SPEC_DEFAULT_SHUTDOWN_MS      5000
+#define SPEC_DEFAULT_START_TIMEOUT_MS 5000
+#define SPEC_MAX_DEPTH                64 /* supervisors nest at most this deep */
+#define SPEC_ID_MAX                   64
+#define SPEC_UNLIMITED                UINT32_MAX /* max_children default */
+
+/* Upper bounds checked by the config loader; they keep every derived number
+ * (ring sizes, deadlines in ms) far from overflow. */
+#define SPEC_MAX_RESTARTS_LIMIT 1000000u
+#define SPEC_MAX_SECONDS_LIMIT  31536000u /* one year */
+#define SPEC_MAX_MS_LIMIT       INT32_MAX /* shutdown and start_timeout */
+
+/* Exit codes (0..255) and signals (1..64) that count as a normal exit. */
+struct exit_set {
+	uint64_t codes[4];
+	uint64_t signals;
+};
+
+struct worker_spec {
+	char **argv; /* NULL-terminated, argc >= 1 */
+	size_t argc;
+	char **env; /* NULL-terminated "NAME=value" entries added to supd's environment */
+	size_t envc;
+	char *cwd;   /* NULL: supd's cwd */
+	char *user;  /* NULL: supd's user; resolved to uid at load */
+	char *group; /* NULL: the user's primary group, or supd's */
+	uid_t uid;
+	gid_t gid;
+	bool has_uid, has_gid;
+	int stop_signal; /* default SIGTERM */
+	bool kill_group; /* signal the whole process group (default true) */
+	struct exit_set normal_exit; /* default: code 0 */
+	enum ready_mode ready;
+	int64_t start_timeout_ms;
+
+	/* Filled by spawn.c on first use, freed with the spec: the complete
+	 * environment block, so that a restart allocates nothing. */
+	char **envp_cache;
+};
+
+struct child_spec;
+
+struct sup_spec {
+	enum strategy strategy;
+	uint32_t max_restarts;
+	uint32_t max_seconds;
+	enum auto_shutdown auto_shutdown;
+	struct child_spec **children; /* NODE_SUPERVISOR: in start order */
+	size_t nchildren;
+	struct child_spec *template_spec; /* NODE_DYNAMIC: a worker spec with id NULL */
+	uint32_t max_children;            /* NODE_DYNAMIC: SPEC_UNLIMITED by default */
+};
+
+struct child_spec {
+	char *id; /* NULL for the root and for a dynamic template */
+	enum node_type type;
+	enum restart_type restart;
+	int64_t shutdown_ms; /* >= 0, or SHUTDOWN_BRUTAL_KILL / SHUTDOWN_INFINITY */
+	bool significant;
+	struct worker_spec worker; /* NODE_WORKER only */
+	struct sup_spec sup;       /* NODE_SUPERVISOR and NODE_DYNAMIC only */
+};
+
+/* Allocation and ownership. spec_free() accepts NULL and frees the subtree. */
+struct child_spec *spec_new(enum node_type type);
+void spec_free(struct child_spec *spec);
+/* A deep copy (used for dynamic children, made from their template); NULL on ENOMEM. */
+struct child_spec *spec_clone(const struct child_spec *spec);
+
+/* Applies every default of SPEC section 3 to a zeroed spec of the given type. */
+void spec_set_defaults(struct child_spec *spec);
+
+bool spec_is_supervisor(const struct child_spec *spec);
+bool spec_id_valid(const char *id);
+
+void exit_set_add_code(struct exit_set *set, int code);
+void exit_set_add_signal(struct exit_set *set, int sig);
+bool exit_set_has_code(const struct exit_set *set, int code);
+bool exit_set_has_signal(const struct exit_set *set, int sig);
+
+const char *strategy_name(enum strategy s);
+const char *restart_name(enum restart_type r);
+const char *node_type_name(enum node_type t);
+const char *auto_shutdown_name(enum auto_shutdown a);
+
+/* "SIGTERM" <-> 15; also accepts "TERM". Returns 0 / NULL when unknown. */
+int signal_from_name(const char *name);
+const char *signal_name(int sig);
+
+#endif

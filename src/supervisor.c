@@ -1,0 +1,3 @@
+/*
+ * supervisor.c - placeholder until the module lands.
+ */
