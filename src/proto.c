@@ -1,0 +1,3 @@
+/*
+ * proto.c - placeholder until the module lands.
+ */
