@@ -1,3 +1,1538 @@
 /*
- * supervisor.c - placeholder until the module lands.
+ * supervisor.c - the OTP rules, applied to a tree of children.
+ *
+ * Owns the runtime tree (struct child / struct sup), the restart strategies,
+ * restart intensity and escalation, the shutdown procedure, auto_shutdown,
+ * dynamic supervisors and the supervisor side of the control requests. It
+ * decides and never does: every effect goes through core->fx, time comes in
+ * as now_ms, and nothing here blocks or makes a system call.
+ *
+ * How a supervisor works. Like an OTP supervisor process, each supervisor
+ * does one thing at a time. Its `op` says what (starting its children, a
+ * strategy restart, serving one control request, stopping); the operation
+ * advances in sup_step(), which can be called at any time and simply moves
+ * on from wherever the operation stands: it starts or stops the child at
+ * `cursor`, and when that child cannot finish at once (a worker takes time
+ * to exit, a `ready: notify` worker has not said READY=1 yet, a nested
+ * supervisor is still starting or stopping) it sets `waiting` and returns.
+ * The completion calls sup_step() again. An exit or a request that arrives
+ * while the supervisor is busy waits in its mailbox, as a message would in
+ * OTP, and is served when the operation is over.
+ *
+ * Failed restarts are not retried in a loop here: the retry is a message
+ * (OTP's try_again_restart) that core_run() serves on the next turn of the
+ * event loop, so signals, exits and clients are never starved.
+ *
+ * Memory: every struct child and struct sup is allocated when a child is
+ * created (tree start, start_child), never on the exit-to-restart path:
+ * exits, restarts, the mailbox and the pid index only relink pointers.
  */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervisor.h"
+
+enum start_result {
+	START_DONE,
+	START_PENDING,
+	START_FAILED,
+};
+
+static void sup_step(struct core *core, struct sup *s, uint64_t now);
+static void sup_serve(struct core *core, struct sup *s, uint64_t now, bool allow_retry);
+static void sup_begin_stop(struct core *core, struct sup *s, enum exit_reason reason, uint64_t now);
+static enum start_result child_start(struct core *core, struct child *c, uint64_t now);
+static bool child_stop(struct core *core, struct child *c, uint64_t now);
+static void child_free(struct core *core, struct child *c);
+static void handle_exit(struct core *core, struct sup *s, struct child *c, uint64_t now);
+static void handle_request(struct core *core, struct sup *s, struct core_request *req,
+                           uint64_t now);
+
+/* ---- small helpers ---- */
+
+static bool child_alive(const struct child *c)
+{
+	return c->state == CHILD_STARTING || c->state == CHILD_RUNNING ||
+	       c->state == CHILD_STOPPING;
+}
+
+static struct sup *parent_sup(const struct child *c)
+{
+	return c->parent ? c->parent->sup : NULL;
+}
+
+static bool sup_is_dynamic(const struct sup *s)
+{
+	return s->self->spec->type == NODE_DYNAMIC;
+}
+
+static void emit(struct core *core, const struct core_event *ev)
+{
+	core->fx->event(core->ctx, ev);
+}
+
+static void emit_simple(struct core *core, enum core_event_type type, const struct child *c,
+                        pid_t pid)
+{
+	struct core_event ev = {.type = type, .path = c->path, .pid = pid};
+
+	emit(core, &ev);
+}
+
+static void timer_arm(struct core *core, struct timer *t, uint64_t deadline_ms)
+{
+	t->deadline_ms = deadline_ms;
+	t->armed = true;
+	core->fx->timer_arm(core->ctx, t);
+}
+
+static void timer_disarm(struct core *core, struct timer *t)
+{
+	if (!t->armed)
+		return;
+	t->armed = false;
+	core->fx->timer_disarm(core->ctx, t);
+}
+
+static void msg_dequeue(struct sup *s, struct msg *m)
+{
+	if (!m->queued)
+		return;
+	TAILQ_REMOVE(&s->mailbox, m, link);
+	m->queued = false;
+}
+
+static void msg_enqueue(struct sup *s, struct msg *m)
+{
+	if (m->queued)
+		return;
+	m->queued = true;
+	TAILQ_INSERT_TAIL(&s->mailbox, m, link);
+}
+
+static void schedule_work(struct core *core, struct sup *s)
+{
+	if (s->on_work)
+		return;
+	s->on_work = true;
+	TAILQ_INSERT_TAIL(&core->work, s, work_link);
+	core->fx->wakeup(core->ctx);
+}
+
+static void request_finish(struct core_request *req, enum core_error error)
+{
+	req->error = error;
+	if (req->message[0] == '\0' && error != CORE_OK)
+		snprintf(req->message, sizeof(req->message), "%s", core_error_name(error));
+	if (req->done)
+		req->done(req);
+}
+
+/* ---- creating and freeing nodes ---- */
+
+static char *make_path(const struct child *parent, const char *id)
+{
+	size_t n;
+	char *path;
+
+	if (!parent)
+		return strdup("/");
+	n = strlen(parent->path) + 1 + strlen(id) + 1;
+	path = malloc(n);
+	if (!path)
+		return NULL;
+	if (strcmp(parent->path, "/") == 0)
+		snprintf(path, n, "/%s", id);
+	else
+		snprintf(path, n, "%s/%s", parent->path, id);
+	return path;
+}
+
+static struct child *child_new(struct core *core, struct child *parent, struct child_spec *spec,
+                               bool owns_spec)
+{
+	struct child *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->spec = spec;
+	c->owns_spec = owns_spec;
+	c->parent = parent;
+	c->id = spec->id ? spec->id : "";
+	c->pidfd = -1;
+	c->state = CHILD_DOWN;
+	c->timer.owner_kind = TIMER_CHILD;
+	c->exit_msg.kind = MSG_EXIT;
+	c->retry_msg.kind = MSG_RETRY;
+	c->path = make_path(parent, c->id);
+	if (!c->path)
+		goto fail;
+	if (spec_is_supervisor(spec)) {
+		c->sup = calloc(1, sizeof(*c->sup));
+		if (!c->sup)
+			goto fail;
+		c->sup->self = c;
+		TAILQ_INIT(&c->sup->children);
+		TAILQ_INIT(&c->sup->mailbox);
+		c->sup->op = SUP_DOWN;
+		c->sup->stop_timer.owner_kind = TIMER_SUP;
+		c->sup->next_dynamic_id = 1;
+		if (intensity_init(&c->sup->intensity, spec->sup.max_restarts,
+		                   spec->sup.max_seconds) < 0)
+			goto fail;
+	}
+	index_add_path(&core->index, c);
+	return c;
+fail:
+	if (c->sup)
+		intensity_fini(&c->sup->intensity);
+	free(c->sup);
+	free(c->path);
+	free(c);
+	return NULL;
+}
+
+static void sup_free_children(struct core *core, struct sup *s)
+{
+	struct child *c;
+
+	while ((c = TAILQ_LAST(&s->children, child_list)))
+		child_free(core, c);
+}
+
+static void child_free(struct core *core, struct child *c)
+{
+	struct sup *p = parent_sup(c);
+
+	if (c->sup) {
+		struct msg *m;
+		sup_free_children(core, c->sup);
+		/* Whoever still waits on this supervisor gets an answer. */
+		while ((m = TAILQ_FIRST(&c->sup->mailbox))) {
+			msg_dequeue(c->sup, m);
+			if (m->kind == MSG_REQUEST)
+				request_finish(
+				    (struct core_request *)((char *)m -
+				                            offsetof(struct core_request, msg)),
+				    CORE_E_SHUTDOWN);
+		}
+		if (c->sup->on_work)
+			TAILQ_REMOVE(&core->work, c->sup, work_link);
+		if (c->sup->stop_timer.handle)
+			core->fx->timer_release(core->ctx, &c->sup->stop_timer);
+		intensity_fini(&c->sup->intensity);
+		free(c->sup);
+		c->sup = NULL;
+	}
+	if (p) {
+		msg_dequeue(p, &c->exit_msg);
+		msg_dequeue(p, &c->retry_msg);
+		TAILQ_REMOVE(&p->children, c, sibling);
+		p->nchildren--;
+	}
+	if (c->notify != NOTIFY_NONE)
+		TAILQ_REMOVE(&core->notify, c, notify_link);
+	if (c->pid)
+		index_remove_pid(&core->index, c);
+	index_remove_path(&core->index, c);
+	if (c->timer.handle)
+		core->fx->timer_release(core->ctx, &c->timer);
+	core->fx->child_freed(core->ctx, c);
+	free(c->path);
+	if (c->owns_spec)
+		spec_free(c->spec);
+	free(c);
+}
+
+/* Builds the runtime children of a static supervisor from its spec. The
+ * specs are borrowed: a restarted supervisor starts again from its original
+ * child list, as OTP's init/1 would return it. */
+static int sup_build_children(struct core *core, struct sup *s)
+{
+	const struct sup_spec *ss = &s->self->spec->sup;
+
+	if (s->self->spec->type != NODE_SUPERVISOR)
+		return 0;
+	for (size_t i = 0; i < ss->nchildren; i++) {
+		struct child *c = child_new(core, s->self, ss->children[i], false);
+		if (!c)
+			return -ENOMEM;
+		TAILQ_INSERT_TAIL(&s->children, c, sibling);
+		s->nchildren++;
+	}
+	return 0;
+}
+
+/* ---- starting ---- */
+
+static enum start_result worker_start(struct core *core, struct child *c, uint64_t now)
+{
+	char err[sizeof(c->start_error)] = "";
+	int r;
+
+	c->kill_sent = false;
+	c->stop_signal_sent = false;
+	c->start_failing = false;
+	c->pid = 0;
+	r = core->fx->spawn(core->ctx, c, err, sizeof(err));
+	if (r < 0 || c->pid <= 0) {
+		struct core_event ev = {.type = EV_CHILD_START_FAILED, .path = c->path};
+		snprintf(c->start_error, sizeof(c->start_error), "%s", err[0] ? err : "spawn");
+		c->pid = 0;
+		c->state = CHILD_DOWN;
+		ev.error = c->start_error;
+		emit(core, &ev);
+		return START_FAILED;
+	}
+	index_add_pid(&core->index, c);
+	c->start_seq = ++core->start_seq;
+	if (c->spec->worker.ready == READY_NOTIFY) {
+		c->state = CHILD_STARTING;
+		timer_arm(core, &c->timer, now + (uint64_t)c->spec->worker.start_timeout_ms);
+		return START_PENDING;
+	}
+	c->state = CHILD_RUNNING;
+	emit_simple(core, EV_CHILD_STARTED, c, c->pid);
+	return START_DONE;
+}
+
+static enum start_result sup_start(struct core *core, struct child *c, uint64_t now)
+{
+	struct sup *s = c->sup;
+
+	intensity_reset(&s->intensity);
+	s->brutal = false;
+	s->start_failed = false;
+	s->exit_status = (struct exit_status){0};
+	s->stop_reason = REASON_SHUTDOWN;
+	s->waiting = false;
+	s->failed = NULL;
+	c->start_seq = ++core->start_seq;
+	c->state = CHILD_STARTING;
+	emit_simple(core, EV_SUPERVISOR_STARTED, c, 0);
+	if (sup_build_children(core, s) < 0) {
+		/* Nothing of this supervisor runs yet: fail its start. */
+		struct core_event ev = {
+		    .type = EV_CHILD_START_FAILED, .path = c->path, .error = "nomem"};
+		sup_free_children(core, s);
+		emit(core, &ev);
+		s->op = SUP_DOWN;
+		c->state = CHILD_DOWN;
+		return START_FAILED;
+	}
+	s->op = SUP_STARTING;
+	s->cursor = TAILQ_FIRST(&s->children);
+	sup_step(core, s, now);
+	if (c->state == CHILD_RUNNING)
+		return START_DONE;
+	if (c->state == CHILD_DOWN)
+		return START_FAILED;
+	return START_PENDING;
+}
+
+static enum start_result child_start(struct core *core, struct child *c, uint64_t now)
+{
+	struct sup *p = parent_sup(c);
+
+	/* A new incarnation: an exit or a retry still queued for the old one
+	 * no longer means anything (OTP ignores an EXIT from an old pid). */
+	if (p) {
+		msg_dequeue(p, &c->exit_msg);
+		msg_dequeue(p, &c->retry_msg);
+	}
+	c->start_error[0] = '\0';
+	if (c->sup)
+		return sup_start(core, c, now);
+	return worker_start(core, c, now);
+}
+
+/* ---- stopping ---- */
+
+static void worker_signal(struct core *core, struct child *c, int sig)
+{
+	struct core_event ev = {
+	    .type = EV_CHILD_STOPPING, .path = c->path, .pid = c->pid, .signal = sig};
+
+	emit(core, &ev);
+	if (sig == SIGKILL)
+		c->kill_sent = true;
+	else
+		c->stop_signal_sent = true;
+	core->fx->signal(core->ctx, c, sig);
+}
+
+/* SIGKILL every worker of the subtree at once: brutal_kill of a supervisor
+ * node, or its shutdown time ran out. */
+static void sup_kill_all(struct core *core, struct sup *s)
+{
+	struct child *c;
+
+	s->brutal = true;
+	TAILQ_FOREACH(c, &s->children, sibling)
+	{
+		if (c->sup) {
+			if (c->sup->op != SUP_DOWN)
+				sup_kill_all(core, c->sup);
+		} else if (c->pid && !c->kill_sent) {
+			timer_disarm(core, &c->timer);
+			worker_signal(core, c, SIGKILL);
+		}
+	}
+}
+
+/* Starts the shutdown procedure for `c`. Returns true when c is already
+ * down, false when its end will be reported later. */
+static bool child_stop(struct core *core, struct child *c, uint64_t now)
+{
+	struct sup *p = parent_sup(c);
+	int64_t shutdown_ms = c->spec->shutdown_ms;
+	bool brutal = shutdown_ms == SHUTDOWN_BRUTAL_KILL || (p && p->brutal);
+
+	if (p)
+		msg_dequeue(p, &c->retry_msg);
+	if (c->state == CHILD_RESTARTING)
+		c->state = CHILD_DOWN;
+	if (c->state == CHILD_DOWN)
+		return true;
+	if (c->state == CHILD_STOPPING)
+		return false;
+	c->state = CHILD_STOPPING;
+	timer_disarm(core, &c->timer);
+
+	if (c->sup) {
+		if (brutal)
+			sup_kill_all(core, c->sup);
+		else if (shutdown_ms >= 0)
+			timer_arm(core, &c->timer, now + (uint64_t)shutdown_ms);
+		sup_begin_stop(core, c->sup, REASON_SHUTDOWN, now);
+		return c->state == CHILD_DOWN;
+	}
+
+	if (c->kill_sent)
+		return false;
+	if (brutal) {
+		worker_signal(core, c, SIGKILL);
+		return false;
+	}
+	worker_signal(core, c, c->spec->worker.stop_signal);
+	/* A dynamic supervisor's children share one deadline (sup->stop_timer)
+	 * when the whole supervisor stops; a single terminate_child arms the
+	 * child's own. */
+	if (shutdown_ms >= 0 && !(p && sup_is_dynamic(p) && p->op == SUP_STOPPING))
+		timer_arm(core, &c->timer, now + (uint64_t)shutdown_ms);
+	return false;
+}
+
+/* ---- nested supervisors report to their parent through a queue ----
+ *
+ * A nested supervisor finishes (started, stopped, gone by itself) deep
+ * inside its own sup_step(). Telling its parent right there could let the
+ * parent free it (a temporary child, a group restart) while its frames are
+ * still on the stack. So the news waits on core->notify, and every entry
+ * point drains that queue with core_flush() once nothing is on the stack.
+ * A parent that was not waiting for the news (the child finished at once,
+ * inside the parent's own call) simply ignores it.
+ */
+static void notify_parent(struct core *core, struct child *c, enum notify_kind kind)
+{
+	if (c->notify != NOTIFY_NONE)
+		TAILQ_REMOVE(&core->notify, c, notify_link);
+	c->notify = kind;
+	TAILQ_INSERT_TAIL(&core->notify, c, notify_link);
+}
+
+static void sup_child_started(struct core *core, struct child *c, uint64_t now);
+static void sup_child_start_failed(struct core *core, struct child *c, uint64_t now);
+static void sup_child_stopped(struct core *core, struct child *c, uint64_t now);
+static void deliver_exit(struct core *core, struct sup *s, struct child *c, uint64_t now);
+
+static void core_flush(struct core *core, uint64_t now)
+{
+	struct child *c;
+
+	while ((c = TAILQ_FIRST(&core->notify))) {
+		enum notify_kind kind = c->notify;
+		TAILQ_REMOVE(&core->notify, c, notify_link);
+		c->notify = NOTIFY_NONE;
+		switch (kind) {
+		case NOTIFY_STARTED:
+			sup_child_started(core, c, now);
+			break;
+		case NOTIFY_START_FAILED:
+			sup_child_start_failed(core, c, now);
+			break;
+		case NOTIFY_STOPPED:
+			sup_child_stopped(core, c, now);
+			break;
+		case NOTIFY_EXITED:
+			deliver_exit(core, parent_sup(c), c, now);
+			break;
+		case NOTIFY_NONE:
+			break;
+		}
+	}
+}
+
+/* ---- the operations ---- */
+
+static void sup_finish_op(struct core *core, struct sup *s, uint64_t now)
+{
+	s->op = SUP_IDLE;
+	s->cursor = NULL;
+	s->group_first = NULL;
+	s->group_last = NULL;
+	s->call = NULL;
+	s->waiting = false;
+	s->failed = NULL;
+	sup_serve(core, s, now, false);
+}
+
+/* The supervisor is gone: its children have all exited. */
+static void sup_finish_stop(struct core *core, struct sup *s, uint64_t now)
+{
+	struct child *self = s->self;
+	struct core_event ev = {.type = EV_SUPERVISOR_STOPPED, .path = self->path};
+	enum child_state was = self->state;
+	bool start_failed = s->start_failed;
+
+	timer_disarm(core, &s->stop_timer);
+	sup_free_children(core, s);
+	s->op = SUP_DOWN;
+	s->cursor = NULL;
+	s->call = NULL;
+	s->waiting = false;
+	self->state = CHILD_DOWN;
+	timer_disarm(core, &self->timer);
+	ev.reason = s->stop_reason;
+	emit(core, &ev);
+
+	if (!self->parent) {
+		core->stopped = true;
+		core->fx->stopped(core->ctx, core->exit_code);
+		return;
+	}
+	if (was == CHILD_STOPPING) {
+		notify_parent(core, self, NOTIFY_STOPPED);
+		return;
+	}
+	if (start_failed) {
+		struct core_event fev = {
+		    .type = EV_CHILD_START_FAILED, .path = self->path, .error = "shutdown"};
+		snprintf(self->start_error, sizeof(self->start_error), "shutdown");
+		emit(core, &fev);
+		notify_parent(core, self, NOTIFY_START_FAILED);
+		return;
+	}
+	/* It went by itself (restart limit or auto_shutdown): to its parent
+	 * this is an exit with reason shutdown. */
+	self->last_status = s->exit_status;
+	self->last_reason = REASON_SHUTDOWN;
+	notify_parent(core, self, NOTIFY_EXITED);
+	(void)now;
+}
+
+static void sup_begin_stop(struct core *core, struct sup *s, enum exit_reason reason, uint64_t now)
+{
+	struct child *c, *next;
+	struct msg *m;
+
+	if (s->op == SUP_STOPPING || s->op == SUP_DOWN)
+		return;
+	if (s->op == SUP_CALL && s->call) {
+		struct core_request *req = s->call;
+		s->call = NULL;
+		request_finish(req, CORE_E_SHUTDOWN);
+	}
+	s->op = SUP_STOPPING;
+	s->stop_reason = reason;
+	s->waiting = false;
+	s->failed = NULL;
+	s->group_first = s->group_last = NULL;
+	/* A stopping supervisor serves nothing more: drop queued exits and
+	 * retries, answer queued requests. */
+	while ((m = TAILQ_FIRST(&s->mailbox))) {
+		msg_dequeue(s, m);
+		if (m->kind == MSG_REQUEST)
+			request_finish(
+			    (struct core_request *)((char *)m - offsetof(struct core_request, msg)),
+			    CORE_E_SHUTDOWN);
+	}
+	if (s->on_work) {
+		TAILQ_REMOVE(&core->work, s, work_link);
+		s->on_work = false;
+	}
+
+	if (sup_is_dynamic(s)) {
+		/* All at once, with one deadline per distinct shutdown value:
+		 * every child comes from the template, so there is one. */
+		int64_t shutdown_ms = s->self->spec->sup.template_spec->shutdown_ms;
+		s->nstopping = 0;
+		for (c = TAILQ_FIRST(&s->children); c; c = next) {
+			next = TAILQ_NEXT(c, sibling);
+			if (child_stop(core, c, now))
+				child_free(core, c);
+			else
+				s->nstopping++;
+		}
+		if (s->nstopping == 0) {
+			sup_finish_stop(core, s, now);
+			return;
+		}
+		if (shutdown_ms >= 0 && !s->brutal)
+			timer_arm(core, &s->stop_timer, now + (uint64_t)shutdown_ms);
+		return;
+	}
+	s->cursor = TAILQ_LAST(&s->children, child_list);
+	sup_step(core, s, now);
+}
+
+/* The child that the restart could not start: count the retry, and queue
+ * it behind whatever already waits in the mailbox (OTP's try_again). */
+static void sup_restart_failed(struct core *core, struct sup *s, struct child *c, uint64_t now)
+{
+	c->state = CHILD_RESTARTING;
+	s->op = SUP_IDLE;
+	s->cursor = NULL;
+	s->waiting = false;
+	s->failed = NULL;
+	msg_enqueue(s, &c->retry_msg);
+	schedule_work(core, s);
+	sup_serve(core, s, now, false);
+}
+
+static void step_starting(struct core *core, struct sup *s, uint64_t now)
+{
+	while (s->cursor) {
+		struct child *c = s->cursor;
+		enum start_result r;
+
+		if (s->failed == c) {
+			r = START_FAILED;
+		} else if (c->state == CHILD_RUNNING) {
+			r = START_DONE;
+		} else if (c->state == CHILD_STARTING) {
+			s->waiting = true;
+			return;
+		} else {
+			r = child_start(core, c, now);
+		}
+		if (r == START_PENDING) {
+			s->waiting = true;
+			return;
+		}
+		if (r == START_FAILED) {
+			/* No later child is started; the started ones are
+			 * terminated in reverse order and this supervisor
+			 * fails to start. */
+			s->failed = NULL;
+			s->start_failed = true;
+			if (!s->self->parent)
+				core->exit_code = 1;
+			sup_begin_stop(core, s, REASON_SHUTDOWN, now);
+			return;
+		}
+		s->cursor = TAILQ_NEXT(c, sibling);
+	}
+	s->self->state = CHILD_RUNNING;
+	if (!s->self->parent && core->fx->tree_started)
+		core->fx->tree_started(core->ctx);
+	sup_finish_op(core, s, now);
+	if (s->self->parent)
+		notify_parent(core, s->self, NOTIFY_STARTED);
+}
+
+static void step_restarting(struct core *core, struct sup *s, uint64_t now)
+{
+	if (s->group_phase == GROUP_TERMINATE) {
+		struct child *stop_at =
+		    s->group_first ? TAILQ_PREV(s->group_first, child_list, sibling) : NULL;
+		while (s->cursor && s->cursor != stop_at) {
+			struct child *c = s->cursor;
+			if (child_alive(c) || c->state == CHILD_RESTARTING) {
+				if (!child_stop(core, c, now)) {
+					s->waiting = true;
+					return;
+				}
+			}
+			s->cursor = TAILQ_PREV(c, child_list, sibling);
+			if (c->spec->restart == RESTART_TEMPORARY && c != s->group_first)
+				child_free(core, c);
+		}
+		s->group_phase = GROUP_START;
+		s->cursor = s->group_first ? s->group_first : TAILQ_FIRST(&s->children);
+	}
+	while (s->cursor) {
+		struct child *c = s->cursor;
+		enum start_result r;
+
+		if (s->failed == c)
+			r = START_FAILED;
+		else if (c->state == CHILD_RUNNING)
+			r = START_DONE;
+		else if (c->state == CHILD_STARTING)
+			r = START_PENDING;
+		else
+			r = child_start(core, c, now);
+		if (r == START_PENDING) {
+			s->waiting = true;
+			return;
+		}
+		if (r == START_FAILED) {
+			sup_restart_failed(core, s, c, now);
+			return;
+		}
+		if (c == s->group_last)
+			break;
+		s->cursor = TAILQ_NEXT(c, sibling);
+	}
+	sup_finish_op(core, s, now);
+}
+
+static void step_stopping(struct core *core, struct sup *s, uint64_t now)
+{
+	if (sup_is_dynamic(s)) {
+		if (s->nstopping == 0)
+			sup_finish_stop(core, s, now);
+		return;
+	}
+	while (s->cursor) {
+		struct child *c = s->cursor;
+		if (!child_stop(core, c, now)) {
+			s->waiting = true;
+			return;
+		}
+		s->cursor = TAILQ_PREV(c, child_list, sibling);
+	}
+	sup_finish_stop(core, s, now);
+}
+
+static void call_reply_started(struct core *core, struct sup *s, struct core_request *req,
+                               struct child *c, bool ok)
+{
+	if (ok) {
+		req->pid = c->pid;
+		req->child = c;
+		snprintf(req->child_id, sizeof(req->child_id), "%s", c->id);
+		request_finish(req, CORE_OK);
+		return;
+	}
+	snprintf(req->message, sizeof(req->message), "%s",
+	         c->start_error[0] ? c->start_error : "start failed");
+	/* OTP discards the spec of a child that start_child could not start;
+	 * restart_child keeps it. A dynamic id is not used up. */
+	if (req->op == OP_START_CHILD) {
+		if (sup_is_dynamic(s) && !req->id)
+			s->next_dynamic_id--;
+		child_free(core, c);
+	}
+	req->child = NULL;
+	request_finish(req, CORE_E_START_FAILED);
+}
+
+static void step_call(struct core *core, struct sup *s, uint64_t now)
+{
+	struct core_request *req = s->call;
+	struct child *c = s->cursor;
+
+	switch (req->op) {
+	case OP_START_CHILD:
+	case OP_RESTART_CHILD:
+		if (s->failed == c) {
+			s->failed = NULL;
+			call_reply_started(core, s, req, c, false);
+		} else if (c->state == CHILD_STARTING) {
+			s->waiting = true;
+			return;
+		} else {
+			call_reply_started(core, s, req, c, c->state == CHILD_RUNNING);
+		}
+		break;
+	case OP_TERMINATE_CHILD:
+		if (!child_stop(core, c, now)) {
+			s->waiting = true;
+			return;
+		}
+		if (sup_is_dynamic(s) || c->spec->restart == RESTART_TEMPORARY)
+			child_free(core, c);
+		request_finish(req, CORE_OK);
+		break;
+	case OP_DELETE_CHILD:
+		break;
+	}
+	sup_finish_op(core, s, now);
+}
+
+static void sup_step(struct core *core, struct sup *s, uint64_t now)
+{
+	/* Completions may arrive while a step runs (a nested supervisor that
+	 * starts or stops at once); run again instead of recursing. */
+	if (s->stepping) {
+		s->step_again = true;
+		return;
+	}
+	s->stepping = true;
+	do {
+		s->step_again = false;
+		if (s->waiting)
+			break;
+		switch (s->op) {
+		case SUP_STARTING:
+			step_starting(core, s, now);
+			break;
+		case SUP_RESTARTING:
+			step_restarting(core, s, now);
+			break;
+		case SUP_CALL:
+			step_call(core, s, now);
+			break;
+		case SUP_STOPPING:
+			step_stopping(core, s, now);
+			break;
+		case SUP_IDLE:
+		case SUP_DOWN:
+			break;
+		}
+	} while (s->step_again && s->op != SUP_DOWN);
+	s->stepping = false;
+}
+
+/* ---- completions, reported to the parent of `c` ---- */
+
+static bool sup_awaits(const struct sup *s, const struct child *c)
+{
+	return s && s->waiting && s->cursor == c;
+}
+
+static void sup_child_started(struct core *core, struct child *c, uint64_t now)
+{
+	struct sup *s = parent_sup(c);
+
+	if (!sup_awaits(s, c))
+		return;
+	s->waiting = false;
+	sup_step(core, s, now);
+}
+
+static void sup_child_start_failed(struct core *core, struct child *c, uint64_t now)
+{
+	struct sup *s = parent_sup(c);
+
+	if (!sup_awaits(s, c))
+		return;
+	s->waiting = false;
+	s->failed = c;
+	sup_step(core, s, now);
+}
+
+static void sup_child_stopped(struct core *core, struct child *c, uint64_t now)
+{
+	struct sup *s = parent_sup(c);
+
+	if (s && sup_is_dynamic(s) && s->op == SUP_STOPPING) {
+		child_free(core, c);
+		if (--s->nstopping == 0)
+			sup_finish_stop(core, s, now);
+		return;
+	}
+	if (!sup_awaits(s, c))
+		return;
+	s->waiting = false;
+	sup_step(core, s, now);
+}
+
+/* ---- exits the supervisor did not cause ---- */
+
+static void deliver_exit(struct core *core, struct sup *s, struct child *c, uint64_t now)
+{
+	if (s->op == SUP_STOPPING) {
+		/* Going down anyway: never a restart. A dynamic supervisor
+		 * counts it as one of the children it waits for. */
+		if (sup_is_dynamic(s)) {
+			child_free(core, c);
+			if (--s->nstopping == 0)
+				sup_finish_stop(core, s, now);
+		}
+		return;
+	}
+	if (s->op == SUP_IDLE && TAILQ_EMPTY(&s->mailbox) && !s->serving) {
+		handle_exit(core, s, c, now);
+		return;
+	}
+	msg_enqueue(s, &c->exit_msg);
+	if (s->op == SUP_IDLE)
+		sup_serve(core, s, now, false);
+}
+
+static bool significant_left(const struct sup *s)
+{
+	const struct child *c;
+
+	TAILQ_FOREACH(c, &s->children, sibling)
+	{
+		if (c->spec->significant && (child_alive(c) || c->state == CHILD_RESTARTING))
+			return true;
+	}
+	return false;
+}
+
+static void give_up(struct core *core, struct sup *s, uint64_t now)
+{
+	struct core_event ev = {.type = EV_RESTART_LIMIT,
+	                        .path = s->self->path,
+	                        .max_restarts = s->intensity.max_restarts,
+	                        .max_seconds = s->intensity.max_seconds};
+
+	emit(core, &ev);
+	s->exit_status = (struct exit_status){.signaled = false, .value = 1};
+	if (!s->self->parent)
+		core->exit_code = 1;
+	sup_begin_stop(core, s, REASON_SHUTDOWN, now);
+}
+
+static void begin_restart(struct core *core, struct sup *s, struct child *c, uint64_t now)
+{
+	enum strategy strategy = s->self->spec->sup.strategy;
+
+	s->op = SUP_RESTARTING;
+	s->waiting = false;
+	s->failed = NULL;
+	if (sup_is_dynamic(s) || strategy == STRATEGY_ONE_FOR_ONE) {
+		s->group_first = c;
+		s->group_last = c;
+		s->group_phase = GROUP_START;
+		s->cursor = c;
+	} else {
+		s->group_first = strategy == STRATEGY_REST_FOR_ONE ? c : NULL;
+		s->group_last = NULL;
+		s->group_phase = GROUP_TERMINATE;
+		s->cursor = TAILQ_LAST(&s->children, child_list);
+	}
+	sup_step(core, s, now);
+}
+
+static void handle_exit(struct core *core, struct sup *s, struct child *c, uint64_t now)
+{
+	enum restart_type restart = c->spec->restart;
+	bool crash = c->last_reason == REASON_CRASH || c->last_reason == REASON_KILLED;
+	bool restart_it = restart == RESTART_PERMANENT || (restart == RESTART_TRANSIENT && crash);
+
+	if (!restart_it) {
+		enum auto_shutdown as = s->self->spec->sup.auto_shutdown;
+		bool fire = false;
+		if (c->spec->significant && !sup_is_dynamic(s)) {
+			fire = as == AUTO_SHUTDOWN_ANY_SIGNIFICANT ||
+			       (as == AUTO_SHUTDOWN_ALL_SIGNIFICANT && !significant_left(s));
+		}
+		if (fire) {
+			struct core_event ev = {
+			    .type = EV_AUTO_SHUTDOWN, .path = s->self->path, .trigger = c->path};
+			emit(core, &ev);
+			s->exit_status = c->last_status;
+			if (!s->self->parent)
+				core->exit_code = exit_status_code(c->last_status);
+		}
+		if (restart == RESTART_TEMPORARY || sup_is_dynamic(s))
+			child_free(core, c);
+		if (fire)
+			sup_begin_stop(core, s, REASON_SHUTDOWN, now);
+		return;
+	}
+	c->restarts++;
+	if (intensity_add(&s->intensity, now / 1000)) {
+		give_up(core, s, now);
+		return;
+	}
+	begin_restart(core, s, c, now);
+}
+
+static void handle_retry(struct core *core, struct sup *s, struct child *c, uint64_t now)
+{
+	if (c->state != CHILD_RESTARTING)
+		return;
+	c->restarts++;
+	if (intensity_add(&s->intensity, now / 1000)) {
+		give_up(core, s, now);
+		return;
+	}
+	/* one_for_all restarts the whole group again; rest_for_one goes on
+	 * from the child that failed; one_for_one retries that child. */
+	begin_restart(core, s, c, now);
+}
+
+static void sup_serve(struct core *core, struct sup *s, uint64_t now, bool allow_retry)
+{
+	struct msg *m;
+
+	if (s->serving)
+		return;
+	s->serving = true;
+	while (s->op == SUP_IDLE && (m = TAILQ_FIRST(&s->mailbox))) {
+		if (m->kind == MSG_RETRY && !allow_retry) {
+			schedule_work(core, s);
+			break;
+		}
+		msg_dequeue(s, m);
+		switch (m->kind) {
+		case MSG_EXIT: {
+			struct child *c =
+			    (struct child *)((char *)m - offsetof(struct child, exit_msg));
+			handle_exit(core, s, c, now);
+			break;
+		}
+		case MSG_RETRY: {
+			struct child *c =
+			    (struct child *)((char *)m - offsetof(struct child, retry_msg));
+			allow_retry = false;
+			handle_retry(core, s, c, now);
+			break;
+		}
+		case MSG_REQUEST:
+			handle_request(
+			    core, s,
+			    (struct core_request *)((char *)m - offsetof(struct core_request, msg)),
+			    now);
+			break;
+		}
+	}
+	s->serving = false;
+}
+
+/* ---- control requests ---- */
+
+struct child *sup_find_child(const struct sup *s, const char *id)
+{
+	struct child *c;
+
+	TAILQ_FOREACH(c, &s->children, sibling)
+	{
+		if (strcmp(c->id, id) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static struct child *find_child_by_id(struct core *core, struct sup *s, const char *id)
+{
+	char path[4096];
+
+	/* Dynamic supervisors may hold thousands of children: use the index. */
+	if (strcmp(s->self->path, "/") == 0)
+		snprintf(path, sizeof(path), "/%s", id);
+	else
+		snprintf(path, sizeof(path), "%s/%s", s->self->path, id);
+	return index_find_path(&core->index, path);
+}
+
+static struct child_spec *dynamic_spec(const struct child_spec *tmpl, const char *id,
+                                       const struct core_request *req)
+{
+	struct child_spec *spec = spec_clone(tmpl);
+	struct worker_spec *w;
+	char **argv, **env;
+
+	if (!spec)
+		return NULL;
+	spec->id = strdup(id);
+	if (!spec->id)
+		goto fail;
+	w = &spec->worker;
+	if (req->nargs) {
+		argv = realloc(w->argv, (w->argc + req->nargs + 1) * sizeof(*argv));
+		if (!argv)
+			goto fail;
+		w->argv = argv;
+		for (size_t i = 0; i < req->nargs; i++) {
+			argv[w->argc] = strdup(req->args[i]);
+			if (!argv[w->argc])
+				goto fail;
+			argv[++w->argc] = NULL;
+		}
+	}
+	if (req->nenv) {
+		env = realloc(w->env, (w->envc + req->nenv + 1) * sizeof(*env));
+		if (!env)
+			goto fail;
+		w->env = env;
+		for (size_t i = 0; i < req->nenv; i++) {
+			env[w->envc] = strdup(req->env[i]);
+			if (!env[w->envc])
+				goto fail;
+			env[++w->envc] = NULL;
+		}
+	}
+	return spec;
+fail:
+	spec_free(spec);
+	return NULL;
+}
+
+static void start_child_call(struct core *core, struct sup *s, struct core_request *req,
+                             struct child *c, uint64_t now)
+{
+	enum start_result r;
+
+	s->op = SUP_CALL;
+	s->call = req;
+	s->cursor = c;
+	s->waiting = false;
+	s->failed = NULL;
+	r = child_start(core, c, now);
+	if (r == START_FAILED)
+		s->failed = c;
+	sup_step(core, s, now);
+}
+
+static void request_start_dynamic(struct core *core, struct sup *s, struct core_request *req,
+                                  uint64_t now)
+{
+	const struct sup_spec *ss = &s->self->spec->sup;
+	char auto_id[24];
+	const char *id = req->id;
+	struct child_spec *spec;
+	struct child *c;
+
+	if (ss->max_children != SPEC_UNLIMITED && s->nchildren >= ss->max_children) {
+		request_finish(req, CORE_E_MAX_CHILDREN);
+		return;
+	}
+	if (id) {
+		if (!spec_id_valid(id)) {
+			request_finish(req, CORE_E_INVALID);
+			return;
+		}
+		if (find_child_by_id(core, s, id)) {
+			request_finish(req, CORE_E_ALREADY_STARTED);
+			return;
+		}
+	} else {
+		/* Numbers are never reused; skip any that a caller took as
+		 * an explicit id. */
+		do {
+			snprintf(auto_id, sizeof(auto_id), "%llu",
+			         (unsigned long long)s->next_dynamic_id++);
+		} while (find_child_by_id(core, s, auto_id));
+		id = auto_id;
+	}
+	spec = dynamic_spec(ss->template_spec, id, req);
+	c = spec ? child_new(core, s->self, spec, true) : NULL;
+	if (!c) {
+		spec_free(spec);
+		if (!req->id)
+			s->next_dynamic_id--;
+		request_finish(req, CORE_E_NOMEM);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&s->children, c, sibling);
+	s->nchildren++;
+	start_child_call(core, s, req, c, now);
+}
+
+static void request_start_static(struct core *core, struct sup *s, struct core_request *req,
+                                 uint64_t now)
+{
+	struct child_spec *spec = req->spec;
+	const struct sup_spec *ss = &s->self->spec->sup;
+	struct child *c;
+
+	req->spec = NULL; /* ours from here on */
+	if (!spec || !spec_id_valid(spec->id) ||
+	    (spec->significant &&
+	     (spec->restart == RESTART_PERMANENT || ss->auto_shutdown == AUTO_SHUTDOWN_NEVER))) {
+		spec_free(spec);
+		request_finish(req, CORE_E_INVALID);
+		return;
+	}
+	c = sup_find_child(s, spec->id);
+	if (c) {
+		spec_free(spec);
+		request_finish(req, child_alive(c) || c->state == CHILD_RESTARTING
+		                        ? CORE_E_ALREADY_STARTED
+		                        : CORE_E_ALREADY_PRESENT);
+		return;
+	}
+	c = child_new(core, s->self, spec, true);
+	if (!c) {
+		spec_free(spec);
+		request_finish(req, CORE_E_NOMEM);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&s->children, c, sibling);
+	s->nchildren++;
+	start_child_call(core, s, req, c, now);
+}
+
+static void handle_request(struct core *core, struct sup *s, struct core_request *req, uint64_t now)
+{
+	bool dynamic = sup_is_dynamic(s);
+	struct child *c;
+
+	if (req->op == OP_START_CHILD) {
+		if (dynamic)
+			request_start_dynamic(core, s, req, now);
+		else
+			request_start_static(core, s, req, now);
+		return;
+	}
+	if ((req->op == OP_RESTART_CHILD || req->op == OP_DELETE_CHILD) && dynamic) {
+		request_finish(req, CORE_E_NOT_SUPPORTED);
+		return;
+	}
+	c = req->id ? find_child_by_id(core, s, req->id) : NULL;
+	if (!c || c->parent != s->self) {
+		request_finish(req, CORE_E_NOT_FOUND);
+		return;
+	}
+	switch (req->op) {
+	case OP_TERMINATE_CHILD:
+		s->op = SUP_CALL;
+		s->call = req;
+		s->cursor = c;
+		s->waiting = false;
+		s->failed = NULL;
+		sup_step(core, s, now);
+		return;
+	case OP_RESTART_CHILD:
+		if (c->state == CHILD_RESTARTING) {
+			request_finish(req, CORE_E_RESTARTING);
+			return;
+		}
+		if (c->state != CHILD_DOWN) {
+			request_finish(req, CORE_E_RUNNING);
+			return;
+		}
+		start_child_call(core, s, req, c, now);
+		return;
+	case OP_DELETE_CHILD:
+		if (c->state == CHILD_RESTARTING) {
+			request_finish(req, CORE_E_RESTARTING);
+			return;
+		}
+		if (c->state != CHILD_DOWN) {
+			request_finish(req, CORE_E_RUNNING);
+			return;
+		}
+		child_free(core, c);
+		request_finish(req, CORE_OK);
+		return;
+	case OP_START_CHILD:
+		break;
+	}
+}
+
+static void on_submit(struct core *core, struct core_request *req, uint64_t now)
+{
+	struct sup *s = req->target ? req->target->sup : NULL;
+
+	req->error = CORE_OK;
+	req->pid = 0;
+	req->child = NULL;
+	req->child_id[0] = '\0';
+	req->message[0] = '\0';
+	req->msg.kind = MSG_REQUEST;
+	req->msg.queued = false;
+	if (!s) {
+		if (req->op == OP_START_CHILD) {
+			spec_free(req->spec);
+			req->spec = NULL;
+		}
+		request_finish(req, CORE_E_NOT_FOUND);
+		return;
+	}
+	if (s->op == SUP_STOPPING || s->op == SUP_DOWN || core->shutting_down) {
+		if (req->op == OP_START_CHILD) {
+			spec_free(req->spec);
+			req->spec = NULL;
+		}
+		request_finish(req, CORE_E_SHUTDOWN);
+		return;
+	}
+	if (s->op == SUP_IDLE && TAILQ_EMPTY(&s->mailbox) && !s->serving) {
+		handle_request(core, s, req, now);
+		return;
+	}
+	msg_enqueue(s, &req->msg);
+}
+
+/* ---- entry points ---- */
+
+struct core *core_new(struct child_spec *root_spec, const struct core_effects *fx, void *ctx)
+{
+	struct core *core = calloc(1, sizeof(*core));
+
+	if (!core || index_init(&core->index) < 0) {
+		free(core);
+		spec_free(root_spec);
+		return NULL;
+	}
+	core->fx = fx;
+	core->ctx = ctx;
+	TAILQ_INIT(&core->work);
+	TAILQ_INIT(&core->notify);
+	core->root = child_new(core, NULL, root_spec, true);
+	if (!core->root) {
+		spec_free(root_spec);
+		index_fini(&core->index);
+		free(core);
+		return NULL;
+	}
+	return core;
+}
+
+void core_free(struct core *core)
+{
+	if (!core)
+		return;
+	child_free(core, core->root);
+	index_fini(&core->index);
+	free(core);
+}
+
+void core_start(struct core *core, uint64_t now)
+{
+	core->exit_code = 0;
+	if (sup_start(core, core->root, now) == START_FAILED && !core->stopped) {
+		core->stopped = true;
+		core->fx->stopped(core->ctx, 1);
+	}
+	core_flush(core, now);
+}
+
+void core_shutdown(struct core *core, uint64_t now)
+{
+	struct sup *root = core->root->sup;
+
+	if (core->shutting_down || core->stopped)
+		return;
+	core->shutting_down = true;
+	if (root->op == SUP_STOPPING || root->op == SUP_DOWN)
+		return;
+	core->exit_code = 0;
+	sup_begin_stop(core, root, REASON_NORMAL, now);
+	core_flush(core, now);
+}
+
+static void on_child_exited(struct core *core, struct child *c, struct exit_status st, uint64_t now)
+{
+	struct core_event ev = {
+	    .type = EV_CHILD_EXITED, .path = c->path, .pid = c->pid, .status = st};
+	enum child_state was = c->state;
+	struct sup *s = parent_sup(c);
+
+	index_remove_pid(&core->index, c);
+	timer_disarm(core, &c->timer);
+	c->last_status = st;
+	c->last_reason = core_exit_reason(c, st);
+	ev.reason = c->last_reason;
+	c->pid = 0;
+	c->state = CHILD_DOWN;
+	emit(core, &ev);
+
+	if (was == CHILD_STARTING || (was == CHILD_STOPPING && c->start_failing)) {
+		/* It never became ready: the start failed. */
+		if (!c->start_failing) {
+			struct core_event fev = {
+			    .type = EV_CHILD_START_FAILED, .path = c->path, .error = "exited"};
+			snprintf(c->start_error, sizeof(c->start_error), "exited");
+			emit(core, &fev);
+		}
+		c->start_failing = false;
+		if (s && s->op == SUP_STOPPING) {
+			sup_child_stopped(core, c, now);
+			return;
+		}
+		sup_child_start_failed(core, c, now);
+		return;
+	}
+	if (was == CHILD_STOPPING) {
+		sup_child_stopped(core, c, now);
+		return;
+	}
+	deliver_exit(core, s, c, now);
+}
+
+static void on_child_ready(struct core *core, struct child *c, uint64_t now)
+{
+	if (c->sup || c->state != CHILD_STARTING)
+		return;
+	timer_disarm(core, &c->timer);
+	c->state = CHILD_RUNNING;
+	emit_simple(core, EV_CHILD_STARTED, c, c->pid);
+	sup_child_started(core, c, now);
+}
+
+static void on_timer_fired(struct core *core, struct timer *t, uint64_t now)
+{
+	if (!t->armed)
+		return;
+	t->armed = false;
+	if (t->owner_kind == TIMER_SUP) {
+		/* A dynamic supervisor's shared shutdown deadline. */
+		struct sup *s = (struct sup *)((char *)t - offsetof(struct sup, stop_timer));
+		struct child *c;
+		TAILQ_FOREACH(c, &s->children, sibling)
+		{
+			if (c->pid && !c->kill_sent) {
+				emit_simple(core, EV_SHUTDOWN_TIMEOUT, c, c->pid);
+				worker_signal(core, c, SIGKILL);
+			} else if (c->sup && c->sup->op != SUP_DOWN) {
+				sup_kill_all(core, c->sup);
+			}
+		}
+		return;
+	}
+
+	struct child *c = (struct child *)((char *)t - offsetof(struct child, timer));
+	if (c->state == CHILD_STARTING && !c->sup) {
+		struct core_event ev = {
+		    .type = EV_CHILD_START_FAILED, .path = c->path, .error = "ready_timeout"};
+		snprintf(c->start_error, sizeof(c->start_error), "ready_timeout");
+		emit(core, &ev);
+		c->start_failing = true;
+		c->state = CHILD_STOPPING;
+		worker_signal(core, c, SIGKILL);
+		return;
+	}
+	if (c->state != CHILD_STOPPING)
+		return;
+	emit_simple(core, EV_SHUTDOWN_TIMEOUT, c, c->pid);
+	if (c->sup)
+		sup_kill_all(core, c->sup);
+	else if (!c->kill_sent)
+		worker_signal(core, c, SIGKILL);
+	(void)now;
+}
+
+bool core_run(struct core *core, uint64_t now)
+{
+	TAILQ_HEAD(, sup) batch = TAILQ_HEAD_INITIALIZER(batch);
+	struct sup *s;
+
+	/* Serve only what is queued now: a retry that fails again queues a
+	 * new retry for the next turn of the loop. */
+	TAILQ_CONCAT(&batch, &core->work, work_link);
+	while ((s = TAILQ_FIRST(&batch))) {
+		TAILQ_REMOVE(&batch, s, work_link);
+		s->on_work = false;
+		sup_serve(core, s, now, true);
+	}
+	core_flush(core, now);
+	return !TAILQ_EMPTY(&core->work);
+}
+
+struct child *core_find_path(struct core *core, const char *path)
+{
+	return index_find_path(&core->index, path);
+}
+
+/* ---- names and small rules ---- */
+
+enum exit_reason core_exit_reason(const struct child *c, struct exit_status st)
+{
+	const struct exit_set *normal = &c->spec->worker.normal_exit;
+
+	if (c->kill_sent)
+		return REASON_KILLED;
+	if (c->state == CHILD_STOPPING)
+		return REASON_SHUTDOWN;
+	if (c->sup)
+		return REASON_SHUTDOWN;
+	if (st.signaled ? exit_set_has_signal(normal, st.value)
+	                : exit_set_has_code(normal, st.value))
+		return REASON_NORMAL;
+	return REASON_CRASH;
+}
+
+int exit_status_code(struct exit_status st)
+{
+	return st.signaled ? 128 + st.value : st.value;
+}
+
+const char *exit_reason_name(enum exit_reason r)
+{
+	switch (r) {
+	case REASON_NORMAL:
+		return "normal";
+	case REASON_SHUTDOWN:
+		return "shutdown";
+	case REASON_KILLED:
+		return "killed";
+	case REASON_CRASH:
+		return "crash";
+	}
+	return "?";
+}
+
+const char *child_state_name(enum child_state s)
+{
+	switch (s) {
+	case CHILD_DOWN:
+		return "stopped";
+	case CHILD_STARTING:
+		return "starting";
+	case CHILD_RUNNING:
+		return "running";
+	case CHILD_STOPPING:
+		return "stopping";
+	case CHILD_RESTARTING:
+		return "restarting";
+	}
+	return "?";
+}
+
+const char *core_error_name(enum core_error e)
+{
+	switch (e) {
+	case CORE_OK:
+		return "ok";
+	case CORE_E_NOT_FOUND:
+		return "not_found";
+	case CORE_E_RUNNING:
+		return "running";
+	case CORE_E_RESTARTING:
+		return "restarting";
+	case CORE_E_NOT_SUPPORTED:
+		return "not_supported";
+	case CORE_E_ALREADY_STARTED:
+		return "already_started";
+	case CORE_E_ALREADY_PRESENT:
+		return "already_present";
+	case CORE_E_MAX_CHILDREN:
+		return "max_children";
+	case CORE_E_START_FAILED:
+		return "start_failed";
+	case CORE_E_SHUTDOWN:
+		return "shutting_down";
+	case CORE_E_NOMEM:
+		return "no_memory";
+	case CORE_E_INVALID:
+		return "invalid";
+	}
+	return "?";
+}
+
+void core_child_exited(struct core *core, struct child *c, struct exit_status st, uint64_t now)
+{
+	on_child_exited(core, c, st, now);
+	core_flush(core, now);
+}
+
+void core_child_ready(struct core *core, struct child *c, uint64_t now)
+{
+	on_child_ready(core, c, now);
+	core_flush(core, now);
+}
+
+void core_timer_fired(struct core *core, struct timer *t, uint64_t now)
+{
+	on_timer_fired(core, t, now);
+	core_flush(core, now);
+}
+
+void core_submit(struct core *core, struct core_request *req, uint64_t now)
+{
+	on_submit(core, req, now);
+	core_flush(core, now);
+}

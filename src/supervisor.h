@@ -22,6 +22,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
+#include "index.h"
 #include "spec.h"
 
 struct core;
@@ -79,7 +80,8 @@ TAILQ_HEAD(msg_queue, msg);
 TAILQ_HEAD(child_list, child);
 
 struct child {
-	struct child_spec *spec; /* owned */
+	struct child_spec *spec; /* owned when owns_spec; else borrowed from the parent's spec */
+	bool owns_spec;
 	struct child *parent;    /* NULL for the root */
 	struct sup *sup;         /* non-NULL for supervisor and dynamic nodes */
 	char *path;              /* "/" for the root, "/web/db", "/buckets/1" */
@@ -96,10 +98,22 @@ struct child {
 	bool kill_sent;     /* SIGKILL sent by us: its exit reason is `killed` */
 	bool stop_signal_sent;
 	bool start_failing; /* the start failed (ready timeout); waiting for the process to go */
+	enum exit_reason last_reason;
 
 	struct msg exit_msg;  /* queued exit (status in last_status) */
 	struct msg retry_msg; /* queued restart retry */
 	char start_error[48]; /* why the last start failed, e.g. "exec:ENOENT" */
+
+	/* A nested supervisor's completion waiting to be reported to its
+	 * parent (see core_flush in supervisor.c). */
+	enum notify_kind {
+		NOTIFY_NONE,
+		NOTIFY_STARTED,
+		NOTIFY_START_FAILED,
+		NOTIFY_STOPPED,
+		NOTIFY_EXITED,
+	} notify;
+	TAILQ_ENTRY(child) notify_link;
 
 	TAILQ_ENTRY(child) sibling; /* parent's children, in start order */
 	struct child *pid_next;     /* index.c: pid hash chain */
@@ -149,10 +163,16 @@ struct sup {
 	 * (one_for_all: the first child; rest_for_one: the exited child). */
 	struct child *group_first;
 	enum group_phase group_phase;
+	/* one_for_one (and dynamic) restarts: the only member of the group */
+	struct child *group_last;
 	/* SUP_CALL: the request being served */
 	struct core_request *call;
+	/* the operation waits for `cursor` to finish starting or stopping */
+	bool waiting;
+	/* set when the start of `cursor` failed after it was awaited */
+	struct child *failed;
+	bool stepping, step_again, serving;
 
-	bool stopping_for_parent; /* the stop was asked by the parent (or supd shutdown) */
 	bool start_failed;        /* SUP_STOPPING after a failed start: report a start failure */
 	bool brutal;              /* killed: every child gets SIGKILL, no stop signal */
 	struct exit_status exit_status; /* what this node reports when it goes (auto_shutdown) */
@@ -164,8 +184,7 @@ struct sup {
 
 	struct timer stop_timer; /* NODE_DYNAMIC: the shared shutdown deadline */
 	uint64_t next_dynamic_id;
-	uint32_t active; /* NODE_DYNAMIC: running or restarting children, for max_children */
-	size_t nstopping;
+	size_t nstopping; /* NODE_DYNAMIC during SUP_STOPPING: children not yet gone */
 };
 
 /* Events of SPEC section 5, as structured data; events.c formats them. */
@@ -264,6 +283,8 @@ struct core_effects {
 	void (*stopped)(void *ctx, int exit_code);
 	/* core_run() has work (a restart retry); call it soon, from the loop. */
 	void (*wakeup)(void *ctx);
+	/* Optional: the root has started all its children (sd_notify READY=1). */
+	void (*tree_started)(void *ctx);
 };
 
 struct core {
@@ -271,11 +292,12 @@ struct core {
 	const struct core_effects *fx;
 	void *ctx;
 	TAILQ_HEAD(, sup) work;
+	struct child_list notify; /* nested supervisors' completions, in order */
 	uint64_t start_seq;
 	bool shutting_down; /* core_shutdown() was called */
 	bool stopped;       /* the root is gone; fx->stopped was called */
 	int exit_code;
-	struct index *index; /* optional pid/path index kept current by the core */
+	struct index index; /* pid -> worker and path -> node, kept current by the core */
 };
 
 /* Creates the runtime tree for root_spec (ownership passes to the core,
