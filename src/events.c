@@ -1,3 +1,273 @@
 /*
- * events.c - placeholder until the module lands.
+ * events.c - the event stream of SPEC section 5, and its human echo.
+ *
+ * Owns the --events file and the list of in-process listeners (the control
+ * socket's subscribers and monitors). An event is formatted once into a
+ * stack buffer with snprintf: no allocation, so emitting on the exit path
+ * cannot fail for lack of memory. The strings an event carries are paths
+ * and ids (an alphabet that needs no JSON escaping, see spec_id_valid),
+ * signal names and our own error words; json_escape() still guards every
+ * string, so a future field cannot break the framing.
+ *
+ * The file is opened O_NONBLOCK|O_APPEND and written with one write(2) per
+ * line: a line is never torn, and a pipe whose reader stalls costs dropped
+ * lines (with a warning), never a blocked supervisor.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "events.h"
+#include "log.h"
+
+static int events_fd = -1;
+static bool events_dropping;
+static TAILQ_HEAD(, event_listener) listeners = TAILQ_HEAD_INITIALIZER(listeners);
+
+static const char *event_name(enum core_event_type type)
+{
+	switch (type) {
+	case EV_SUPERVISOR_STARTED:
+		return "supervisor_started";
+	case EV_CHILD_STARTED:
+		return "child_started";
+	case EV_CHILD_START_FAILED:
+		return "child_start_failed";
+	case EV_CHILD_STOPPING:
+		return "child_stopping";
+	case EV_SHUTDOWN_TIMEOUT:
+		return "shutdown_timeout";
+	case EV_CHILD_EXITED:
+		return "child_exited";
+	case EV_SUPERVISOR_STOPPED:
+		return "supervisor_stopped";
+	case EV_RESTART_LIMIT:
+		return "restart_limit";
+	case EV_AUTO_SHUTDOWN:
+		return "auto_shutdown";
+	case EV_ORPHAN_REAPED:
+		return "orphan_reaped";
+	case EV_SUPD_EXITING:
+		return "supd_exiting";
+	}
+	return "unknown";
+}
+
+/* Writes s as the body of a JSON string (without quotes). */
+static const char *json_escape(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; s && *s && n + 7 < len; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\') {
+			buf[n++] = '\\';
+			buf[n++] = (char)ch;
+		} else if (ch < 0x20 || ch >= 0x7f) {
+			n += snprintf(buf + n, len - n, "\\u%04x", ch);
+		} else {
+			buf[n++] = (char)ch;
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static int format_status(struct exit_status st, char *buf, size_t len)
+{
+	const char *name = st.signaled ? signal_name(st.value) : NULL;
+
+	if (!st.signaled)
+		return snprintf(buf, len, "{\"code\":%d}", st.value);
+	if (name)
+		return snprintf(buf, len, "{\"signal\":\"%s\"}", name);
+	return snprintf(buf, len, "{\"signal\":%d}", st.value);
+}
+
+size_t event_format(const struct core_event *ev, const struct timespec *ts, char *buf, size_t len)
+{
+	char path[512], text[256], status[64];
+	struct tm tm;
+	int n, m = 0;
+
+	gmtime_r(&ts->tv_sec, &tm);
+	n = snprintf(buf, len,
+	             "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\",\"event\":\"%s\","
+	             "\"path\":\"%s\"",
+	             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	             ts->tv_nsec / 1000, event_name(ev->type),
+	             json_escape(ev->path ? ev->path : "/", path, sizeof(path)));
+	if (n < 0 || (size_t)n >= len)
+		return 0;
+
+	switch (ev->type) {
+	case EV_CHILD_STARTED:
+		m = snprintf(buf + n, len - n, ",\"pid\":%d", ev->pid);
+		break;
+	case EV_CHILD_START_FAILED:
+		m = snprintf(buf + n, len - n, ",\"error\":\"%s\"",
+		             json_escape(ev->error, text, sizeof(text)));
+		break;
+	case EV_CHILD_STOPPING:
+		m = snprintf(buf + n, len - n, ",\"pid\":%d,\"signal\":\"%s\"", ev->pid,
+		             signal_name(ev->signal) ? signal_name(ev->signal) : "?");
+		break;
+	case EV_SHUTDOWN_TIMEOUT:
+		/* a supervisor node has no pid of its own */
+		if (ev->pid > 0)
+			m = snprintf(buf + n, len - n, ",\"pid\":%d", ev->pid);
+		break;
+	case EV_CHILD_EXITED:
+		format_status(ev->status, status, sizeof(status));
+		m = snprintf(buf + n, len - n, ",\"pid\":%d,\"status\":%s,\"reason\":\"%s\"",
+		             ev->pid, status, exit_reason_name(ev->reason));
+		break;
+	case EV_SUPERVISOR_STOPPED:
+		m = snprintf(buf + n, len - n, ",\"reason\":\"%s\"", exit_reason_name(ev->reason));
+		break;
+	case EV_RESTART_LIMIT:
+		m = snprintf(buf + n, len - n, ",\"max_restarts\":%u,\"max_seconds\":%u",
+		             ev->max_restarts, ev->max_seconds);
+		break;
+	case EV_AUTO_SHUTDOWN:
+		m = snprintf(buf + n, len - n, ",\"trigger\":\"%s\"",
+		             json_escape(ev->trigger, text, sizeof(text)));
+		break;
+	case EV_ORPHAN_REAPED:
+		format_status(ev->status, status, sizeof(status));
+		m = snprintf(buf + n, len - n, ",\"pid\":%d,\"status\":%s", ev->pid, status);
+		break;
+	case EV_SUPD_EXITING:
+		m = snprintf(buf + n, len - n, ",\"status\":%d", ev->exit_code);
+		break;
+	case EV_SUPERVISOR_STARTED:
+		break;
+	}
+	if (m < 0 || (size_t)(n + m) + 2 >= len)
+		return 0;
+	n += m;
+	buf[n++] = '}';
+	buf[n++] = '\n';
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
+int events_open(const char *path)
+{
+	int fd =
+	    open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0644);
+
+	if (fd < 0)
+		return -errno;
+	events_close();
+	events_fd = fd;
+	return 0;
+}
+
+void events_close(void)
+{
+	if (events_fd >= 0)
+		close(events_fd);
+	events_fd = -1;
+}
+
+void events_add_listener(struct event_listener *l)
+{
+	TAILQ_INSERT_TAIL(&listeners, l, link);
+}
+
+void events_remove_listener(struct event_listener *l)
+{
+	TAILQ_REMOVE(&listeners, l, link);
+}
+
+static void log_human(const struct core_event *ev)
+{
+	char status[64];
+
+	switch (ev->type) {
+	case EV_SUPERVISOR_STARTED:
+		log_debug("%s: supervisor started", ev->path);
+		break;
+	case EV_CHILD_STARTED:
+		log_info("%s: started, pid %d", ev->path, ev->pid);
+		break;
+	case EV_CHILD_START_FAILED:
+		log_warnx("%s: start failed: %s", ev->path, ev->error);
+		break;
+	case EV_CHILD_STOPPING:
+		log_debug("%s: stopping pid %d with %s", ev->path, ev->pid,
+		          signal_name(ev->signal));
+		break;
+	case EV_SHUTDOWN_TIMEOUT:
+		log_warnx("%s: shutdown time ran out, sending SIGKILL", ev->path);
+		break;
+	case EV_CHILD_EXITED:
+		if (ev->status.signaled)
+			snprintf(status, sizeof(status), "killed by %s",
+			         signal_name(ev->status.value) ? signal_name(ev->status.value)
+			                                       : "a signal");
+		else
+			snprintf(status, sizeof(status), "exit code %d", ev->status.value);
+		if (ev->reason == REASON_CRASH)
+			log_warnx("%s: pid %d crashed (%s)", ev->path, ev->pid, status);
+		else
+			log_info("%s: pid %d exited, %s (%s)", ev->path, ev->pid,
+			         exit_reason_name(ev->reason), status);
+		break;
+	case EV_SUPERVISOR_STOPPED:
+		log_debug("%s: supervisor stopped (%s)", ev->path, exit_reason_name(ev->reason));
+		break;
+	case EV_RESTART_LIMIT:
+		log_error("%s: more than %u restarts in %u s, giving up", ev->path,
+		          ev->max_restarts, ev->max_seconds);
+		break;
+	case EV_AUTO_SHUTDOWN:
+		log_info("%s: %s exited, shutting down (auto_shutdown)", ev->path, ev->trigger);
+		break;
+	case EV_ORPHAN_REAPED:
+		log_debug("reaped orphan %d", ev->pid);
+		break;
+	case EV_SUPD_EXITING:
+		log_debug("exiting with status %d", ev->exit_code);
+		break;
+	}
+}
+
+void events_emit(const struct core_event *ev)
+{
+	char line[EVENT_LINE_MAX];
+	struct timespec ts;
+	struct event_listener *l, *next;
+	size_t len;
+
+	log_human(ev);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	len = event_format(ev, &ts, line, sizeof(line));
+	if (len == 0) {
+		log_warnx("event %s on %s too long, dropped", event_name(ev->type), ev->path);
+		return;
+	}
+	if (events_fd >= 0) {
+		ssize_t w = write(events_fd, line, len);
+		if (w == (ssize_t)len) {
+			if (events_dropping)
+				log_warnx("events file writable again");
+			events_dropping = false;
+		} else if (!events_dropping) {
+			/* A full pipe: drop, and say so once per episode. */
+			events_dropping = true;
+			if (w < 0)
+				log_warn("events file: dropping events");
+			else
+				log_warnx("events file: short write, dropping events");
+		}
+	}
+	/* A listener may remove itself from inside its callback. */
+	for (l = TAILQ_FIRST(&listeners); l; l = next) {
+		next = TAILQ_NEXT(l, link);
+		l->fn(l, ev, line, len);
+	}
+}

@@ -1,3 +1,604 @@
 /*
- * loop.c - placeholder until the module lands.
+ * loop.c - the sd-event shell around the supervision core.
+ *
+ * Owns the sd_event loop and everything that turns the world into core
+ * calls and core decisions into the world:
+ *   - signals: SIGTERM/SIGINT shut the tree down, SIGHUP is logged, SIGCHLD
+ *     runs the reaper, forwarded signals go to every running worker;
+ *   - the reaper: the one and only waitid() caller after start. It reaps
+ *     every zombie, ours and orphans alike, and finds the child behind a pid
+ *     in O(1) through the core's index. No sd-event child source is ever
+ *     registered: a P_ALL reaper next to them breaks sd_event_run with
+ *     -ECHILD (shared/notes/platform.md section 3). pidfds serve only to
+ *     signal without racing pid reuse;
+ *   - deadlines: one sd-event time source per armed core timer, accuracy
+ *     1 us (the default 250 ms slack would ruin shutdown timeouts);
+ *   - $NOTIFY_SOCKET for `ready: notify` workers (an abstract datagram
+ *     socket with SO_PASSCRED, so the sender's pid is the kernel's word);
+ *   - sd_notify towards systemd, and the control socket's lifetime.
+ *
+ * Nothing here polls: without events, deadlines or clients, supd sleeps in
+ * epoll_wait until the next one.
  */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "control.h"
+#include "events.h"
+#include "log.h"
+#include "loop.h"
+#include "spawn.h"
+#include "supervisor.h"
+
+struct loop {
+	sd_event *event;
+	struct core *core;
+	struct config *cfg;
+	struct control *control;
+	sd_event_source *defer;
+	sd_event_source *notify_source;
+	int notify_fd;
+	char notify_path[64];
+	uint64_t forward_signals; /* bit sig-1 */
+	uint64_t started_us;
+	bool stopping;
+	int exit_code;
+	bool tree_started;
+	char first_start_error[48]; /* the first start failure before the tree started */
+};
+
+static uint64_t mono_ms(struct loop *loop)
+{
+	uint64_t usec = 0;
+
+	if (sd_event_now(loop->event, CLOCK_MONOTONIC, &usec) < 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		usec = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	}
+	return usec / 1000;
+}
+
+uint64_t loop_now_ms(struct loop *loop)
+{
+	return mono_ms(loop);
+}
+
+sd_event *loop_event(struct loop *loop)
+{
+	return loop->event;
+}
+
+struct core *loop_core(struct loop *loop)
+{
+	return loop->core;
+}
+
+const char *loop_first_start_error(struct loop *loop)
+{
+	return loop->first_start_error;
+}
+
+/* ---- effects: what the core asks for ---- */
+
+static int fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
+{
+	struct loop *loop = ctx;
+	struct spawn_options opt = {.notify_socket =
+	                                loop->notify_path[0] ? loop->notify_path : NULL};
+	struct spawn_result res;
+	int r = spawn_worker(c->spec, &opt, &res, err, errlen);
+
+	if (r < 0)
+		return r;
+	c->pid = res.pid;
+	c->pidfd = res.pidfd;
+	return 0;
+}
+
+static void fx_signal(void *ctx, struct child *c, int sig)
+{
+	(void)ctx;
+	if (c->pid <= 0)
+		return;
+	/* The worker is not reaped yet (we are the only reaper), so its pid,
+	 * which is also its process group id after setsid(), cannot have been
+	 * reused. */
+	if (c->spec->worker.kill_group && kill(-c->pid, sig) == 0)
+		return;
+	if (c->pidfd >= 0 && pidfd_send_signal(c->pidfd, sig, NULL, 0) == 0)
+		return;
+	if (errno != ESRCH)
+		log_warn("%s: cannot send %s to pid %d", c->path, signal_name(sig), c->pid);
+}
+
+struct timer_source {
+	sd_event_source *source;
+	struct loop *loop;
+	struct timer *timer;
+};
+
+static int on_timer_source(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct timer_source *ts = userdata;
+
+	(void)s;
+	(void)usec;
+	core_timer_fired(ts->loop->core, ts->timer, mono_ms(ts->loop));
+	return 0;
+}
+
+static void fx_timer_arm(void *ctx, struct timer *t)
+{
+	struct loop *loop = ctx;
+	struct timer_source *ts = t->handle;
+	uint64_t usec = t->deadline_ms * 1000;
+	int r;
+
+	if (!ts) {
+		ts = calloc(1, sizeof(*ts));
+		if (!ts)
+			goto fail;
+		ts->loop = loop;
+		ts->timer = t;
+		r = sd_event_add_time(loop->event, &ts->source, CLOCK_MONOTONIC, usec, 1,
+		                      on_timer_source, ts);
+		if (r < 0) {
+			free(ts);
+			errno = -r;
+			goto fail;
+		}
+		t->handle = ts;
+		return;
+	}
+	r = sd_event_source_set_time(ts->source, usec);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(ts->source, SD_EVENT_ONESHOT);
+	if (r >= 0)
+		return;
+	errno = -r;
+fail:
+	/* Without a timer a shutdown could wait forever: say so loudly. The
+	 * deadline stays recorded in the core and is retried on the next arm. */
+	log_warn("cannot arm a deadline");
+}
+
+static void fx_timer_disarm(void *ctx, struct timer *t)
+{
+	struct timer_source *ts = t->handle;
+
+	(void)ctx;
+	if (ts)
+		sd_event_source_set_enabled(ts->source, SD_EVENT_OFF);
+}
+
+static void fx_timer_release(void *ctx, struct timer *t)
+{
+	struct timer_source *ts = t->handle;
+
+	(void)ctx;
+	if (!ts)
+		return;
+	sd_event_source_disable_unref(ts->source);
+	free(ts);
+	t->handle = NULL;
+}
+
+static void fx_event(void *ctx, const struct core_event *ev)
+{
+	struct loop *loop = ctx;
+
+	if (ev->type == EV_CHILD_START_FAILED && !loop->tree_started && !loop->first_start_error[0])
+		snprintf(loop->first_start_error, sizeof(loop->first_start_error), "%s", ev->error);
+	events_emit(ev);
+}
+
+static void fx_child_freed(void *ctx, struct child *c)
+{
+	(void)ctx;
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	c->pidfd = -1;
+}
+
+static void fx_stopped(void *ctx, int exit_code)
+{
+	struct loop *loop = ctx;
+
+	loop->exit_code = exit_code;
+	sd_event_exit(loop->event, exit_code);
+}
+
+static void fx_wakeup(void *ctx)
+{
+	struct loop *loop = ctx;
+
+	sd_event_source_set_enabled(loop->defer, SD_EVENT_ONESHOT);
+}
+
+static void fx_tree_started(void *ctx)
+{
+	struct loop *loop = ctx;
+
+	loop->tree_started = true;
+	sd_notify(0, "READY=1\nSTATUS=supervision tree started");
+}
+
+static const struct core_effects loop_effects = {
+    .spawn = fx_spawn,
+    .signal = fx_signal,
+    .timer_arm = fx_timer_arm,
+    .timer_disarm = fx_timer_disarm,
+    .timer_release = fx_timer_release,
+    .event = fx_event,
+    .child_freed = fx_child_freed,
+    .stopped = fx_stopped,
+    .wakeup = fx_wakeup,
+    .tree_started = fx_tree_started,
+};
+
+/* ---- event sources ---- */
+
+static int on_defer(sd_event_source *s, void *userdata)
+{
+	struct loop *loop = userdata;
+
+	if (core_run(loop->core, mono_ms(loop)))
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+static void reap_all(struct loop *loop)
+{
+	for (;;) {
+		siginfo_t si;
+		struct exit_status st;
+		struct child *c;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != ECHILD)
+				log_warn("waitid");
+			return;
+		}
+		if (si.si_pid == 0)
+			return;
+		st.signaled = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
+		st.value = si.si_status;
+		c = index_find_pid(&loop->core->index, si.si_pid);
+		if (c && !c->sup) {
+			if (c->pidfd >= 0)
+				close(c->pidfd);
+			c->pidfd = -1;
+			core_child_exited(loop->core, c, st, mono_ms(loop));
+		} else {
+			struct core_event ev = {
+			    .type = EV_ORPHAN_REAPED, .path = "/", .pid = si.si_pid, .status = st};
+			events_emit(&ev);
+		}
+	}
+}
+
+static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	(void)s;
+	(void)si;
+	reap_all(userdata);
+	return 0;
+}
+
+void loop_request_stop(struct loop *loop)
+{
+	if (loop->stopping) {
+		log_info("already shutting down");
+		return;
+	}
+	loop->stopping = true;
+	log_info("shutting down");
+	sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
+	core_shutdown(loop->core, mono_ms(loop));
+}
+
+static void forward_signal(struct loop *loop, struct child *c, int sig)
+{
+	struct child *x;
+
+	if (!c->sup) {
+		if (c->pid > 0 && (c->state == CHILD_RUNNING || c->state == CHILD_STARTING))
+			fx_signal(loop, c, sig);
+		return;
+	}
+	TAILQ_FOREACH(x, &c->sup->children, sibling)
+	forward_signal(loop, x, sig);
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct loop *loop = userdata;
+	int sig = (int)si->ssi_signo;
+
+	(void)s;
+	if (loop->forward_signals & (UINT64_C(1) << (sig - 1))) {
+		log_debug("forwarding %s", signal_name(sig));
+		forward_signal(loop, loop->core->root, sig);
+		return 0;
+	}
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		loop_request_stop(loop);
+		break;
+	case SIGHUP:
+		log_info("SIGHUP: configuration reload is not supported yet; ignored");
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct loop *loop = userdata;
+
+	(void)s;
+	(void)revents;
+	for (;;) {
+		char buf[4096];
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(struct ucred))];
+		} control;
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
+		struct msghdr msg = {.msg_iov = &iov,
+		                     .msg_iovlen = 1,
+		                     .msg_control = &control,
+		                     .msg_controllen = sizeof(control)};
+		struct ucred *cred = NULL;
+		ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (n < 0)
+			return 0;
+		buf[n] = '\0';
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS)
+				cred = (struct ucred *)CMSG_DATA(cm);
+			else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+				/* nobody asked for fds: close them */
+				int *fds = (int *)CMSG_DATA(cm);
+				size_t nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				for (size_t i = 0; i < nfds; i++)
+					close(fds[i]);
+			}
+		}
+		if (!cred)
+			continue;
+		/* Only the worker's own process may declare it ready. */
+		struct child *c = index_find_pid(&loop->core->index, cred->pid);
+		if (!c)
+			continue;
+		for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+			if (strcmp(line, "READY=1") == 0)
+				core_child_ready(loop->core, c, mono_ms(loop));
+		}
+	}
+}
+
+static int open_notify_socket(struct loop *loop)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int one = 1, fd, r;
+	socklen_t len;
+
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* An abstract address: nothing to clean up on disk, and private to
+	 * this network namespace. */
+	snprintf(loop->notify_path, sizeof(loop->notify_path), "@supd-notify-%d-%llu",
+	         (int)getpid(), (unsigned long long)loop->started_us);
+	snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "%s", loop->notify_path + 1);
+	len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(loop->notify_path + 1);
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+		r = -errno;
+		close(fd);
+		loop->notify_path[0] = '\0';
+		return r;
+	}
+	r = sd_event_add_io(loop->event, &loop->notify_source, fd, EPOLLIN, on_notify, loop);
+	if (r < 0) {
+		close(fd);
+		loop->notify_path[0] = '\0';
+		return r;
+	}
+	sd_event_source_set_io_fd_own(loop->notify_source, true);
+	loop->notify_fd = fd;
+	return 0;
+}
+
+static bool tree_needs_notify(const struct child_spec *s)
+{
+	if (s->type == NODE_WORKER)
+		return s->worker.ready == READY_NOTIFY;
+	if (s->type == NODE_DYNAMIC)
+		return tree_needs_notify(s->sup.template_spec);
+	for (size_t i = 0; i < s->sup.nchildren; i++)
+		if (tree_needs_notify(s->sup.children[i]))
+			return true;
+	return false;
+}
+
+/* The signals we read through the loop must be blocked in every thread
+ * before sd-event can own them (-EBUSY otherwise); workers get a clean
+ * mask back in spawn.c. */
+static int setup_signals(struct loop *loop)
+{
+	static const int handled[] = {SIGTERM, SIGINT, SIGHUP};
+	sigset_t mask;
+	int r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		sigaddset(&mask, handled[i]);
+	for (int sig = 1; sig <= 64; sig++)
+		if (loop->forward_signals & (UINT64_C(1) << (sig - 1)))
+			sigaddset(&mask, sig);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	/* We write to sockets and pipes whose readers may vanish. */
+	signal(SIGPIPE, SIG_IGN);
+
+	r = sd_event_add_signal(loop->event, NULL, SIGCHLD, on_sigchld, loop);
+	if (r < 0)
+		return r;
+	for (int sig = 1; sig <= 64; sig++) {
+		bool forward = loop->forward_signals & (UINT64_C(1) << (sig - 1));
+		bool ours = sig == SIGTERM || sig == SIGINT || sig == SIGHUP;
+		if (sig == SIGCHLD || (!forward && !ours))
+			continue;
+		r = sd_event_add_signal(loop->event, NULL, sig, on_signal, loop);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
+{
+	struct loop *loop = calloc(1, sizeof(*loop));
+	struct child_spec *root;
+	int r;
+
+	if (!loop)
+		return -ENOMEM;
+	loop->cfg = cfg;
+	loop->notify_fd = -1;
+	loop->forward_signals = cfg->forward_signals;
+
+	r = sd_event_default(&loop->event);
+	if (r < 0) {
+		log_error("cannot create the event loop: %s", strerror(-r));
+		goto fail;
+	}
+	sd_event_now(loop->event, CLOCK_MONOTONIC, &loop->started_us);
+
+	/* As PID 1 every orphan is ours by birthright; otherwise ask for them,
+	 * so that a worker's double-forked daemon is reaped here too. */
+	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		log_warn("cannot become a child subreaper");
+
+	r = setup_signals(loop);
+	if (r < 0) {
+		log_error("cannot set up signals: %s", strerror(-r));
+		goto fail;
+	}
+	r = sd_event_add_defer(loop->event, &loop->defer, on_defer, loop);
+	if (r < 0)
+		goto fail;
+	sd_event_source_set_enabled(loop->defer, SD_EVENT_OFF);
+	/* Under systemd with WatchdogSec=, ping it from the loop. */
+	sd_event_set_watchdog(loop->event, true);
+
+	if (tree_needs_notify(cfg->root)) {
+		r = open_notify_socket(loop);
+		if (r < 0) {
+			log_error("cannot open the notification socket: %s", strerror(-r));
+			goto fail;
+		}
+	}
+
+	if (opt->events_path || cfg->events_path) {
+		const char *path = opt->events_path ? opt->events_path : cfg->events_path;
+		r = events_open(path);
+		if (r < 0) {
+			log_error("cannot open events file %s: %s", path, strerror(-r));
+			goto fail;
+		}
+	}
+
+	root = config_take_root(cfg);
+	loop->core = core_new(root, &loop_effects, loop);
+	if (!loop->core) {
+		r = -ENOMEM;
+		log_error("cannot build the supervision tree: out of memory");
+		goto fail;
+	}
+
+	if (!opt->no_control) {
+		char buf[108];
+		const char *path =
+		    control_socket_path(opt->socket_path, &cfg->control, buf, sizeof(buf));
+		int listen_fd = -1;
+		/* Socket activation: systemd hands us the listening socket. */
+		if (sd_listen_fds(1) == 1)
+			listen_fd = SD_LISTEN_FDS_START;
+		if (!path && listen_fd < 0) {
+			r = -EINVAL;
+			log_error("no control socket path: set control.socket or -s, "
+			          "or XDG_RUNTIME_DIR");
+			goto fail;
+		}
+		r = control_new(&loop->control, loop, &cfg->control, path, listen_fd);
+		if (r < 0)
+			goto fail;
+	}
+	*out = loop;
+	return 0;
+fail:
+	loop_free(loop);
+	return r < 0 ? r : -EINVAL;
+}
+
+int loop_run(struct loop *loop)
+{
+	struct core_event ev = {.type = EV_SUPD_EXITING, .path = "/"};
+	int r;
+
+	core_start(loop->core, mono_ms(loop));
+	if (loop->core->stopped) {
+		r = loop->exit_code;
+	} else {
+		r = sd_event_loop(loop->event);
+		if (r < 0) {
+			/* The loop itself broke: an internal error. Whatever
+			 * still runs is killed by the parent-death signal. */
+			log_error("event loop failed: %s", strerror(-r));
+			r = 70;
+		}
+	}
+	/* Orphans that exited in the last moments are reaped too. */
+	reap_all(loop);
+	ev.exit_code = r;
+	events_emit(&ev);
+	return r;
+}
+
+void loop_free(struct loop *loop)
+{
+	if (!loop)
+		return;
+	control_free(loop->control);
+	core_free(loop->core);
+	sd_event_source_disable_unref(loop->notify_source);
+	sd_event_source_disable_unref(loop->defer);
+	sd_event_unref(loop->event);
+	events_close();
+	free(loop);
+}

@@ -37,5 +37,7 @@ struct core *loop_core(struct loop *loop);
 uint64_t loop_now_ms(struct loop *loop);
 /* Orderly shutdown of the tree (SIGTERM, or the control op `stop`). */
 void loop_request_stop(struct loop *loop);
+/* The error of the first failed start ("exec:ENOENT"), or "" (for `--` mode). */
+const char *loop_first_start_error(struct loop *loop);
 
 #endif

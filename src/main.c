@@ -1,9 +1,254 @@
 /*
- * main.c - placeholder until the entry point lands.
+ * main.c - supd's entry point: the command line and the three phases.
+ *
+ * Phase 1, start: parse the command line, load and check the config (or
+ * build the one-program tree of `supd -- PROGRAM`), set up the loop. Any
+ * failure here exits with a meaningful status (64 usage, 78 config, 70
+ * internal) before a single child runs.
+ * Phase 2, running: the loop owns everything. From now on supd must not
+ * die: errors are logged and survived, never fatal.
+ * Phase 3, shutdown: the core stops the tree in order; the loop returns the
+ * exit status of SPEC section 4, mapped here for `--` mode.
  */
-int main(void);
-int
-main(void)
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "spec.h"
+
+#define EXIT_USAGE    64
+#define EXIT_CONFIG   78
+#define EXIT_INTERNAL 70
+
+static void usage(FILE *out)
 {
-	return 70;
+	fprintf(out,
+	        "usage: supd [-c FILE] [-s PATH] [--events FILE] [-n] [-v|-q]\n"
+	        "       supd [-s PATH] [--events FILE] [--restart permanent|transient] [-v|-q]"
+	        " -- PROGRAM [ARGS...]\n"
+	        "\n"
+	        "  -c, --config FILE    the supervision tree (default ./supd.yaml if present,\n"
+	        "                       else /etc/supd.yaml)\n"
+	        "  -s, --socket PATH    control socket path\n"
+	        "      --events FILE    append events as JSON lines to FILE\n"
+	        "  -n, --check          check the config file and exit\n"
+	        "      --restart TYPE   with --: restart PROGRAM (permanent or transient)\n"
+	        "      --no-control     do not open a control socket\n"
+	        "  -v, --verbose        more log output;  -q, --quiet: errors only\n"
+	        "  -h, --help           this text;  -V, --version: the version\n"
+	        "\n"
+	        "See supd(8) and supd.yaml(5).\n");
+}
+
+/* In `--` mode every catchable signal except the ones supd acts on goes to
+ * the program, as tini does; synchronous fault signals are never forwarded
+ * (they are about supd itself). */
+static uint64_t dashdash_forward_set(void)
+{
+	static const int never[] = {SIGCHLD, SIGTERM, SIGINT, SIGKILL, SIGSTOP, SIGPIPE, SIGSEGV,
+	                            SIGBUS,  SIGFPE,  SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+	uint64_t set = 0;
+
+	for (int sig = 1; sig <= SIGRTMAX && sig <= 64; sig++) {
+		bool skip = sig > SIGSYS && sig < SIGRTMIN; /* glibc-reserved */
+		for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+			skip = skip || never[i] == sig;
+		if (!skip)
+			set |= UINT64_C(1) << (sig - 1);
+	}
+	return set;
+}
+
+/* The tree of `supd -- PROGRAM ARGS`: a root with auto_shutdown
+ * any_significant and one child `main`. */
+static struct config *dashdash_config(char **argv, int argc, enum restart_type restart)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	struct child_spec *root = spec_new(NODE_SUPERVISOR);
+	struct child_spec *main_spec = spec_new(NODE_WORKER);
+
+	if (!cfg || !root || !main_spec)
+		goto fail;
+	cfg->file = strdup("(command line)");
+	cfg->control.mode = 0600;
+	cfg->control.max_clients = 256;
+	cfg->forward_signals = dashdash_forward_set();
+	root->sup.auto_shutdown = AUTO_SHUTDOWN_ANY_SIGNIFICANT;
+	root->sup.children = calloc(1, sizeof(*root->sup.children));
+	if (!root->sup.children)
+		goto fail;
+	root->sup.children[0] = main_spec;
+	root->sup.nchildren = 1;
+	cfg->root = root;
+	root = NULL;
+
+	main_spec->id = strdup("main");
+	main_spec->restart = restart;
+	/* A permanent program is not significant: supd then runs until it is
+	 * told to stop or the restart limit is reached. */
+	main_spec->significant = restart != RESTART_PERMANENT;
+	main_spec->worker.argv = calloc((size_t)argc + 1, sizeof(char *));
+	if (!main_spec->id || !main_spec->worker.argv)
+		goto fail_cfg;
+	for (int i = 0; i < argc; i++) {
+		main_spec->worker.argv[i] = strdup(argv[i]);
+		if (!main_spec->worker.argv[i])
+			goto fail_cfg;
+		main_spec->worker.argc = (size_t)i + 1;
+	}
+	return cfg;
+fail_cfg:
+	config_free(cfg);
+	return NULL;
+fail:
+	spec_free(main_spec);
+	spec_free(root);
+	free(cfg);
+	return NULL;
+}
+
+static const char *default_config_path(void)
+{
+	return access("supd.yaml", F_OK) == 0 ? "supd.yaml" : "/etc/supd.yaml";
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"events", required_argument, NULL, 'E'},
+	    {"check", no_argument, NULL, 'n'},
+	    {"restart", required_argument, NULL, 'R'},
+	    {"no-control", no_argument, NULL, 'N'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct loop_options opt = {0};
+	const char *config_path = NULL;
+	const char *restart_arg = NULL;
+	enum log_level level = LOG_LEVEL_INFO;
+	bool check = false, dashdash = false;
+	struct config *cfg = NULL;
+	struct loop *loop = NULL;
+	char err[1024];
+	int ch, status;
+
+	/* "+": stop at the first non-option, so PROGRAM's own options after
+	 * `--` are never ours. */
+	while ((ch = getopt_long(argc, argv, "+c:s:nvqhV", options, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 's':
+			opt.socket_path = optarg;
+			break;
+		case 'E':
+			opt.events_path = optarg;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'R':
+			restart_arg = optarg;
+			break;
+		case 'N':
+			opt.no_control = true;
+			break;
+		case 'v':
+			level = LOG_LEVEL_DEBUG;
+			break;
+		case 'q':
+			level = LOG_LEVEL_ERROR;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("supd %s\n", SUPD_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	log_init("supd", level);
+	dashdash = optind > 0 && optind <= argc && strcmp(argv[optind - 1], "--") == 0;
+	if (dashdash && optind == argc) {
+		fprintf(stderr, "supd: -- needs a PROGRAM\n");
+		return EXIT_USAGE;
+	}
+	if (!dashdash && optind < argc) {
+		fprintf(stderr, "supd: unexpected argument '%s' (use -- PROGRAM ARGS)\n",
+		        argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (dashdash && (config_path || check)) {
+		fprintf(stderr, "supd: -c and -n do not go with -- PROGRAM\n");
+		return EXIT_USAGE;
+	}
+	if (restart_arg && !dashdash) {
+		fprintf(stderr, "supd: --restart goes with -- PROGRAM\n");
+		return EXIT_USAGE;
+	}
+
+	if (dashdash) {
+		enum restart_type restart = RESTART_TEMPORARY;
+		if (restart_arg && strcmp(restart_arg, "permanent") == 0)
+			restart = RESTART_PERMANENT;
+		else if (restart_arg && strcmp(restart_arg, "transient") == 0)
+			restart = RESTART_TRANSIENT;
+		else if (restart_arg) {
+			fprintf(stderr, "supd: --restart takes permanent or transient\n");
+			return EXIT_USAGE;
+		}
+		cfg = dashdash_config(argv + optind, argc - optind, restart);
+		if (!cfg) {
+			log_error("out of memory");
+			return EXIT_INTERNAL;
+		}
+		/* No control socket unless asked for one. */
+		if (!opt.socket_path)
+			opt.no_control = true;
+	} else {
+		if (!config_path)
+			config_path = default_config_path();
+		if (config_load_file(config_path, &cfg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			return EXIT_CONFIG;
+		}
+		if (check) {
+			printf("%s: configuration OK\n", config_path);
+			config_free(cfg);
+			return 0;
+		}
+	}
+
+	if (loop_new(&loop, cfg, &opt) < 0) {
+		config_free(cfg);
+		return EXIT_INTERNAL;
+	}
+	/* From here on, supd must not die. */
+	status = loop_run(loop);
+	if (dashdash && status == 1) {
+		/* The program could not be executed at all: report it like a
+		 * shell (127 not found, 126 found but not runnable). */
+		const char *e = loop_first_start_error(loop);
+		if (strncmp(e, "exec:", 5) == 0)
+			status = strcmp(e, "exec:ENOENT") == 0 ? 127 : 126;
+	}
+	loop_free(loop);
+	config_free(cfg);
+	return status;
 }
