@@ -1,0 +1,662 @@
+/*
+ * test-supd.c - the real supd binary on real processes (SPEC sections 2, 4
+ * and 5, supd(8)).
+ *
+ * Each test writes a config, starts supd through the harness, and checks
+ * what the event stream, the exit status and /proc say. Tests that depend on
+ * how supd runs exist twice: NAME as a normal process (a child subreaper)
+ * and NAME_pid1 as PID 1 of a new PID namespace. Workers are
+ * tests/helpers/testchild, sometimes behind /bin/sh to set something up
+ * before it runs (a marker file, an ignored SIGTERM).
+ *
+ * Timing assertions use the events' own timestamps where the delay is
+ * supd's (shutdown timeout), and CLOCK_MONOTONIC in the test where it is the
+ * worker's (readiness delay).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "harness.h"
+
+TestSuite(supd, .fini = h_cleanup_all, .timeout = 120);
+
+/* A test body run both as a normal process and as PID 1. */
+#define BOTH_MODES(name)             \
+	static void name(bool pid1); \
+	Test(supd, name)             \
+	{                            \
+		name(false);         \
+	}                            \
+	Test(supd, name##_pid1)      \
+	{                            \
+		name(true);          \
+	}                            \
+	static void name(bool pid1)
+
+#define T 5000 /* default deadline, ms (scaled under valgrind) */
+
+static struct harness *start_yaml(const char *yaml, bool pid1)
+{
+	return h_start(&(struct h_opts){.yaml = yaml, .pid1 = pid1});
+}
+
+static void stop_cleanly(struct harness *h)
+{
+	int status;
+
+	h_signal(h, SIGTERM);
+	status = h_wait_exit(h, T);
+	H_CHECK(h, status == 0, "supd exited %d after SIGTERM", status);
+	H_CHECK(h, strcmp(ev_str(h_event(h, h_nevents(h) - 1), "event"), "supd_exiting") == 0,
+	        "the last event is not supd_exiting");
+}
+
+/* 1. A permanent worker that crashes is restarted with a new pid. */
+BOTH_MODES(crash_restart)
+{
+	struct harness *h = start_yaml("max_restarts: 100\n"
+	                               "children:\n"
+	                               "  - id: w\n"
+	                               "    start: [\"@TESTCHILD@\", \"exit\", \"3\", \"--after\", "
+	                               "\"100\"]\n",
+	                               pid1);
+	json_t *started = h_wait_event(h, "child_started", "/w", T);
+	long long pid = ev_int(started, "pid");
+	json_t *exited = h_wait_event(h, "child_exited", "/w", T);
+	size_t at = h_index(h);
+	json_t *again;
+
+	H_CHECK(h, pid > 0, "child_started without a pid");
+	H_CHECK(h, ev_int(exited, "pid") == pid, "child_exited names another pid");
+	H_CHECK(h, strcmp(ev_str(exited, "reason"), "crash") == 0, "exit 3 is not a crash");
+	H_CHECK(h, ev_status_code(exited, 3), "status is not {\"code\":3}");
+	again = h_wait_event(h, "child_started", "/w", T);
+	H_CHECK(h, h_index(h) == at + 1, "the restart does not follow the exit directly");
+	H_CHECK(h, ev_int(again, "pid") > 0 && ev_int(again, "pid") != pid,
+	        "the restarted worker has the old pid");
+	stop_cleanly(h);
+}
+
+/* b crashes once (a marker file remembers it), then sleeps like a and c. */
+#define GROUP_CHILDREN                                                                       \
+	"children:\n"                                                                        \
+	"  - id: a\n"                                                                        \
+	"    start: [\"@TESTCHILD@\", \"sleep\"]\n"                                          \
+	"  - id: b\n"                                                                        \
+	"    start: [\"/bin/sh\", \"-c\", \"if [ -e @DIR@/crashed ]; then exec @TESTCHILD@ " \
+	"sleep; fi; : > @DIR@/crashed; exec @TESTCHILD@ exit 3 --after 100\"]\n"             \
+	"  - id: c\n"                                                                        \
+	"    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+
+/* 2. one_for_all: the others stop in reverse order, then all start in order. */
+BOTH_MODES(one_for_all_order)
+{
+	struct harness *h = start_yaml("strategy: one_for_all\n" GROUP_CHILDREN, pid1);
+	long long a = ev_int(h_wait_event(h, "child_started", "/a", T), "pid");
+	long long c;
+	json_t *crash;
+	size_t at;
+
+	h_wait_event(h, "child_started", "/b", T);
+	c = ev_int(h_wait_event(h, "child_started", "/c", T), "pid");
+	crash = h_wait_event(h, "child_exited", "/b", T);
+	at = h_index(h);
+	H_CHECK(h, strcmp(ev_str(crash, "reason"), "crash") == 0 && ev_status_code(crash, 3),
+	        "b's exit is not a crash with code 3");
+	H_ASSERT_NEXT(h, at + 1, "child_stopping /c", "child_exited /c shutdown",
+	              "child_stopping /a", "child_exited /a shutdown", "child_started /a",
+	              "child_started /b", "child_started /c");
+	H_CHECK(h, ev_int(h_event(h, at + 1), "pid") == c, "child_stopping /c: wrong pid");
+	H_CHECK(h, strcmp(ev_str(h_event(h, at + 1), "signal"), "SIGTERM") == 0,
+	        "child_stopping /c: not SIGTERM");
+	H_CHECK(h, ev_int(h_event(h, at + 3), "pid") == a, "child_stopping /a: wrong pid");
+	H_CHECK(h, ev_int(h_event(h, at + 5), "pid") != a, "a restarted with its old pid");
+	H_CHECK(h, ev_int(h_event(h, at + 7), "pid") != c, "c restarted with its old pid");
+	stop_cleanly(h);
+}
+
+/* 3. rest_for_one: only c (after b) is stopped, then b and c start; a stays. */
+BOTH_MODES(rest_for_one_order)
+{
+	struct harness *h = start_yaml("strategy: rest_for_one\n" GROUP_CHILDREN, pid1);
+	long long a = ev_int(h_wait_event(h, "child_started", "/a", T), "pid");
+	size_t a_started = h_index(h), at;
+	long a_next;
+
+	h_wait_event(h, "child_started", "/c", T);
+	h_wait_event(h, "child_exited", "/b", T);
+	at = h_index(h);
+	H_ASSERT_NEXT(h, at + 1, "child_stopping /c", "child_exited /c shutdown",
+	              "child_started /b", "child_started /c");
+	stop_cleanly(h);
+	/* The first event about a after its start is its final shutdown. */
+	a_next = h_find(h, a_started + 1, "child_stopping /a");
+	for (size_t i = a_started + 1; i < (size_t)a_next; i++)
+		H_CHECK(h, strcmp(ev_str(h_event(h, i), "path"), "/a") != 0,
+		        "event [%zu] touches a during b's restart", i);
+	H_CHECK(h, a_next > (long)at && ev_int(h_event(h, (size_t)a_next), "pid") == a,
+	        "a was not left running with its first pid");
+}
+
+/* 4. A worker that ignores SIGTERM is SIGKILLed when its shutdown time ends. */
+BOTH_MODES(kill_timeout)
+{
+	struct harness *h = start_yaml("children:\n"
+	                               "  - id: stubborn\n"
+	                               "    shutdown: 300\n"
+	                               "    start: [\"/bin/sh\", \"-c\", \"trap '' TERM; : > "
+	                               "@DIR@/ready; exec @TESTCHILD@ ignore-term\"]\n",
+	                               pid1);
+	json_t *stopping, *timeout, *exited;
+	int64_t delay_us, upper_us = (300 + 100) * 1000;
+	uint64_t seen_stopping, seen_timeout;
+	size_t at;
+
+	h_wait_event(h, "child_started", "/stubborn", T);
+	/* SIGTERM is ignored from here on (the shell set it before exec). */
+	h_wait_file(h, "ready", T);
+	h_signal(h, SIGTERM);
+	stopping = h_wait_event(h, "child_stopping", "/stubborn", T);
+	seen_stopping = h_now_ms();
+	at = h_index(h);
+	timeout = h_wait_event(h, "shutdown_timeout", "/stubborn", T);
+	seen_timeout = h_now_ms();
+	H_ASSERT_NEXT(h, at, "child_stopping /stubborn", "shutdown_timeout /stubborn",
+	              "child_exited /stubborn killed");
+	exited = h_event(h, at + 2);
+	H_CHECK(h, strcmp(ev_str(stopping, "signal"), "SIGTERM") == 0, "stop signal not SIGTERM");
+	H_CHECK(h, ev_int(timeout, "pid") == ev_int(stopping, "pid"),
+	        "shutdown_timeout: wrong pid");
+	H_CHECK(h, ev_status_signal(exited, "SIGKILL"), "status is not {\"signal\":\"SIGKILL\"}");
+	delay_us = ev_ts_us(timeout) - ev_ts_us(stopping);
+	h_report("kill_timeout%s: shutdown 300 ms, measured %.3f ms between child_stopping and "
+	         "shutdown_timeout (events' ts), %llu ms as seen by the test",
+	         pid1 ? "_pid1" : "", (double)delay_us / 1000.0,
+	         (unsigned long long)(seen_timeout - seen_stopping));
+	if (h->wrapped)
+		upper_us += 900 * 1000; /* valgrind: the lower bound is what matters */
+	H_CHECK(h, delay_us >= 300 * 1000 && delay_us <= upper_us,
+	        "SIGKILL after %.3f ms, expected [300, %lld] ms", (double)delay_us / 1000.0,
+	        (long long)upper_us / 1000);
+	H_CHECK(h, h_wait_exit(h, T) == 0, "supd did not exit 0");
+}
+
+/* 5. SIGTERM stops the tree in reverse start order, then supd exits 0. */
+BOTH_MODES(sigterm_stop)
+{
+	struct harness *h = start_yaml("children:\n"
+	                               "  - id: a\n"
+	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+	                               "  - id: b\n"
+	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+	                               "  - id: c\n"
+	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+	                               pid1);
+	json_t *last;
+	size_t at;
+
+	h_wait_event(h, "child_started", "/a", T);
+	h_wait_event(h, "child_started", "/b", T);
+	h_wait_event(h, "child_started", "/c", T);
+	at = h_index(h);
+	h_signal(h, SIGTERM);
+	H_CHECK(h, h_wait_exit(h, T) == 0, "supd did not exit 0");
+	H_ASSERT_NEXT(h, at + 1, "child_stopping /c", "child_exited /c shutdown",
+	              "child_stopping /b", "child_exited /b shutdown", "child_stopping /a",
+	              "child_exited /a shutdown");
+	H_ASSERT_ORDER(h, "child_exited /a shutdown", "supervisor_stopped /", "supd_exiting /");
+	last = h_event(h, h_nevents(h) - 1);
+	H_CHECK(h, strcmp(ev_str(last, "event"), "supd_exiting") == 0,
+	        "supd_exiting is not the last event");
+	H_CHECK(h, json_is_integer(json_object_get(last, "status")) && ev_int(last, "status") == 0,
+	        "supd_exiting status is not the integer 0");
+}
+
+/* 6. The root gives up: restart_limit right after the exit, supd exits 1. */
+BOTH_MODES(root_gives_up)
+{
+	struct harness *h = start_yaml("max_restarts: 1\n"
+	                               "children:\n"
+	                               "  - id: w\n"
+	                               "    start: [\"@TESTCHILD@\", \"exit\", \"1\"]\n",
+	                               pid1);
+	json_t *limit, *last;
+	long first;
+	int status;
+
+	h_wait_event(h, "restart_limit", "/", T);
+	status = h_wait_exit(h, T);
+	H_CHECK(h, status == 1, "supd exited %d, expected 1", status);
+	first = h_find(h, 0, "child_started /w");
+	H_CHECK(h, first >= 0, "no child_started /w");
+	H_ASSERT_NEXT(h, (size_t)first, "child_started /w", "child_exited /w crash",
+	              "child_started /w", "child_exited /w crash", "restart_limit /");
+	limit = h_event(h, (size_t)first + 4);
+	H_CHECK(h, ev_int(limit, "max_restarts") == 1 && ev_int(limit, "max_seconds") == 5,
+	        "restart_limit does not carry max_restarts 1, max_seconds 5");
+	last = h_event(h, h_nevents(h) - 1);
+	H_CHECK(h,
+	        strcmp(ev_str(last, "event"), "supd_exiting") == 0 && ev_int(last, "status") == 1,
+	        "the last event is not supd_exiting with status 1");
+}
+
+/* 7. Orphans of a worker are reaped (subreaper or PID 1), none is left a
+ * zombie, and a running worker's status is not disturbed. */
+BOTH_MODES(orphans)
+{
+	enum {
+		N = 20
+	};
+	struct harness *h = start_yaml("children:\n"
+	                               "  - id: keeper\n"
+	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+	                               "  - id: o\n"
+	                               "    restart: temporary\n"
+	                               "    start: [\"@TESTCHILD@\", \"orphans\", \"20\", "
+	                               "\"--exit\", \"--print\"]\n",
+	                               pid1);
+	long long reaped[N];
+	char *out, *printed;
+	json_t *exited;
+	long keeper_exit;
+	int zombies;
+
+	h_wait_event(h, "child_started", "/o", T);
+	for (int i = 0; i < N; i++) {
+		json_t *ev = h_wait_event(h, "orphan_reaped", "/", T);
+		reaped[i] = ev_int(ev, "pid");
+		H_CHECK(h, ev_status_code(ev, 42), "orphan_reaped status is not {\"code\":42}");
+		for (int j = 0; j < i; j++)
+			H_CHECK(h, reaped[j] != reaped[i], "orphan %lld reported twice", reaped[i]);
+	}
+	if (h_find(h, 0, "child_exited /o") < 0)
+		h_wait_event(h, "child_exited", "/o", T);
+	exited = h_event(h, (size_t)h_find(h, 0, "child_exited /o"));
+	H_CHECK(h, strcmp(ev_str(exited, "reason"), "normal") == 0, "the orphan maker crashed");
+	/* The reaped pids are the ones the worker created. */
+	out = h_read_file(h_path(h, "supd.out"));
+	printed = out ? strstr(out, "orphans ") : NULL;
+	H_CHECK(h, printed, "the worker printed no orphan list");
+	for (int i = 0; i < N; i++) {
+		char needle[32];
+		snprintf(needle, sizeof(needle), " %lld", reaped[i]);
+		H_CHECK(h, strstr(printed, needle), "pid %lld is not one of the orphans: %s",
+		        reaped[i], printed);
+	}
+	free(out);
+	zombies = h_count_zombie_children(h_supd_pid(h));
+	H_CHECK(h, zombies == 0, "%d zombies left whose parent is supd", zombies);
+	stop_cleanly(h);
+	keeper_exit = h_find(h, 0, "child_exited /keeper");
+	H_CHECK(h,
+	        keeper_exit >= 0 &&
+	            strcmp(ev_str(h_event(h, (size_t)keeper_exit), "reason"), "shutdown") == 0,
+	        "keeper's first exit is not its shutdown");
+}
+
+/* 8. SIGKILL to supd (not PID 1) leaves no worker alive. */
+Test(supd, sigkill_no_survivors)
+{
+	struct harness *h = start_yaml("children:\n"
+	                               "  - id: a\n"
+	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+	                               "  - id: b\n"
+	                               "    start: [\"@TESTCHILD@\", \"ignore-term\"]\n"
+	                               "  - id: c\n"
+	                               "    start: [\"@TESTCHILD@\", \"term-exit\", \"0\"]\n",
+	                               false);
+	static const char *const ids[] = {"/a", "/b", "/c"};
+	struct pollfd p[3];
+	uint64_t deadline;
+	int status;
+
+	for (int i = 0; i < 3; i++) {
+		pid_t pid = (pid_t)ev_int(h_wait_event(h, "child_started", ids[i], T), "pid");
+		p[i].fd = pidfd_open(pid, 0);
+		p[i].events = POLLIN;
+		H_CHECK(h, p[i].fd >= 0, "pidfd_open(%d): %s", pid, strerror(errno));
+	}
+	h_signal(h, SIGKILL);
+	deadline = h_now_ms() + 2000;
+	for (;;) {
+		int gone = 0;
+		uint64_t now = h_now_ms();
+
+		poll(p, 3, now < deadline ? (int)(deadline - now) : 0);
+		for (int i = 0; i < 3; i++)
+			gone += (p[i].revents & POLLIN) != 0;
+		if (gone == 3)
+			break;
+		H_CHECK(h, h_now_ms() < deadline, "%d of 3 workers still alive 2 s after SIGKILL",
+		        3 - gone);
+	}
+	for (int i = 0; i < 3; i++)
+		close(p[i].fd);
+	status = h_wait_exit(h, T);
+	H_CHECK(h, status == 128 + SIGKILL, "supd exited %d, expected %d", status, 128 + SIGKILL);
+}
+
+/* The "Key: value" line of a sigstate/env file, value trimmed; NULL if absent. */
+static const char *field(const char *text, const char *key, char *buf, size_t len)
+{
+	size_t klen = strlen(key);
+
+	for (const char *line = text; line && *line; line = strchr(line, '\n') + 1) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			const char *v = line + klen + 1;
+			size_t n;
+			v += strspn(v, " \t");
+			n = strcspn(v, "\n");
+			snprintf(buf, len, "%.*s", (int)n, v);
+			return buf;
+		}
+		if (!strchr(line, '\n'))
+			break;
+	}
+	return NULL;
+}
+
+static bool has_line_prefix(const char *text, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	for (const char *line = text; line; line = strchr(line, '\n')) {
+		if (*line == '\n')
+			line++;
+		if (strncmp(line, prefix, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* 9. What a worker inherits: no blocked or ignored signal, only fds 0 1 2,
+ * its own session, and none of the variables addressed to supd. */
+BOTH_MODES(worker_environment)
+{
+	static const char *const env[] = {
+	    "NOTIFY_SOCKET=@DIR@/nobody-listens.sock",
+	    "LISTEN_FDS=1",
+	    "LISTEN_PID=1",
+	    "LISTEN_FDNAMES=ctl",
+	    "WATCHDOG_PID=1",
+	    "WATCHDOG_USEC=60000000",
+	    "ITEST_MARK=present",
+	    NULL,
+	};
+	struct harness *h = h_start(&(struct h_opts){
+	    .yaml = "children:\n"
+	            "  - id: s\n"
+	            "    start: [\"@TESTCHILD@\", \"sigstate\", \"@DIR@/sigstate\"]\n"
+	            "  - id: e\n"
+	            "    start: [\"@TESTCHILD@\", \"env\", \"@DIR@/env\"]\n"
+	            "    env: [\"ITEST_FROM_SPEC=yes\"]\n",
+	    .pid1 = pid1,
+	    .env = env});
+	static const char *const stripped[] = {
+	    "NOTIFY_SOCKET=",  "LISTEN_FDS=",   "LISTEN_PID=",
+	    "LISTEN_FDNAMES=", "WATCHDOG_PID=", "WATCHDOG_USEC="};
+	long long pid = ev_int(h_wait_event(h, "child_started", "/s", T), "pid");
+	char buf[256], *sig, *vars;
+
+	h_wait_file(h, "sigstate", T);
+	h_wait_file(h, "env", T);
+	sig = h_read_file(h_path(h, "sigstate"));
+	vars = h_read_file(h_path(h, "env"));
+	H_CHECK(h, sig && vars, "cannot read the worker's reports");
+	H_CHECK(h, field(sig, "SigBlk", buf, sizeof(buf)) && strspn(buf, "0") == strlen(buf),
+	        "blocked signals: %s", buf);
+	H_CHECK(h, field(sig, "SigIgn", buf, sizeof(buf)) && strspn(buf, "0") == strlen(buf),
+	        "ignored signals: %s", buf);
+	H_CHECK(h, field(sig, "fds", buf, sizeof(buf)) && strcmp(buf, "0 1 2") == 0, "open fds: %s",
+	        buf);
+	H_CHECK(h, field(sig, "pid", buf, sizeof(buf)) && atoll(buf) == pid,
+	        "pid %s, child_started said %lld", buf, pid);
+	H_CHECK(h, field(sig, "sid", buf, sizeof(buf)) && atoll(buf) == pid, "sid %s != pid", buf);
+	H_CHECK(h, field(sig, "pgid", buf, sizeof(buf)) && atoll(buf) == pid, "pgid %s != pid",
+	        buf);
+	H_CHECK(h, field(sig, "ppid", buf, sizeof(buf)) && atoll(buf) == (pid1 ? 1 : h_supd_pid(h)),
+	        "ppid %s is not supd", buf);
+	for (size_t i = 0; i < sizeof(stripped) / sizeof(stripped[0]); i++)
+		H_CHECK(h, !has_line_prefix(vars, stripped[i]), "the worker got %s", stripped[i]);
+	H_CHECK(h, has_line_prefix(vars, "ITEST_MARK=present"), "supd's environment not passed");
+	H_CHECK(h, has_line_prefix(vars, "ITEST_FROM_SPEC=yes"), "the spec's env not added");
+	free(sig);
+	free(vars);
+	stop_cleanly(h);
+}
+
+/* 10. supd -- PROGRAM: its status becomes supd's, like tini. */
+static struct harness *dashdash(const char *const *argv, bool pid1)
+{
+	return h_start(&(struct h_opts){.argv = argv, .pid1 = pid1});
+}
+
+BOTH_MODES(dashdash_exit_code)
+{
+	static const char *const argv[] = {"@TESTCHILD@", "exit", "3", NULL};
+	struct harness *h = dashdash(argv, pid1);
+	int status = h_wait_exit(h, T);
+	json_t *last = h_event(h, h_nevents(h) - 1);
+
+	H_CHECK(h, status == 3, "supd exited %d, expected 3", status);
+	H_ASSERT_ORDER(h, "child_started /main", "child_exited /main crash", "auto_shutdown /",
+	               "supd_exiting /");
+	H_CHECK(h, ev_int(last, "status") == 3, "supd_exiting status is not 3");
+}
+
+BOTH_MODES(dashdash_signal)
+{
+	static const char *const argv[] = {"@TESTCHILD@", "kill", "SIGSEGV", NULL};
+	struct harness *h = dashdash(argv, pid1);
+	int status = h_wait_exit(h, T);
+	long at = h_find(h, 0, "child_exited /main crash");
+
+	H_CHECK(h, status == 128 + SIGSEGV, "supd exited %d, expected %d", status, 128 + SIGSEGV);
+	H_CHECK(h, at >= 0 && ev_status_signal(h_event(h, (size_t)at), "SIGSEGV"),
+	        "no child_exited with status {\"signal\":\"SIGSEGV\"}");
+}
+
+Test(supd, dashdash_not_executable)
+{
+	static const char *const argv[] = {"/etc/passwd", NULL};
+	struct harness *h = dashdash(argv, false);
+	int status = h_wait_exit(h, T);
+	long at = h_find(h, 0, "child_start_failed /main");
+
+	H_CHECK(h, status == 126, "supd exited %d, expected 126", status);
+	H_CHECK(h, at >= 0 && strcmp(ev_str(h_event(h, (size_t)at), "error"), "exec:EACCES") == 0,
+	        "no child_start_failed with error exec:EACCES");
+}
+
+Test(supd, dashdash_not_found)
+{
+	static const char *const argv[] = {"/nonexistent/program", NULL};
+	struct harness *h = dashdash(argv, false);
+	int status = h_wait_exit(h, T);
+	long at = h_find(h, 0, "child_start_failed /main");
+
+	H_CHECK(h, status == 127, "supd exited %d, expected 127", status);
+	H_CHECK(h, at >= 0 && strcmp(ev_str(h_event(h, (size_t)at), "error"), "exec:ENOENT") == 0,
+	        "no child_start_failed with error exec:ENOENT");
+}
+
+BOTH_MODES(dashdash_sigterm)
+{
+	static const char *const argv[] = {"@TESTCHILD@", "sleep", NULL};
+	struct harness *h = dashdash(argv, pid1);
+	int status;
+
+	h_wait_event(h, "child_started", "/main", T);
+	h_signal(h, SIGTERM);
+	status = h_wait_exit(h, T);
+	H_CHECK(h, status == 0, "supd exited %d after SIGTERM, expected 0", status);
+	H_ASSERT_ORDER(h, "child_stopping /main", "child_exited /main shutdown", "supd_exiting /");
+}
+
+BOTH_MODES(dashdash_forward)
+{
+	static const char *const argv[] = {"@TESTCHILD@", "sleep", NULL};
+	struct harness *h = dashdash(argv, pid1);
+	json_t *exited;
+	int status;
+
+	h_wait_event(h, "child_started", "/main", T);
+	h_signal(h, SIGUSR1);
+	exited = h_wait_event(h, "child_exited", "/main", T);
+	H_CHECK(h, ev_status_signal(exited, "SIGUSR1"), "the program did not die of SIGUSR1");
+	status = h_wait_exit(h, T);
+	H_CHECK(h, status == 128 + SIGUSR1, "supd exited %d, expected %d", status, 128 + SIGUSR1);
+}
+
+/* 11. ready: notify: started only at READY=1, and nothing else meanwhile. */
+BOTH_MODES(ready_notify)
+{
+	struct harness *h = start_yaml("children:\n"
+	                               "  - id: n\n"
+	                               "    ready: notify\n"
+	                               "    start_timeout: 3000\n"
+	                               "    start: [\"@TESTCHILD@\", \"notify\", \"--delay\", "
+	                               "\"200\"]\n"
+	                               "  - id: after\n"
+	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+	                               pid1);
+	uint64_t spawned_ms = h->started_ns / 1000000, elapsed;
+	json_t *ready;
+	size_t at;
+
+	ready = h_wait_event(h, "child_started", "/n", T);
+	elapsed = h_now_ms() - spawned_ms;
+	at = h_index(h);
+	h_report("ready_notify%s: child_started %llu ms after supd was spawned (READY=1 after "
+	         "200 ms)",
+	         pid1 ? "_pid1" : "", (unsigned long long)elapsed);
+	H_CHECK(h, elapsed >= 200, "child_started after %llu ms, before READY=1 was sent",
+	        (unsigned long long)elapsed);
+	H_CHECK(h,
+	        h_find(h, 0, "child_started /after") < 0 ||
+	            h_find(h, 0, "child_started /after") > (long)at,
+	        "the next child started before READY=1");
+	h_wait_event(h, "child_started", "/after", T);
+	H_CHECK(h, ev_ts_us(h_event(h, h_index(h))) >= ev_ts_us(ready), "timestamps go back");
+	stop_cleanly(h);
+}
+
+BOTH_MODES(ready_timeout)
+{
+	struct harness *h = start_yaml("children:\n"
+	                               "  - id: n\n"
+	                               "    ready: notify\n"
+	                               "    start_timeout: 300\n"
+	                               "    start: [\"@TESTCHILD@\", \"notify\", \"--never\"]\n"
+	                               "  - id: after\n"
+	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+	                               pid1);
+	uint64_t spawned_ms = h->started_ns / 1000000, elapsed;
+	json_t *failed = h_wait_event(h, "child_start_failed", "/n", T);
+	int status;
+
+	elapsed = h_now_ms() - spawned_ms;
+	H_CHECK(h, strcmp(ev_str(failed, "error"), "ready_timeout") == 0,
+	        "error is not ready_timeout");
+	H_CHECK(h, elapsed >= 300, "ready_timeout after %llu ms, before start_timeout",
+	        (unsigned long long)elapsed);
+	status = h_wait_exit(h, T);
+	H_CHECK(h, status == 1, "supd exited %d, expected 1", status);
+	H_CHECK(h, h_find(h, 0, "child_started") < 0, "a child was started");
+}
+
+/* 12. forward_signals: supd passes SIGUSR1 on and survives it itself. */
+BOTH_MODES(forward_signals)
+{
+	struct harness *h = start_yaml("forward_signals: [SIGUSR1]\n"
+	                               "children:\n"
+	                               "  - id: w\n"
+	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+	                               pid1);
+	json_t *exited;
+
+	h_wait_event(h, "child_started", "/w", T);
+	h_signal(h, SIGUSR1);
+	exited = h_wait_event(h, "child_exited", "/w", T);
+	H_CHECK(h, ev_status_signal(exited, "SIGUSR1"), "status is not {\"signal\":\"SIGUSR1\"}");
+	H_CHECK(h, strcmp(ev_str(exited, "reason"), "crash") == 0, "reason is not crash");
+	h_wait_event(h, "child_started", "/w", T);
+	stop_cleanly(h);
+}
+
+/* The fewest fds supd holds over many samples: spawns in flight add a few
+ * transient ones, a leak adds one per restart. */
+static int stable_fd_count(struct harness *h)
+{
+	int best = -1;
+
+	for (int i = 0; i < 200; i++) {
+		int n = h_count_fds(h_supd_pid(h));
+		if (n >= 0 && (best < 0 || n < best))
+			best = n;
+	}
+	return best;
+}
+
+/* 13. Thousands of restarts: no fd growth, a clean exit. */
+Test(supd, many_restarts)
+{
+	struct harness *h = start_yaml("max_restarts: 1000000\n"
+	                               "max_seconds: 1\n"
+	                               "children:\n"
+	                               "  - id: w\n"
+	                               "    start: [\"@TESTCHILD@\", \"exit\", \"1\"]\n",
+	                               false);
+	const char *knob = getenv("SUPD_ITEST_RESTARTS");
+	int n = knob ? atoi(knob) : 2000, before, after;
+	uint64_t t0;
+
+	h_wait_event(h, "child_started", "/w", T);
+	before = stable_fd_count(h);
+	t0 = h_now_ms();
+	for (int i = 1; i < n; i++)
+		h_wait_event(h, "child_started", "/w", T);
+	after = stable_fd_count(h);
+	h_report("many_restarts: %d starts in %llu ms; supd fds %d after the first, %d after "
+	         "the last",
+	         n, (unsigned long long)(h_now_ms() - t0), before, after);
+	H_CHECK(h, before > 0 && after == before,
+	        "supd had %d fds after the first start, %d after %d", before, after, n);
+	H_CHECK(h, h_find(h, 0, "restart_limit") < 0, "restart_limit reached");
+	stop_cleanly(h);
+}
+
+/* 14. A config error: status 78 and "FILE:LINE:COL: message", nothing started. */
+Test(supd, config_error)
+{
+	struct harness *h = start_yaml("max_restarts: 3\n"
+	                               "max_seconds: 5\n"
+	                               "strategy: one_for_none\n"
+	                               "children:\n"
+	                               "  - id: w\n"
+	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+	                               false);
+	int status = h_wait_exit(h, T), line = 0, col = 0, off = 0;
+	char *err = h_read_file(h_path(h, "supd.log"));
+	char file[512];
+
+	snprintf(file, sizeof(file), "%s", h_path(h, "supd.yaml"));
+
+	H_CHECK(h, status == 78, "supd exited %d, expected 78", status);
+	H_CHECK(h, err && strncmp(err, file, strlen(file)) == 0 && err[strlen(file)] == ':',
+	        "stderr does not start with the file name: %s", err ? err : "");
+	H_CHECK(h,
+	        sscanf(err + strlen(file), ":%d:%d: %n", &line, &col, &off) == 2 && off > 0 &&
+	            err[strlen(file) + (size_t)off] != '\n',
+	        "stderr is not FILE:LINE:COL: message: %s", err);
+	H_CHECK(h, line == 3 && col >= 1, "error at %d:%d, expected line 3: %s", line, col, err);
+	H_CHECK(h, h_nevents(h) == 0, "events were written");
+	free(err);
+}
