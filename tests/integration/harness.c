@@ -271,7 +271,8 @@ static bool env_overridden(const char *entry, const char *const *extra)
 	return false;
 }
 
-static pid_t spawn(char *const argv[], char *const envp[], const char *out, const char *err)
+static pid_t spawn(char *const argv[], char *const envp[], const char *out, const char *err,
+                   const int *ignore)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -281,6 +282,12 @@ static pid_t spawn(char *const argv[], char *const envp[], const char *out, cons
 
 	sigemptyset(&none);
 	sigfillset(&all);
+	/* posix_spawn keeps an ignored disposition for a signal outside the
+	 * default set: this is how the program inherits them. */
+	for (const int *sig = ignore; sig && *sig; sig++) {
+		sigdelset(&all, *sig);
+		signal(*sig, SIG_IGN);
+	}
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 	                                    POSIX_SPAWN_SETPGROUP);
@@ -296,6 +303,8 @@ static pid_t spawn(char *const argv[], char *const envp[], const char *out, cons
 	r = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+	for (const int *sig = ignore; sig && *sig; sig++)
+		signal(*sig, SIG_DFL);
 	cr_assert(r == 0, "cannot spawn %s: %s", argv[0], strerror(r));
 	return pid;
 }
@@ -391,7 +400,7 @@ struct harness *h_start(const struct h_opts *o)
 	/* A worker killed by SIGSEGV on purpose needs no core file. */
 	setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
 	h->started_ns = now_ns();
-	h->pid = spawn(argv.v, envp.v, h_path(h, "supd.out"), h_path(h, "supd.log"));
+	h->pid = spawn(argv.v, envp.v, h_path(h, "supd.out"), h_path(h, "supd.log"), o->ignore);
 	h->supd = o->pid1 ? 0 : h->pid;
 	h->pidfd = pidfd_open(h->pid, 0);
 	cr_assert(h->pidfd >= 0, "pidfd_open: %s", strerror(errno));
@@ -428,10 +437,10 @@ static void take_line(struct harness *h, const char *line)
 	const char *name;
 
 	if (!ev || !json_is_object(ev))
-		h_fail(h, "malformed event line: '%s' (%s)", line, err.text);
+		h_fail(h, "malformed event line: '%.300s' (%.100s)", line, err.text);
 	name = ev_str(ev, "event");
 	if (!name || !ev_str(ev, "ts") || !ev_str(ev, "path"))
-		h_fail(h, "event without event/ts/path: '%s'", line);
+		h_fail(h, "event without event/ts/path: '%.300s'", line);
 	/* In a PID namespace the pids are not ours: nothing to kill there,
 	 * the namespace dies with supd. */
 	if (!h->pid1 && strcmp(name, "child_started") == 0)
@@ -870,7 +879,7 @@ int h_run(char *const argv[], const char *out_path, const char *err_path, int ti
 	struct harness tmp = {.pidfd = -1};
 	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms * (uint64_t)h_slow();
 
-	tmp.pid = spawn(argv, environ, out_path, err_path);
+	tmp.pid = spawn(argv, environ, out_path, err_path, NULL);
 	tmp.pidfd = pidfd_open(tmp.pid, 0);
 	cr_assert(tmp.pidfd >= 0, "pidfd_open: %s", strerror(errno));
 	if (!reap(&tmp, deadline)) {
@@ -894,8 +903,37 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return 0;
 }
 
+/* SIGKILL to the process (and its process group, which every worker
+ * leads) behind a pidfd, if it still exists. */
+static void kill_pidfd(int fd, pid_t pid)
+{
+	if (fd >= 0 && pidfd_send_signal(fd, SIGKILL, NULL, 0) == 0)
+		kill(-pid, SIGKILL);
+}
+
 static void cleanup(struct harness *h)
 {
+	int fds[256];
+	pid_t pids[256];
+	size_t n = 0;
+
+	if (!h->reaped && !h->pid1 && !process_gone(h)) {
+		/* Workers have SIGKILL as parent-death signal; this is for a
+		 * supd that failed to give it: hold on to its children
+		 * (pidfds, while they cannot have been recycled) first. */
+		char path[64], *text, *p, *end;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", h->pid, h->pid);
+		text = h_read_file(path);
+		for (p = text; p && n < 256; p = end) {
+			long pid = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			pids[n] = (pid_t)pid;
+			fds[n++] = pidfd_open((pid_t)pid, 0);
+		}
+		free(text);
+	}
 	if (!h->reaped) {
 		/* supd, or unshare whose --kill-child takes supd and its
 		 * namespace down; supd's process group for any straggler. */
@@ -905,15 +943,18 @@ static void cleanup(struct harness *h)
 			kill(h->supd, SIGKILL);
 		reap(h, h_now_ms() + 5000);
 	}
-	/* Workers have SIGKILL as parent-death signal; this is for a supd
-	 * that failed to give it. Only pids not seen exiting are touched, and
-	 * through a pidfd, so a recycled pid is unlikely to be hit. */
+	for (size_t i = 0; i < n; i++) {
+		kill_pidfd(fds[i], pids[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	/* Workers the events named and did not see exit, in case supd had
+	 * exited already. */
 	for (size_t i = 0; i < h->nalive; i++) {
 		int fd = pidfd_open(h->alive[i], 0);
-		if (fd >= 0) {
-			pidfd_send_signal(fd, SIGKILL, NULL, 0);
+		kill_pidfd(fd, h->alive[i]);
+		if (fd >= 0)
 			close(fd);
-		}
 	}
 	if (h->events_fd >= 0)
 		close(h->events_fd);

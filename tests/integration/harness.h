@@ -36,6 +36,8 @@ struct h_opts {
 	const char *const *env;
 	/* Extra supd options before -- (NULL-terminated). */
 	const char *const *args;
+	/* Signals supd inherits as ignored, like under nohup (0-terminated). */
+	const int *ignore;
 };
 
 struct harness {

@@ -168,6 +168,11 @@ BOTH_MODES(kill_timeout)
 	at = h_index(h);
 	timeout = h_wait_event(h, "shutdown_timeout", "/stubborn", T);
 	seen_timeout = h_now_ms();
+	delay_us = ev_ts_us(timeout) - ev_ts_us(stopping);
+	h_report("kill_timeout%s: shutdown 300 ms, measured %.3f ms between child_stopping and "
+	         "shutdown_timeout (events' ts), %llu ms as seen by the test",
+	         pid1 ? "_pid1" : "", (double)delay_us / 1000.0,
+	         (unsigned long long)(seen_timeout - seen_stopping));
 	H_ASSERT_NEXT(h, at, "child_stopping /stubborn", "shutdown_timeout /stubborn",
 	              "child_exited /stubborn killed");
 	exited = h_event(h, at + 2);
@@ -175,11 +180,6 @@ BOTH_MODES(kill_timeout)
 	H_CHECK(h, ev_int(timeout, "pid") == ev_int(stopping, "pid"),
 	        "shutdown_timeout: wrong pid");
 	H_CHECK(h, ev_status_signal(exited, "SIGKILL"), "status is not {\"signal\":\"SIGKILL\"}");
-	delay_us = ev_ts_us(timeout) - ev_ts_us(stopping);
-	h_report("kill_timeout%s: shutdown 300 ms, measured %.3f ms between child_stopping and "
-	         "shutdown_timeout (events' ts), %llu ms as seen by the test",
-	         pid1 ? "_pid1" : "", (double)delay_us / 1000.0,
-	         (unsigned long long)(seen_timeout - seen_stopping));
 	if (h->wrapped)
 		upper_us += 900 * 1000; /* valgrind: the lower bound is what matters */
 	H_CHECK(h, delay_us >= 300 * 1000 && delay_us <= upper_us,
@@ -376,7 +376,8 @@ static bool has_line_prefix(const char *text, const char *prefix)
 	return false;
 }
 
-/* 9. What a worker inherits: no blocked or ignored signal, only fds 0 1 2,
+/* 9. What a worker inherits: no blocked or ignored signal (even when supd
+ * itself was started with ignored signals, as under nohup), only fds 0 1 2,
  * its own session, and none of the variables addressed to supd. */
 BOTH_MODES(worker_environment)
 {
@@ -390,6 +391,7 @@ BOTH_MODES(worker_environment)
 	    "ITEST_MARK=present",
 	    NULL,
 	};
+	static const int ignore[] = {SIGHUP, SIGUSR2, 0};
 	struct harness *h = h_start(&(struct h_opts){
 	    .yaml = "children:\n"
 	            "  - id: s\n"
@@ -398,7 +400,8 @@ BOTH_MODES(worker_environment)
 	            "    start: [\"@TESTCHILD@\", \"env\", \"@DIR@/env\"]\n"
 	            "    env: [\"ITEST_FROM_SPEC=yes\"]\n",
 	    .pid1 = pid1,
-	    .env = env});
+	    .env = env,
+	    .ignore = ignore});
 	static const char *const stripped[] = {
 	    "NOTIFY_SOCKET=",  "LISTEN_FDS=",   "LISTEN_PID=",
 	    "LISTEN_FDNAMES=", "WATCHDOG_PID=", "WATCHDOG_USEC="};
