@@ -19,7 +19,7 @@
 struct event_listener {
 	/* `line` is the JSON text with its trailing newline. */
 	void (*fn)(struct event_listener *l, const struct core_event *ev, const char *line,
-	           size_t len);
+		   size_t len);
 	TAILQ_ENTRY(event_listener) link;
 };
 

@@ -17,7 +17,8 @@
 
 static const struct timespec when = {.tv_sec = 1795245300, .tv_nsec = 123456789};
 
-static char *fmt(const struct core_event *ev)
+static char *
+fmt(const struct core_event *ev)
 {
 	static char buf[EVENT_LINE_MAX];
 	size_t n = event_format(ev, &when, buf, sizeof(buf));
@@ -33,51 +34,54 @@ Test(events, child_started)
 {
 	struct core_event ev = {.type = EV_CHILD_STARTED, .path = "/web/db", .pid = 4242};
 	cr_assert(eq(str, fmt(&ev),
-	             TS "\"event\":\"child_started\",\"path\":\"/web/db\",\"pid\":4242}\n"));
+		     TS "\"event\":\"child_started\",\"path\":\"/web/db\",\"pid\":4242}\n"));
 }
 
 Test(events, child_exited_with_code_and_with_signal)
 {
 	struct core_event ev = {.type = EV_CHILD_EXITED,
-	                        .path = "/a",
-	                        .pid = 7,
-	                        .status = {.value = 3},
-	                        .reason = REASON_CRASH};
+				.path = "/a",
+				.pid = 7,
+				.status = {.value = 3},
+				.reason = REASON_CRASH};
 	cr_assert(eq(str, fmt(&ev),
-	             TS "\"event\":\"child_exited\",\"path\":\"/a\",\"pid\":7,"
-	                "\"status\":{\"code\":3},\"reason\":\"crash\"}\n"));
+		     TS "\"event\":\"child_exited\",\"path\":\"/a\",\"pid\":7,"
+			"\"status\":{\"code\":3},\"reason\":\"crash\"}\n"));
 	ev.status = (struct exit_status){.signaled = true, .value = SIGSEGV};
 	ev.reason = REASON_KILLED;
 	cr_assert(eq(str, fmt(&ev),
-	             TS "\"event\":\"child_exited\",\"path\":\"/a\",\"pid\":7,"
-	                "\"status\":{\"signal\":\"SIGSEGV\"},\"reason\":\"killed\"}\n"));
+		     TS "\"event\":\"child_exited\",\"path\":\"/a\",\"pid\":7,"
+			"\"status\":{\"signal\":\"SIGSEGV\"},\"reason\":\"killed\"}\n"));
 }
 
 Test(events, the_rest)
 {
 	struct core_event evs[] = {
-	    {.type = EV_SUPERVISOR_STARTED, .path = "/"},
-	    {.type = EV_CHILD_START_FAILED, .path = "/a", .error = "exec:ENOENT"},
-	    {.type = EV_CHILD_STOPPING, .path = "/a", .pid = 9, .signal = SIGTERM},
-	    {.type = EV_SHUTDOWN_TIMEOUT, .path = "/a", .pid = 9},
-	    {.type = EV_SHUTDOWN_TIMEOUT, .path = "/sup"},
-	    {.type = EV_SUPERVISOR_STOPPED, .path = "/", .reason = REASON_SHUTDOWN},
-	    {.type = EV_RESTART_LIMIT, .path = "/", .max_restarts = 3, .max_seconds = 5},
-	    {.type = EV_AUTO_SHUTDOWN, .path = "/", .trigger = "/main"},
-	    {.type = EV_ORPHAN_REAPED, .path = "/", .pid = 77, .status = {.value = 42}},
-	    {.type = EV_SUPD_EXITING, .path = "/", .exit_code = 1},
+		{.type = EV_SUPERVISOR_STARTED, .path = "/"},
+		{.type = EV_CHILD_START_FAILED, .path = "/a", .error = "exec:ENOENT"},
+		{.type = EV_CHILD_STOPPING, .path = "/a", .pid = 9, .signal = SIGTERM},
+		{.type = EV_SHUTDOWN_TIMEOUT, .path = "/a", .pid = 9},
+		{.type = EV_SHUTDOWN_TIMEOUT, .path = "/sup"},
+		{.type = EV_SUPERVISOR_STOPPED, .path = "/", .reason = REASON_SHUTDOWN},
+		{.type = EV_RESTART_LIMIT, .path = "/", .max_restarts = 3, .max_seconds = 5},
+		{.type = EV_AUTO_SHUTDOWN, .path = "/", .trigger = "/main"},
+		{.type = EV_ORPHAN_REAPED, .path = "/", .pid = 77, .status = {.value = 42}},
+		{.type = EV_SUPD_EXITING, .path = "/", .exit_code = 1},
 	};
 	const char *want[] = {
-	    TS "\"event\":\"supervisor_started\",\"path\":\"/\"}\n",
-	    TS "\"event\":\"child_start_failed\",\"path\":\"/a\",\"error\":\"exec:ENOENT\"}\n",
-	    TS "\"event\":\"child_stopping\",\"path\":\"/a\",\"pid\":9,\"signal\":\"SIGTERM\"}\n",
-	    TS "\"event\":\"shutdown_timeout\",\"path\":\"/a\",\"pid\":9}\n",
-	    TS "\"event\":\"shutdown_timeout\",\"path\":\"/sup\"}\n",
-	    TS "\"event\":\"supervisor_stopped\",\"path\":\"/\",\"reason\":\"shutdown\"}\n",
-	    TS "\"event\":\"restart_limit\",\"path\":\"/\",\"max_restarts\":3,\"max_seconds\":5}\n",
-	    TS "\"event\":\"auto_shutdown\",\"path\":\"/\",\"trigger\":\"/main\"}\n",
-	    TS "\"event\":\"orphan_reaped\",\"path\":\"/\",\"pid\":77,\"status\":{\"code\":42}}\n",
-	    TS "\"event\":\"supd_exiting\",\"path\":\"/\",\"status\":1}\n",
+		TS "\"event\":\"supervisor_started\",\"path\":\"/\"}\n",
+		TS "\"event\":\"child_start_failed\",\"path\":\"/a\",\"error\":\"exec:ENOENT\"}\n",
+		TS
+		"\"event\":\"child_stopping\",\"path\":\"/a\",\"pid\":9,\"signal\":\"SIGTERM\"}\n",
+		TS "\"event\":\"shutdown_timeout\",\"path\":\"/a\",\"pid\":9}\n",
+		TS "\"event\":\"shutdown_timeout\",\"path\":\"/sup\"}\n",
+		TS "\"event\":\"supervisor_stopped\",\"path\":\"/\",\"reason\":\"shutdown\"}\n",
+		TS "\"event\":\"restart_limit\",\"path\":\"/"
+		   "\",\"max_restarts\":3,\"max_seconds\":5}\n",
+		TS "\"event\":\"auto_shutdown\",\"path\":\"/\",\"trigger\":\"/main\"}\n",
+		TS
+		"\"event\":\"orphan_reaped\",\"path\":\"/\",\"pid\":77,\"status\":{\"code\":42}}\n",
+		TS "\"event\":\"supd_exiting\",\"path\":\"/\",\"status\":1}\n",
 	};
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
 		char *line = fmt(&evs[i]);
@@ -113,8 +117,8 @@ struct counting_listener {
 	char last[EVENT_LINE_MAX];
 };
 
-static void count_event(struct event_listener *l, const struct core_event *ev, const char *line,
-                        size_t len)
+static void
+count_event(struct event_listener *l, const struct core_event *ev, const char *line, size_t len)
 {
 	struct counting_listener *c = (struct counting_listener *)l;
 
