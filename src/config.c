@@ -533,8 +533,9 @@ key_lookup(const char *name)
 	return K_COUNT;
 }
 
-/* Decimal only, no sign but '-', no leading zeros: "010" and "0x10" are
- * rejected rather than read as octal or hex, "5e3" and "1.5" are rejected. */
+/* Canonical decimal only: no '+', no leading zeros, no "-0". "010" and
+ * "0x10" are rejected rather than read as octal or hex (as libcyaml's
+ * strtoll(.., 0) would), and so are "5e3" and "1.5". */
 static bool
 parse_decimal(const char *s, int64_t min, int64_t max, int64_t *out)
 {
@@ -542,7 +543,8 @@ parse_decimal(const char *s, int64_t min, int64_t max, int64_t *out)
 	char *end;
 	long long v;
 
-	if (digits[0] < '0' || digits[0] > '9' || (digits[0] == '0' && digits[1] != '\0'))
+	if (digits[0] < '0' || digits[0] > '9' || (digits[0] == '0' && digits[1] != '\0') ||
+	    (digits != s && digits[0] == '0'))
 		return false;
 	errno = 0;
 	v = strtoll(s, &end, 10);

@@ -955,7 +955,8 @@ Test(values_bad, booleans)
 Test(values_bad, max_restarts)
 {
 	static const char *const bad[] = {"-1",  "lots", "010", "0x10", "1000001",
-					  "1.5", "5e3",  "+3",  "\"\"", "99999999999999999999"};
+					  "1.5", "5e3",  "+3",  "\"\"", "99999999999999999999",
+					  "-0"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char yaml[128], want[160];
