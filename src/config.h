@@ -32,8 +32,11 @@ struct config {
 };
 
 /* Loads and validates `path`. On success returns 0 and *out (free with
- * config_free). On a config error returns -1 and writes one line
- * "FILE:LINE:COL: message" (no trailing newline) into err. */
+ * config_free). On a config error returns -1, sets *out to NULL and writes
+ * one line "FILE:LINE:COL: message" (no trailing newline) into err; LINE and
+ * COL are 1-based and point at the offending key or value. Errors about the
+ * file as a whole have no position: "FILE: cannot read: <strerror>",
+ * "FILE: empty config (...)", "FILE: out of memory". err may be NULL. */
 int config_load_file(const char *path, struct config **out, char *err, size_t errlen);
 /* The same from a buffer; `name` stands for FILE in messages. */
 int config_load_string(const char *yaml, size_t len, const char *name, struct config **out,

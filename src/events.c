@@ -26,7 +26,8 @@ static int events_fd = -1;
 static bool events_dropping;
 static TAILQ_HEAD(, event_listener) listeners = TAILQ_HEAD_INITIALIZER(listeners);
 
-static const char *event_name(enum core_event_type type)
+static const char *
+event_name(enum core_event_type type)
 {
 	switch (type) {
 	case EV_SUPERVISOR_STARTED:
@@ -56,7 +57,8 @@ static const char *event_name(enum core_event_type type)
 }
 
 /* Writes s as the body of a JSON string (without quotes). */
-static const char *json_escape(const char *s, char *buf, size_t len)
+static const char *
+json_escape(const char *s, char *buf, size_t len)
 {
 	size_t n = 0;
 
@@ -75,7 +77,8 @@ static const char *json_escape(const char *s, char *buf, size_t len)
 	return buf;
 }
 
-static int format_status(struct exit_status st, char *buf, size_t len)
+static int
+format_status(struct exit_status st, char *buf, size_t len)
 {
 	const char *name = st.signaled ? signal_name(st.value) : NULL;
 
@@ -86,7 +89,8 @@ static int format_status(struct exit_status st, char *buf, size_t len)
 	return snprintf(buf, len, "{\"signal\":%d}", st.value);
 }
 
-size_t event_format(const struct core_event *ev, const struct timespec *ts, char *buf, size_t len)
+size_t
+event_format(const struct core_event *ev, const struct timespec *ts, char *buf, size_t len)
 {
 	char path[512], text[256], status[64];
 	struct tm tm;
@@ -94,11 +98,11 @@ size_t event_format(const struct core_event *ev, const struct timespec *ts, char
 
 	gmtime_r(&ts->tv_sec, &tm);
 	n = snprintf(buf, len,
-	             "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\",\"event\":\"%s\","
-	             "\"path\":\"%s\"",
-	             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	             ts->tv_nsec / 1000, event_name(ev->type),
-	             json_escape(ev->path ? ev->path : "/", path, sizeof(path)));
+		     "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\",\"event\":\"%s\","
+		     "\"path\":\"%s\"",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		     ts->tv_nsec / 1000, event_name(ev->type),
+		     json_escape(ev->path ? ev->path : "/", path, sizeof(path)));
 	if (n < 0 || (size_t)n >= len)
 		return 0;
 
@@ -108,11 +112,11 @@ size_t event_format(const struct core_event *ev, const struct timespec *ts, char
 		break;
 	case EV_CHILD_START_FAILED:
 		m = snprintf(buf + n, len - n, ",\"error\":\"%s\"",
-		             json_escape(ev->error, text, sizeof(text)));
+			     json_escape(ev->error, text, sizeof(text)));
 		break;
 	case EV_CHILD_STOPPING:
 		m = snprintf(buf + n, len - n, ",\"pid\":%d,\"signal\":\"%s\"", ev->pid,
-		             signal_name(ev->signal) ? signal_name(ev->signal) : "?");
+			     signal_name(ev->signal) ? signal_name(ev->signal) : "?");
 		break;
 	case EV_SHUTDOWN_TIMEOUT:
 		/* a supervisor node has no pid of its own */
@@ -122,18 +126,18 @@ size_t event_format(const struct core_event *ev, const struct timespec *ts, char
 	case EV_CHILD_EXITED:
 		format_status(ev->status, status, sizeof(status));
 		m = snprintf(buf + n, len - n, ",\"pid\":%d,\"status\":%s,\"reason\":\"%s\"",
-		             ev->pid, status, exit_reason_name(ev->reason));
+			     ev->pid, status, exit_reason_name(ev->reason));
 		break;
 	case EV_SUPERVISOR_STOPPED:
 		m = snprintf(buf + n, len - n, ",\"reason\":\"%s\"", exit_reason_name(ev->reason));
 		break;
 	case EV_RESTART_LIMIT:
 		m = snprintf(buf + n, len - n, ",\"max_restarts\":%u,\"max_seconds\":%u",
-		             ev->max_restarts, ev->max_seconds);
+			     ev->max_restarts, ev->max_seconds);
 		break;
 	case EV_AUTO_SHUTDOWN:
 		m = snprintf(buf + n, len - n, ",\"trigger\":\"%s\"",
-		             json_escape(ev->trigger, text, sizeof(text)));
+			     json_escape(ev->trigger, text, sizeof(text)));
 		break;
 	case EV_ORPHAN_REAPED:
 		format_status(ev->status, status, sizeof(status));
@@ -154,10 +158,11 @@ size_t event_format(const struct core_event *ev, const struct timespec *ts, char
 	return (size_t)n;
 }
 
-int events_open(const char *path)
+int
+events_open(const char *path)
 {
 	int fd =
-	    open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0644);
+		open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0644);
 
 	if (fd < 0)
 		return -errno;
@@ -166,24 +171,28 @@ int events_open(const char *path)
 	return 0;
 }
 
-void events_close(void)
+void
+events_close(void)
 {
 	if (events_fd >= 0)
 		close(events_fd);
 	events_fd = -1;
 }
 
-void events_add_listener(struct event_listener *l)
+void
+events_add_listener(struct event_listener *l)
 {
 	TAILQ_INSERT_TAIL(&listeners, l, link);
 }
 
-void events_remove_listener(struct event_listener *l)
+void
+events_remove_listener(struct event_listener *l)
 {
 	TAILQ_REMOVE(&listeners, l, link);
 }
 
-static void log_human(const struct core_event *ev)
+static void
+log_human(const struct core_event *ev)
 {
 	char status[64];
 
@@ -199,7 +208,7 @@ static void log_human(const struct core_event *ev)
 		break;
 	case EV_CHILD_STOPPING:
 		log_debug("%s: stopping pid %d with %s", ev->path, ev->pid,
-		          signal_name(ev->signal));
+			  signal_name(ev->signal));
 		break;
 	case EV_SHUTDOWN_TIMEOUT:
 		log_warnx("%s: shutdown time ran out, sending SIGKILL", ev->path);
@@ -207,22 +216,22 @@ static void log_human(const struct core_event *ev)
 	case EV_CHILD_EXITED:
 		if (ev->status.signaled)
 			snprintf(status, sizeof(status), "killed by %s",
-			         signal_name(ev->status.value) ? signal_name(ev->status.value)
-			                                       : "a signal");
+				 signal_name(ev->status.value) ? signal_name(ev->status.value)
+							       : "a signal");
 		else
 			snprintf(status, sizeof(status), "exit code %d", ev->status.value);
 		if (ev->reason == REASON_CRASH)
 			log_warnx("%s: pid %d crashed (%s)", ev->path, ev->pid, status);
 		else
 			log_info("%s: pid %d exited, %s (%s)", ev->path, ev->pid,
-			         exit_reason_name(ev->reason), status);
+				 exit_reason_name(ev->reason), status);
 		break;
 	case EV_SUPERVISOR_STOPPED:
 		log_debug("%s: supervisor stopped (%s)", ev->path, exit_reason_name(ev->reason));
 		break;
 	case EV_RESTART_LIMIT:
 		log_error("%s: more than %u restarts in %u s, giving up", ev->path,
-		          ev->max_restarts, ev->max_seconds);
+			  ev->max_restarts, ev->max_seconds);
 		break;
 	case EV_AUTO_SHUTDOWN:
 		log_info("%s: %s exited, shutting down (auto_shutdown)", ev->path, ev->trigger);
@@ -236,7 +245,8 @@ static void log_human(const struct core_event *ev)
 	}
 }
 
-void events_emit(const struct core_event *ev)
+void
+events_emit(const struct core_event *ev)
 {
 	char line[EVENT_LINE_MAX];
 	struct timespec ts;

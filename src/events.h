@@ -25,8 +25,7 @@ struct event_listener {
 
 /* Formats ev as one JSON line ending in '\n' into buf, stamped with the
  * wall-clock time ts. Returns the length, or 0 if it did not fit. */
-size_t event_format(const struct core_event *ev, const struct timespec *ts, char *buf,
-		    size_t len);
+size_t event_format(const struct core_event *ev, const struct timespec *ts, char *buf, size_t len);
 
 /* Opens (creates, appends to) the events file; -errno on failure. */
 int events_open(const char *path);

@@ -16,14 +16,16 @@
 
 #define INDEX_INITIAL_BUCKETS 64
 
-static size_t hash_pid(pid_t pid, size_t nbuckets)
+static size_t
+hash_pid(pid_t pid, size_t nbuckets)
 {
 	/* Fibonacci hashing spreads consecutive pids over the table. */
 	return (size_t)(((uint64_t)(uint32_t)pid * UINT64_C(11400714819323198485)) >> 32) %
 	       nbuckets;
 }
 
-static size_t hash_path(const char *s, size_t nbuckets)
+static size_t
+hash_path(const char *s, size_t nbuckets)
 {
 	uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
 
@@ -34,7 +36,8 @@ static size_t hash_path(const char *s, size_t nbuckets)
 	return (size_t)(h % nbuckets);
 }
 
-int index_init(struct index *ix)
+int
+index_init(struct index *ix)
 {
 	memset(ix, 0, sizeof(*ix));
 	ix->by_pid = calloc(INDEX_INITIAL_BUCKETS, sizeof(*ix->by_pid));
@@ -48,14 +51,16 @@ int index_init(struct index *ix)
 	return 0;
 }
 
-void index_fini(struct index *ix)
+void
+index_fini(struct index *ix)
 {
 	free(ix->by_pid);
 	free(ix->by_path);
 	memset(ix, 0, sizeof(*ix));
 }
 
-static void grow_pid(struct index *ix)
+static void
+grow_pid(struct index *ix)
 {
 	size_t n = ix->pid_buckets * 2;
 	struct child **table = calloc(n, sizeof(*table));
@@ -76,7 +81,8 @@ static void grow_pid(struct index *ix)
 	ix->pid_buckets = n;
 }
 
-static void grow_path(struct index *ix)
+static void
+grow_path(struct index *ix)
 {
 	size_t n = ix->path_buckets * 2;
 	struct child **table = calloc(n, sizeof(*table));
@@ -97,7 +103,8 @@ static void grow_path(struct index *ix)
 	ix->path_buckets = n;
 }
 
-void index_add_pid(struct index *ix, struct child *c)
+void
+index_add_pid(struct index *ix, struct child *c)
 {
 	size_t b;
 
@@ -109,7 +116,8 @@ void index_add_pid(struct index *ix, struct child *c)
 	ix->pid_count++;
 }
 
-void index_remove_pid(struct index *ix, struct child *c)
+void
+index_remove_pid(struct index *ix, struct child *c)
 {
 	struct child **p = &ix->by_pid[hash_pid(c->pid, ix->pid_buckets)];
 
@@ -123,7 +131,8 @@ void index_remove_pid(struct index *ix, struct child *c)
 	}
 }
 
-struct child *index_find_pid(const struct index *ix, pid_t pid)
+struct child *
+index_find_pid(const struct index *ix, pid_t pid)
 {
 	struct child *c = ix->by_pid[hash_pid(pid, ix->pid_buckets)];
 
@@ -132,7 +141,8 @@ struct child *index_find_pid(const struct index *ix, pid_t pid)
 	return c;
 }
 
-void index_add_path(struct index *ix, struct child *c)
+void
+index_add_path(struct index *ix, struct child *c)
 {
 	size_t b;
 
@@ -144,7 +154,8 @@ void index_add_path(struct index *ix, struct child *c)
 	ix->path_count++;
 }
 
-void index_remove_path(struct index *ix, struct child *c)
+void
+index_remove_path(struct index *ix, struct child *c)
 {
 	struct child **p = &ix->by_path[hash_path(c->path, ix->path_buckets)];
 
@@ -158,7 +169,8 @@ void index_remove_path(struct index *ix, struct child *c)
 	}
 }
 
-struct child *index_find_path(const struct index *ix, const char *path)
+struct child *
+index_find_path(const struct index *ix, const char *path)
 {
 	struct child *c = ix->by_path[hash_path(path, ix->path_buckets)];
 

@@ -25,7 +25,7 @@ struct index {
 int index_init(struct index *ix);
 void index_fini(struct index *ix);
 
-void index_add_pid(struct index *ix, struct child *c);     /* c->pid != 0 */
+void index_add_pid(struct index *ix, struct child *c); /* c->pid != 0 */
 void index_remove_pid(struct index *ix, struct child *c);
 struct child *index_find_pid(const struct index *ix, pid_t pid);
 

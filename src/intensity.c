@@ -13,7 +13,8 @@
 
 #include "supervisor.h"
 
-int intensity_init(struct intensity *in, uint32_t max_restarts, uint32_t max_seconds)
+int
+intensity_init(struct intensity *in, uint32_t max_restarts, uint32_t max_seconds)
 {
 	uint64_t cap = (uint64_t)(max_restarts < max_seconds ? max_restarts : max_seconds) + 1;
 
@@ -27,21 +28,24 @@ int intensity_init(struct intensity *in, uint32_t max_restarts, uint32_t max_sec
 	return 0;
 }
 
-void intensity_reset(struct intensity *in)
+void
+intensity_reset(struct intensity *in)
 {
 	in->head = 0;
 	in->used = 0;
 	in->total = 0;
 }
 
-void intensity_fini(struct intensity *in)
+void
+intensity_fini(struct intensity *in)
 {
 	free(in->ring);
 	in->ring = NULL;
 	in->capacity = 0;
 }
 
-bool intensity_add(struct intensity *in, uint64_t now_s)
+bool
+intensity_add(struct intensity *in, uint64_t now_s)
 {
 	struct intensity_slot *newest;
 

@@ -18,25 +18,28 @@
 static const char *log_progname = "supd";
 static enum log_level log_level = LOG_LEVEL_INFO;
 
-void log_init(const char *progname, enum log_level level)
+void
+log_init(const char *progname, enum log_level level)
 {
 	if (progname)
 		log_progname = progname;
 	log_level = level;
 }
 
-enum log_level log_get_level(void)
+enum log_level
+log_get_level(void)
 {
 	return log_level;
 }
 
-static void log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
+static void
+log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
 	static const char *const prefix[] = {
-	    [LOG_LEVEL_ERROR] = "error: ",
-	    [LOG_LEVEL_WARNING] = "warning: ",
-	    [LOG_LEVEL_INFO] = "",
-	    [LOG_LEVEL_DEBUG] = "debug: ",
+		[LOG_LEVEL_ERROR] = "error: ",
+		[LOG_LEVEL_WARNING] = "warning: ",
+		[LOG_LEVEL_INFO] = "",
+		[LOG_LEVEL_DEBUG] = "debug: ",
 	};
 	char line[1024];
 	int saved_errno = errno;
@@ -70,46 +73,53 @@ static void log_emit(enum log_level level, int errnum, const char *fmt, va_list 
 	errno = saved_errno;
 }
 
-#define LOG_BODY(level, errnum)                   \
-	do {                                      \
-		va_list ap;                       \
-		va_start(ap, fmt);                \
-		log_emit(level, errnum, fmt, ap); \
-		va_end(ap);                       \
+#define LOG_BODY(level, errnum)                                                                    \
+	do {                                                                                       \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		log_emit(level, errnum, fmt, ap);                                                  \
+		va_end(ap);                                                                        \
 	} while (0)
 
-void log_error(const char *fmt, ...)
+void
+log_error(const char *fmt, ...)
 {
 	LOG_BODY(LOG_LEVEL_ERROR, -1);
 }
 
-void log_warn(const char *fmt, ...)
+void
+log_warn(const char *fmt, ...)
 {
 	LOG_BODY(LOG_LEVEL_WARNING, errno);
 }
 
-void log_warnx(const char *fmt, ...)
+void
+log_warnx(const char *fmt, ...)
 {
 	LOG_BODY(LOG_LEVEL_WARNING, -1);
 }
 
-void log_info(const char *fmt, ...)
+void
+log_info(const char *fmt, ...)
 {
 	LOG_BODY(LOG_LEVEL_INFO, -1);
 }
 
-void log_debug(const char *fmt, ...)
+void
+log_debug(const char *fmt, ...)
 {
 	LOG_BODY(LOG_LEVEL_DEBUG, -1);
 }
 
-void fatal(int exit_code, const char *fmt, ...)
+void
+fatal(int exit_code, const char *fmt, ...)
 {
 	LOG_BODY(LOG_LEVEL_ERROR, errno);
 	exit(exit_code);
 }
 
-void fatalx(int exit_code, const char *fmt, ...)
+void
+fatalx(int exit_code, const char *fmt, ...)
 {
 	LOG_BODY(LOG_LEVEL_ERROR, -1);
 	exit(exit_code);

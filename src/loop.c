@@ -60,7 +60,8 @@ struct loop {
 	char first_start_error[48]; /* the first start failure before the tree started */
 };
 
-static uint64_t mono_ms(struct loop *loop)
+static uint64_t
+mono_ms(struct loop *loop)
 {
 	uint64_t usec = 0;
 
@@ -72,33 +73,38 @@ static uint64_t mono_ms(struct loop *loop)
 	return usec / 1000;
 }
 
-uint64_t loop_now_ms(struct loop *loop)
+uint64_t
+loop_now_ms(struct loop *loop)
 {
 	return mono_ms(loop);
 }
 
-sd_event *loop_event(struct loop *loop)
+sd_event *
+loop_event(struct loop *loop)
 {
 	return loop->event;
 }
 
-struct core *loop_core(struct loop *loop)
+struct core *
+loop_core(struct loop *loop)
 {
 	return loop->core;
 }
 
-const char *loop_first_start_error(struct loop *loop)
+const char *
+loop_first_start_error(struct loop *loop)
 {
 	return loop->first_start_error;
 }
 
 /* ---- effects: what the core asks for ---- */
 
-static int fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
+static int
+fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
 {
 	struct loop *loop = ctx;
 	struct spawn_options opt = {.notify_socket =
-	                                loop->notify_path[0] ? loop->notify_path : NULL};
+					    loop->notify_path[0] ? loop->notify_path : NULL};
 	struct spawn_result res;
 	int r = spawn_worker(c->spec, &opt, &res, err, errlen);
 
@@ -109,7 +115,8 @@ static int fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
 	return 0;
 }
 
-static void fx_signal(void *ctx, struct child *c, int sig)
+static void
+fx_signal(void *ctx, struct child *c, int sig)
 {
 	(void)ctx;
 	if (c->pid <= 0)
@@ -131,7 +138,8 @@ struct timer_source {
 	struct timer *timer;
 };
 
-static int on_timer_source(sd_event_source *s, uint64_t usec, void *userdata)
+static int
+on_timer_source(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct timer_source *ts = userdata;
 
@@ -141,7 +149,8 @@ static int on_timer_source(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static void fx_timer_arm(void *ctx, struct timer *t)
+static void
+fx_timer_arm(void *ctx, struct timer *t)
 {
 	struct loop *loop = ctx;
 	struct timer_source *ts = t->handle;
@@ -155,7 +164,7 @@ static void fx_timer_arm(void *ctx, struct timer *t)
 		ts->loop = loop;
 		ts->timer = t;
 		r = sd_event_add_time(loop->event, &ts->source, CLOCK_MONOTONIC, usec, 1,
-		                      on_timer_source, ts);
+				      on_timer_source, ts);
 		if (r < 0) {
 			free(ts);
 			errno = -r;
@@ -176,7 +185,8 @@ fail:
 	log_warn("cannot arm a deadline");
 }
 
-static void fx_timer_disarm(void *ctx, struct timer *t)
+static void
+fx_timer_disarm(void *ctx, struct timer *t)
 {
 	struct timer_source *ts = t->handle;
 
@@ -185,7 +195,8 @@ static void fx_timer_disarm(void *ctx, struct timer *t)
 		sd_event_source_set_enabled(ts->source, SD_EVENT_OFF);
 }
 
-static void fx_timer_release(void *ctx, struct timer *t)
+static void
+fx_timer_release(void *ctx, struct timer *t)
 {
 	struct timer_source *ts = t->handle;
 
@@ -197,7 +208,8 @@ static void fx_timer_release(void *ctx, struct timer *t)
 	t->handle = NULL;
 }
 
-static void fx_event(void *ctx, const struct core_event *ev)
+static void
+fx_event(void *ctx, const struct core_event *ev)
 {
 	struct loop *loop = ctx;
 
@@ -206,7 +218,8 @@ static void fx_event(void *ctx, const struct core_event *ev)
 	events_emit(ev);
 }
 
-static void fx_child_freed(void *ctx, struct child *c)
+static void
+fx_child_freed(void *ctx, struct child *c)
 {
 	(void)ctx;
 	if (c->pidfd >= 0)
@@ -214,7 +227,8 @@ static void fx_child_freed(void *ctx, struct child *c)
 	c->pidfd = -1;
 }
 
-static void fx_stopped(void *ctx, int exit_code)
+static void
+fx_stopped(void *ctx, int exit_code)
 {
 	struct loop *loop = ctx;
 
@@ -222,14 +236,16 @@ static void fx_stopped(void *ctx, int exit_code)
 	sd_event_exit(loop->event, exit_code);
 }
 
-static void fx_wakeup(void *ctx)
+static void
+fx_wakeup(void *ctx)
 {
 	struct loop *loop = ctx;
 
 	sd_event_source_set_enabled(loop->defer, SD_EVENT_ONESHOT);
 }
 
-static void fx_tree_started(void *ctx)
+static void
+fx_tree_started(void *ctx)
 {
 	struct loop *loop = ctx;
 
@@ -238,21 +254,22 @@ static void fx_tree_started(void *ctx)
 }
 
 static const struct core_effects loop_effects = {
-    .spawn = fx_spawn,
-    .signal = fx_signal,
-    .timer_arm = fx_timer_arm,
-    .timer_disarm = fx_timer_disarm,
-    .timer_release = fx_timer_release,
-    .event = fx_event,
-    .child_freed = fx_child_freed,
-    .stopped = fx_stopped,
-    .wakeup = fx_wakeup,
-    .tree_started = fx_tree_started,
+	.spawn = fx_spawn,
+	.signal = fx_signal,
+	.timer_arm = fx_timer_arm,
+	.timer_disarm = fx_timer_disarm,
+	.timer_release = fx_timer_release,
+	.event = fx_event,
+	.child_freed = fx_child_freed,
+	.stopped = fx_stopped,
+	.wakeup = fx_wakeup,
+	.tree_started = fx_tree_started,
 };
 
 /* ---- event sources ---- */
 
-static int on_defer(sd_event_source *s, void *userdata)
+static int
+on_defer(sd_event_source *s, void *userdata)
 {
 	struct loop *loop = userdata;
 
@@ -261,7 +278,8 @@ static int on_defer(sd_event_source *s, void *userdata)
 	return 0;
 }
 
-static void reap_all(struct loop *loop)
+static void
+reap_all(struct loop *loop)
 {
 	for (;;) {
 		siginfo_t si;
@@ -287,14 +305,17 @@ static void reap_all(struct loop *loop)
 			c->pidfd = -1;
 			core_child_exited(loop->core, c, st, mono_ms(loop));
 		} else {
-			struct core_event ev = {
-			    .type = EV_ORPHAN_REAPED, .path = "/", .pid = si.si_pid, .status = st};
+			struct core_event ev = {.type = EV_ORPHAN_REAPED,
+						.path = "/",
+						.pid = si.si_pid,
+						.status = st};
 			events_emit(&ev);
 		}
 	}
 }
 
-static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+static int
+on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	(void)s;
 	(void)si;
@@ -302,7 +323,8 @@ static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, voi
 	return 0;
 }
 
-void loop_request_stop(struct loop *loop)
+void
+loop_request_stop(struct loop *loop)
 {
 	if (loop->stopping) {
 		log_info("already shutting down");
@@ -314,7 +336,8 @@ void loop_request_stop(struct loop *loop)
 	core_shutdown(loop->core, mono_ms(loop));
 }
 
-static void forward_signal(struct loop *loop, struct child *c, int sig)
+static void
+forward_signal(struct loop *loop, struct child *c, int sig)
 {
 	struct child *x;
 
@@ -327,7 +350,8 @@ static void forward_signal(struct loop *loop, struct child *c, int sig)
 	forward_signal(loop, x, sig);
 }
 
-static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+static int
+on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct loop *loop = userdata;
 	int sig = (int)si->ssi_signo;
@@ -352,7 +376,8 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	return 0;
 }
 
-static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static int
+on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct loop *loop = userdata;
 
@@ -366,9 +391,9 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		} control;
 		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf) - 1};
 		struct msghdr msg = {.msg_iov = &iov,
-		                     .msg_iovlen = 1,
-		                     .msg_control = &control,
-		                     .msg_controllen = sizeof(control)};
+				     .msg_iovlen = 1,
+				     .msg_control = &control,
+				     .msg_controllen = sizeof(control)};
 		struct ucred *cred = NULL;
 		ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
@@ -399,7 +424,8 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	}
 }
 
-static int open_notify_socket(struct loop *loop)
+static int
+open_notify_socket(struct loop *loop)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int one = 1, fd, r;
@@ -411,7 +437,7 @@ static int open_notify_socket(struct loop *loop)
 	/* An abstract address: nothing to clean up on disk, and private to
 	 * this network namespace. */
 	snprintf(loop->notify_path, sizeof(loop->notify_path), "@supd-notify-%d-%llu",
-	         (int)getpid(), (unsigned long long)loop->started_us);
+		 (int)getpid(), (unsigned long long)loop->started_us);
 	snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "%s", loop->notify_path + 1);
 	len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(loop->notify_path + 1);
 	if (bind(fd, (struct sockaddr *)&sa, len) < 0 ||
@@ -432,7 +458,8 @@ static int open_notify_socket(struct loop *loop)
 	return 0;
 }
 
-static bool tree_needs_notify(const struct child_spec *s)
+static bool
+tree_needs_notify(const struct child_spec *s)
 {
 	if (s->type == NODE_WORKER)
 		return s->worker.ready == READY_NOTIFY;
@@ -447,7 +474,8 @@ static bool tree_needs_notify(const struct child_spec *s)
 /* The signals we read through the loop must be blocked in every thread
  * before sd-event can own them (-EBUSY otherwise); workers get a clean
  * mask back in spawn.c. */
-static int setup_signals(struct loop *loop)
+static int
+setup_signals(struct loop *loop)
 {
 	static const int handled[] = {SIGTERM, SIGINT, SIGHUP};
 	sigset_t mask;
@@ -480,7 +508,8 @@ static int setup_signals(struct loop *loop)
 	return 0;
 }
 
-int loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
+int
+loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 {
 	struct loop *loop = calloc(1, sizeof(*loop));
 	struct child_spec *root;
@@ -544,7 +573,7 @@ int loop_new(struct loop **out, struct config *cfg, const struct loop_options *o
 	if (!opt->no_control) {
 		char buf[108];
 		const char *path =
-		    control_socket_path(opt->socket_path, &cfg->control, buf, sizeof(buf));
+			control_socket_path(opt->socket_path, &cfg->control, buf, sizeof(buf));
 		int listen_fd = -1;
 		/* Socket activation: systemd hands us the listening socket. */
 		if (sd_listen_fds(1) == 1)
@@ -552,7 +581,7 @@ int loop_new(struct loop **out, struct config *cfg, const struct loop_options *o
 		if (!path && listen_fd < 0) {
 			r = -EINVAL;
 			log_error("no control socket path: set control.socket or -s, "
-			          "or XDG_RUNTIME_DIR");
+				  "or XDG_RUNTIME_DIR");
 			goto fail;
 		}
 		r = control_new(&loop->control, loop, &cfg->control, path, listen_fd);
@@ -566,7 +595,8 @@ fail:
 	return r < 0 ? r : -EINVAL;
 }
 
-int loop_run(struct loop *loop)
+int
+loop_run(struct loop *loop)
 {
 	struct core_event ev = {.type = EV_SUPD_EXITING, .path = "/"};
 	int r;
@@ -590,7 +620,8 @@ int loop_run(struct loop *loop)
 	return r;
 }
 
-void loop_free(struct loop *loop)
+void
+loop_free(struct loop *loop)
 {
 	if (!loop)
 		return;

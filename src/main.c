@@ -27,33 +27,35 @@
 #define EXIT_CONFIG   78
 #define EXIT_INTERNAL 70
 
-static void usage(FILE *out)
+static void
+usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: supd [-c FILE] [-s PATH] [--events FILE] [-n] [-v|-q]\n"
-	        "       supd [-s PATH] [--events FILE] [--restart permanent|transient] [-v|-q]"
-	        " -- PROGRAM [ARGS...]\n"
-	        "\n"
-	        "  -c, --config FILE    the supervision tree (default ./supd.yaml if present,\n"
-	        "                       else /etc/supd.yaml)\n"
-	        "  -s, --socket PATH    control socket path\n"
-	        "      --events FILE    append events as JSON lines to FILE\n"
-	        "  -n, --check          check the config file and exit\n"
-	        "      --restart TYPE   with --: restart PROGRAM (permanent or transient)\n"
-	        "      --no-control     do not open a control socket\n"
-	        "  -v, --verbose        more log output;  -q, --quiet: errors only\n"
-	        "  -h, --help           this text;  -V, --version: the version\n"
-	        "\n"
-	        "See supd(8) and supd.yaml(5).\n");
+		"usage: supd [-c FILE] [-s PATH] [--events FILE] [-n] [-v|-q]\n"
+		"       supd [-s PATH] [--events FILE] [--restart permanent|transient] [-v|-q]"
+		" -- PROGRAM [ARGS...]\n"
+		"\n"
+		"  -c, --config FILE    the supervision tree (default ./supd.yaml if present,\n"
+		"                       else /etc/supd.yaml)\n"
+		"  -s, --socket PATH    control socket path\n"
+		"      --events FILE    append events as JSON lines to FILE\n"
+		"  -n, --check          check the config file and exit\n"
+		"      --restart TYPE   with --: restart PROGRAM (permanent or transient)\n"
+		"      --no-control     do not open a control socket\n"
+		"  -v, --verbose        more log output;  -q, --quiet: errors only\n"
+		"  -h, --help           this text;  -V, --version: the version\n"
+		"\n"
+		"See supd(8) and supd.yaml(5).\n");
 }
 
 /* In `--` mode every catchable signal except the ones supd acts on goes to
  * the program, as tini does; synchronous fault signals are never forwarded
  * (they are about supd itself). */
-static uint64_t dashdash_forward_set(void)
+static uint64_t
+dashdash_forward_set(void)
 {
 	static const int never[] = {SIGCHLD, SIGTERM, SIGINT, SIGKILL, SIGSTOP, SIGPIPE, SIGSEGV,
-	                            SIGBUS,  SIGFPE,  SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+				    SIGBUS,  SIGFPE,  SIGILL, SIGABRT, SIGTRAP, SIGSYS};
 	uint64_t set = 0;
 
 	for (int sig = 1; sig <= SIGRTMAX && sig <= 64; sig++) {
@@ -68,7 +70,8 @@ static uint64_t dashdash_forward_set(void)
 
 /* The tree of `supd -- PROGRAM ARGS`: a root with auto_shutdown
  * any_significant and one child `main`. */
-static struct config *dashdash_config(char **argv, int argc, enum restart_type restart)
+static struct config *
+dashdash_config(char **argv, int argc, enum restart_type restart)
 {
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct child_spec *root = spec_new(NODE_SUPERVISOR);
@@ -114,25 +117,27 @@ fail:
 	return NULL;
 }
 
-static const char *default_config_path(void)
+static const char *
+default_config_path(void)
 {
 	return access("supd.yaml", F_OK) == 0 ? "supd.yaml" : "/etc/supd.yaml";
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"socket", required_argument, NULL, 's'},
-	    {"events", required_argument, NULL, 'E'},
-	    {"check", no_argument, NULL, 'n'},
-	    {"restart", required_argument, NULL, 'R'},
-	    {"no-control", no_argument, NULL, 'N'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'},
+		{"socket", required_argument, NULL, 's'},
+		{"events", required_argument, NULL, 'E'},
+		{"check", no_argument, NULL, 'n'},
+		{"restart", required_argument, NULL, 'R'},
+		{"no-control", no_argument, NULL, 'N'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
 	};
 	struct loop_options opt = {0};
 	const char *config_path = NULL;
@@ -191,7 +196,7 @@ int main(int argc, char **argv)
 	}
 	if (!dashdash && optind < argc) {
 		fprintf(stderr, "supd: unexpected argument '%s' (use -- PROGRAM ARGS)\n",
-		        argv[optind]);
+			argv[optind]);
 		return EXIT_USAGE;
 	}
 	if (dashdash && (config_path || check)) {

@@ -13,7 +13,8 @@
 #include "spawn.h"
 #include "spec.h"
 
-struct child_spec *spec_new(enum node_type type)
+struct child_spec *
+spec_new(enum node_type type)
 {
 	struct child_spec *spec = calloc(1, sizeof(*spec));
 
@@ -24,7 +25,8 @@ struct child_spec *spec_new(enum node_type type)
 	return spec;
 }
 
-void spec_set_defaults(struct child_spec *spec)
+void
+spec_set_defaults(struct child_spec *spec)
 {
 	spec->restart = RESTART_PERMANENT;
 	spec->significant = false;
@@ -46,12 +48,14 @@ void spec_set_defaults(struct child_spec *spec)
 	}
 }
 
-bool spec_is_supervisor(const struct child_spec *spec)
+bool
+spec_is_supervisor(const struct child_spec *spec)
 {
 	return spec->type == NODE_SUPERVISOR || spec->type == NODE_DYNAMIC;
 }
 
-static void strv_free(char **v)
+static void
+strv_free(char **v)
 {
 	if (!v)
 		return;
@@ -60,7 +64,8 @@ static void strv_free(char **v)
 	free(v);
 }
 
-static char **strv_copy(char *const *v, size_t n)
+static char **
+strv_copy(char *const *v, size_t n)
 {
 	char **out;
 
@@ -79,7 +84,8 @@ static char **strv_copy(char *const *v, size_t n)
 	return out;
 }
 
-void spec_free(struct child_spec *spec)
+void
+spec_free(struct child_spec *spec)
 {
 	if (!spec)
 		return;
@@ -100,7 +106,8 @@ void spec_free(struct child_spec *spec)
 	free(spec);
 }
 
-static bool dup_opt(char **dst, const char *src)
+static bool
+dup_opt(char **dst, const char *src)
 {
 	*dst = NULL;
 	if (!src)
@@ -109,7 +116,8 @@ static bool dup_opt(char **dst, const char *src)
 	return *dst != NULL;
 }
 
-struct child_spec *spec_clone(const struct child_spec *spec)
+struct child_spec *
+spec_clone(const struct child_spec *spec)
 {
 	struct child_spec *copy = calloc(1, sizeof(*copy));
 
@@ -136,7 +144,7 @@ struct child_spec *spec_clone(const struct child_spec *spec)
 	if (spec_is_supervisor(spec)) {
 		if (spec->sup.nchildren) {
 			copy->sup.children =
-			    calloc(spec->sup.nchildren, sizeof(*copy->sup.children));
+				calloc(spec->sup.nchildren, sizeof(*copy->sup.children));
 			if (!copy->sup.children)
 				goto fail;
 			for (size_t i = 0; i < spec->sup.nchildren; i++) {
@@ -169,7 +177,8 @@ fail:
 	return NULL;
 }
 
-bool spec_id_valid(const char *id)
+bool
+spec_id_valid(const char *id)
 {
 	size_t n;
 
@@ -191,29 +200,34 @@ bool spec_id_valid(const char *id)
 	return true;
 }
 
-void exit_set_add_code(struct exit_set *set, int code)
+void
+exit_set_add_code(struct exit_set *set, int code)
 {
 	if (code >= 0 && code <= 255)
 		set->codes[code / 64] |= UINT64_C(1) << (code % 64);
 }
 
-void exit_set_add_signal(struct exit_set *set, int sig)
+void
+exit_set_add_signal(struct exit_set *set, int sig)
 {
 	if (sig >= 1 && sig <= 64)
 		set->signals |= UINT64_C(1) << (sig - 1);
 }
 
-bool exit_set_has_code(const struct exit_set *set, int code)
+bool
+exit_set_has_code(const struct exit_set *set, int code)
 {
 	return code >= 0 && code <= 255 && (set->codes[code / 64] >> (code % 64)) & 1;
 }
 
-bool exit_set_has_signal(const struct exit_set *set, int sig)
+bool
+exit_set_has_signal(const struct exit_set *set, int sig)
 {
 	return sig >= 1 && sig <= 64 && (set->signals >> (sig - 1)) & 1;
 }
 
-const char *strategy_name(enum strategy s)
+const char *
+strategy_name(enum strategy s)
 {
 	switch (s) {
 	case STRATEGY_ONE_FOR_ONE:
@@ -226,7 +240,8 @@ const char *strategy_name(enum strategy s)
 	return "?";
 }
 
-const char *restart_name(enum restart_type r)
+const char *
+restart_name(enum restart_type r)
 {
 	switch (r) {
 	case RESTART_PERMANENT:
@@ -239,7 +254,8 @@ const char *restart_name(enum restart_type r)
 	return "?";
 }
 
-const char *node_type_name(enum node_type t)
+const char *
+node_type_name(enum node_type t)
 {
 	switch (t) {
 	case NODE_WORKER:
@@ -252,7 +268,8 @@ const char *node_type_name(enum node_type t)
 	return "?";
 }
 
-const char *auto_shutdown_name(enum auto_shutdown a)
+const char *
+auto_shutdown_name(enum auto_shutdown a)
 {
 	switch (a) {
 	case AUTO_SHUTDOWN_NEVER:
@@ -269,17 +286,21 @@ static const struct {
 	const char *name;
 	int sig;
 } signal_table[] = {
-    {"SIGHUP", SIGHUP},   {"SIGINT", SIGINT},       {"SIGQUIT", SIGQUIT}, {"SIGILL", SIGILL},
-    {"SIGTRAP", SIGTRAP}, {"SIGABRT", SIGABRT},     {"SIGBUS", SIGBUS},   {"SIGFPE", SIGFPE},
-    {"SIGKILL", SIGKILL}, {"SIGUSR1", SIGUSR1},     {"SIGSEGV", SIGSEGV}, {"SIGUSR2", SIGUSR2},
-    {"SIGPIPE", SIGPIPE}, {"SIGALRM", SIGALRM},     {"SIGTERM", SIGTERM}, {"SIGSTKFLT", SIGSTKFLT},
-    {"SIGCHLD", SIGCHLD}, {"SIGCONT", SIGCONT},     {"SIGSTOP", SIGSTOP}, {"SIGTSTP", SIGTSTP},
-    {"SIGTTIN", SIGTTIN}, {"SIGTTOU", SIGTTOU},     {"SIGURG", SIGURG},   {"SIGXCPU", SIGXCPU},
-    {"SIGXFSZ", SIGXFSZ}, {"SIGVTALRM", SIGVTALRM}, {"SIGPROF", SIGPROF}, {"SIGWINCH", SIGWINCH},
-    {"SIGIO", SIGIO},     {"SIGPWR", SIGPWR},       {"SIGSYS", SIGSYS},
+	{"SIGHUP", SIGHUP},       {"SIGINT", SIGINT},       {"SIGQUIT", SIGQUIT},
+	{"SIGILL", SIGILL},       {"SIGTRAP", SIGTRAP},     {"SIGABRT", SIGABRT},
+	{"SIGBUS", SIGBUS},       {"SIGFPE", SIGFPE},       {"SIGKILL", SIGKILL},
+	{"SIGUSR1", SIGUSR1},     {"SIGSEGV", SIGSEGV},     {"SIGUSR2", SIGUSR2},
+	{"SIGPIPE", SIGPIPE},     {"SIGALRM", SIGALRM},     {"SIGTERM", SIGTERM},
+	{"SIGSTKFLT", SIGSTKFLT}, {"SIGCHLD", SIGCHLD},     {"SIGCONT", SIGCONT},
+	{"SIGSTOP", SIGSTOP},     {"SIGTSTP", SIGTSTP},     {"SIGTTIN", SIGTTIN},
+	{"SIGTTOU", SIGTTOU},     {"SIGURG", SIGURG},       {"SIGXCPU", SIGXCPU},
+	{"SIGXFSZ", SIGXFSZ},     {"SIGVTALRM", SIGVTALRM}, {"SIGPROF", SIGPROF},
+	{"SIGWINCH", SIGWINCH},   {"SIGIO", SIGIO},         {"SIGPWR", SIGPWR},
+	{"SIGSYS", SIGSYS},
 };
 
-int signal_from_name(const char *name)
+int
+signal_from_name(const char *name)
 {
 	if (!name)
 		return 0;
@@ -291,16 +312,17 @@ int signal_from_name(const char *name)
 	return 0;
 }
 
-const char *signal_name(int sig)
+const char *
+signal_name(int sig)
 {
 	static const char *const rt[] = {
-	    "SIGRTMIN",    "SIGRTMIN+1",  "SIGRTMIN+2",  "SIGRTMIN+3",  "SIGRTMIN+4",
-	    "SIGRTMIN+5",  "SIGRTMIN+6",  "SIGRTMIN+7",  "SIGRTMIN+8",  "SIGRTMIN+9",
-	    "SIGRTMIN+10", "SIGRTMIN+11", "SIGRTMIN+12", "SIGRTMIN+13", "SIGRTMIN+14",
-	    "SIGRTMIN+15", "SIGRTMAX-14", "SIGRTMAX-13", "SIGRTMAX-12", "SIGRTMAX-11",
-	    "SIGRTMAX-10", "SIGRTMAX-9",  "SIGRTMAX-8",  "SIGRTMAX-7",  "SIGRTMAX-6",
-	    "SIGRTMAX-5",  "SIGRTMAX-4",  "SIGRTMAX-3",  "SIGRTMAX-2",  "SIGRTMAX-1",
-	    "SIGRTMAX",
+		"SIGRTMIN",    "SIGRTMIN+1",  "SIGRTMIN+2",  "SIGRTMIN+3",  "SIGRTMIN+4",
+		"SIGRTMIN+5",  "SIGRTMIN+6",  "SIGRTMIN+7",  "SIGRTMIN+8",  "SIGRTMIN+9",
+		"SIGRTMIN+10", "SIGRTMIN+11", "SIGRTMIN+12", "SIGRTMIN+13", "SIGRTMIN+14",
+		"SIGRTMIN+15", "SIGRTMAX-14", "SIGRTMAX-13", "SIGRTMAX-12", "SIGRTMAX-11",
+		"SIGRTMAX-10", "SIGRTMAX-9",  "SIGRTMAX-8",  "SIGRTMAX-7",  "SIGRTMAX-6",
+		"SIGRTMAX-5",  "SIGRTMAX-4",  "SIGRTMAX-3",  "SIGRTMAX-2",  "SIGRTMAX-1",
+		"SIGRTMAX",
 	};
 
 	for (size_t i = 0; i < sizeof(signal_table) / sizeof(signal_table[0]); i++)

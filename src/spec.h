@@ -78,8 +78,8 @@ struct worker_spec {
 	uid_t uid;
 	gid_t gid;
 	bool has_uid, has_gid;
-	int stop_signal; /* default SIGTERM */
-	bool kill_group; /* signal the whole process group (default true) */
+	int stop_signal;             /* default SIGTERM */
+	bool kill_group;             /* signal the whole process group (default true) */
 	struct exit_set normal_exit; /* default: code 0 */
 	enum ready_mode ready;
 	int64_t start_timeout_ms;

@@ -49,47 +49,53 @@ static bool child_stop(struct core *core, struct child *c, uint64_t now);
 static void child_free(struct core *core, struct child *c);
 static void handle_exit(struct core *core, struct sup *s, struct child *c, uint64_t now);
 static void handle_request(struct core *core, struct sup *s, struct core_request *req,
-                           uint64_t now);
+			   uint64_t now);
 
 /* ---- small helpers ---- */
 
-static bool child_alive(const struct child *c)
+static bool
+child_alive(const struct child *c)
 {
 	return c->state == CHILD_STARTING || c->state == CHILD_RUNNING ||
 	       c->state == CHILD_STOPPING;
 }
 
-static struct sup *parent_sup(const struct child *c)
+static struct sup *
+parent_sup(const struct child *c)
 {
 	return c->parent ? c->parent->sup : NULL;
 }
 
-static bool sup_is_dynamic(const struct sup *s)
+static bool
+sup_is_dynamic(const struct sup *s)
 {
 	return s->self->spec->type == NODE_DYNAMIC;
 }
 
-static void emit(struct core *core, const struct core_event *ev)
+static void
+emit(struct core *core, const struct core_event *ev)
 {
 	core->fx->event(core->ctx, ev);
 }
 
-static void emit_simple(struct core *core, enum core_event_type type, const struct child *c,
-                        pid_t pid)
+static void
+emit_simple(struct core *core, enum core_event_type type, const struct child *c, pid_t pid)
 {
 	struct core_event ev = {.type = type, .path = c->path, .pid = pid};
 
 	emit(core, &ev);
 }
 
-static void timer_arm(struct core *core, struct timer *t, uint64_t deadline_ms)
+static void
+timer_arm(struct core *core, struct timer *t, uint64_t deadline_ms)
 {
 	t->deadline_ms = deadline_ms;
 	t->armed = true;
 	core->fx->timer_arm(core->ctx, t);
 }
 
-static void timer_disarm(struct core *core, struct timer *t)
+static void
+timer_disarm(struct core *core, struct timer *t)
 {
 	if (!t->armed)
 		return;
@@ -97,7 +103,8 @@ static void timer_disarm(struct core *core, struct timer *t)
 	core->fx->timer_disarm(core->ctx, t);
 }
 
-static void msg_dequeue(struct sup *s, struct msg *m)
+static void
+msg_dequeue(struct sup *s, struct msg *m)
 {
 	if (!m->queued)
 		return;
@@ -105,7 +112,8 @@ static void msg_dequeue(struct sup *s, struct msg *m)
 	m->queued = false;
 }
 
-static void msg_enqueue(struct sup *s, struct msg *m)
+static void
+msg_enqueue(struct sup *s, struct msg *m)
 {
 	if (m->queued)
 		return;
@@ -113,7 +121,8 @@ static void msg_enqueue(struct sup *s, struct msg *m)
 	TAILQ_INSERT_TAIL(&s->mailbox, m, link);
 }
 
-static void schedule_work(struct core *core, struct sup *s)
+static void
+schedule_work(struct core *core, struct sup *s)
 {
 	if (s->on_work)
 		return;
@@ -122,7 +131,8 @@ static void schedule_work(struct core *core, struct sup *s)
 	core->fx->wakeup(core->ctx);
 }
 
-static void request_finish(struct core_request *req, enum core_error error)
+static void
+request_finish(struct core_request *req, enum core_error error)
 {
 	req->error = error;
 	if (req->message[0] == '\0' && error != CORE_OK)
@@ -133,7 +143,8 @@ static void request_finish(struct core_request *req, enum core_error error)
 
 /* ---- creating and freeing nodes ---- */
 
-static char *make_path(const struct child *parent, const char *id)
+static char *
+make_path(const struct child *parent, const char *id)
 {
 	size_t n;
 	char *path;
@@ -151,8 +162,8 @@ static char *make_path(const struct child *parent, const char *id)
 	return path;
 }
 
-static struct child *child_new(struct core *core, struct child *parent, struct child_spec *spec,
-                               bool owns_spec)
+static struct child *
+child_new(struct core *core, struct child *parent, struct child_spec *spec, bool owns_spec)
 {
 	struct child *c = calloc(1, sizeof(*c));
 
@@ -181,7 +192,7 @@ static struct child *child_new(struct core *core, struct child *parent, struct c
 		c->sup->stop_timer.owner_kind = TIMER_SUP;
 		c->sup->next_dynamic_id = 1;
 		if (intensity_init(&c->sup->intensity, spec->sup.max_restarts,
-		                   spec->sup.max_seconds) < 0)
+				   spec->sup.max_seconds) < 0)
 			goto fail;
 	}
 	index_add_path(&core->index, c);
@@ -195,7 +206,8 @@ fail:
 	return NULL;
 }
 
-static void sup_free_children(struct core *core, struct sup *s)
+static void
+sup_free_children(struct core *core, struct sup *s)
 {
 	struct child *c;
 
@@ -203,7 +215,8 @@ static void sup_free_children(struct core *core, struct sup *s)
 		child_free(core, c);
 }
 
-static void child_free(struct core *core, struct child *c)
+static void
+child_free(struct core *core, struct child *c)
 {
 	struct sup *p = parent_sup(c);
 
@@ -215,9 +228,9 @@ static void child_free(struct core *core, struct child *c)
 			msg_dequeue(c->sup, m);
 			if (m->kind == MSG_REQUEST)
 				request_finish(
-				    (struct core_request *)((char *)m -
-				                            offsetof(struct core_request, msg)),
-				    CORE_E_SHUTDOWN);
+					(struct core_request *)((char *)m -
+								offsetof(struct core_request, msg)),
+					CORE_E_SHUTDOWN);
 		}
 		if (c->sup->on_work)
 			TAILQ_REMOVE(&core->work, c->sup, work_link);
@@ -250,7 +263,8 @@ static void child_free(struct core *core, struct child *c)
 /* Builds the runtime children of a static supervisor from its spec. The
  * specs are borrowed: a restarted supervisor starts again from its original
  * child list, as OTP's init/1 would return it. */
-static int sup_build_children(struct core *core, struct sup *s)
+static int
+sup_build_children(struct core *core, struct sup *s)
 {
 	const struct sup_spec *ss = &s->self->spec->sup;
 
@@ -268,7 +282,8 @@ static int sup_build_children(struct core *core, struct sup *s)
 
 /* ---- starting ---- */
 
-static enum start_result worker_start(struct core *core, struct child *c, uint64_t now)
+static enum start_result
+worker_start(struct core *core, struct child *c, uint64_t now)
 {
 	char err[sizeof(c->start_error)] = "";
 	int r;
@@ -299,7 +314,8 @@ static enum start_result worker_start(struct core *core, struct child *c, uint64
 	return START_DONE;
 }
 
-static enum start_result sup_start(struct core *core, struct child *c, uint64_t now)
+static enum start_result
+sup_start(struct core *core, struct child *c, uint64_t now)
 {
 	struct sup *s = c->sup;
 
@@ -316,7 +332,7 @@ static enum start_result sup_start(struct core *core, struct child *c, uint64_t 
 	if (sup_build_children(core, s) < 0) {
 		/* Nothing of this supervisor runs yet: fail its start. */
 		struct core_event ev = {
-		    .type = EV_CHILD_START_FAILED, .path = c->path, .error = "nomem"};
+			.type = EV_CHILD_START_FAILED, .path = c->path, .error = "nomem"};
 		sup_free_children(core, s);
 		emit(core, &ev);
 		s->op = SUP_DOWN;
@@ -333,7 +349,8 @@ static enum start_result sup_start(struct core *core, struct child *c, uint64_t 
 	return START_PENDING;
 }
 
-static enum start_result child_start(struct core *core, struct child *c, uint64_t now)
+static enum start_result
+child_start(struct core *core, struct child *c, uint64_t now)
 {
 	struct sup *p = parent_sup(c);
 
@@ -351,10 +368,11 @@ static enum start_result child_start(struct core *core, struct child *c, uint64_
 
 /* ---- stopping ---- */
 
-static void worker_signal(struct core *core, struct child *c, int sig)
+static void
+worker_signal(struct core *core, struct child *c, int sig)
 {
 	struct core_event ev = {
-	    .type = EV_CHILD_STOPPING, .path = c->path, .pid = c->pid, .signal = sig};
+		.type = EV_CHILD_STOPPING, .path = c->path, .pid = c->pid, .signal = sig};
 
 	emit(core, &ev);
 	if (sig == SIGKILL)
@@ -366,7 +384,8 @@ static void worker_signal(struct core *core, struct child *c, int sig)
 
 /* SIGKILL every worker of the subtree at once: brutal_kill of a supervisor
  * node, or its shutdown time ran out. */
-static void sup_kill_all(struct core *core, struct sup *s)
+static void
+sup_kill_all(struct core *core, struct sup *s)
 {
 	struct child *c;
 
@@ -385,7 +404,8 @@ static void sup_kill_all(struct core *core, struct sup *s)
 
 /* Starts the shutdown procedure for `c`. Returns true when c is already
  * down, false when its end will be reported later. */
-static bool child_stop(struct core *core, struct child *c, uint64_t now)
+static bool
+child_stop(struct core *core, struct child *c, uint64_t now)
 {
 	struct sup *p = parent_sup(c);
 	int64_t shutdown_ms = c->spec->shutdown_ms;
@@ -436,7 +456,8 @@ static bool child_stop(struct core *core, struct child *c, uint64_t now)
  * A parent that was not waiting for the news (the child finished at once,
  * inside the parent's own call) simply ignores it.
  */
-static void notify_parent(struct core *core, struct child *c, enum notify_kind kind)
+static void
+notify_parent(struct core *core, struct child *c, enum notify_kind kind)
 {
 	if (c->notify != NOTIFY_NONE)
 		TAILQ_REMOVE(&core->notify, c, notify_link);
@@ -449,7 +470,8 @@ static void sup_child_start_failed(struct core *core, struct child *c, uint64_t 
 static void sup_child_stopped(struct core *core, struct child *c, uint64_t now);
 static void deliver_exit(struct core *core, struct sup *s, struct child *c, uint64_t now);
 
-static void core_flush(struct core *core, uint64_t now)
+static void
+core_flush(struct core *core, uint64_t now)
 {
 	struct child *c;
 
@@ -478,7 +500,8 @@ static void core_flush(struct core *core, uint64_t now)
 
 /* ---- the operations ---- */
 
-static void sup_finish_op(struct core *core, struct sup *s, uint64_t now)
+static void
+sup_finish_op(struct core *core, struct sup *s, uint64_t now)
 {
 	s->op = SUP_IDLE;
 	s->cursor = NULL;
@@ -491,7 +514,8 @@ static void sup_finish_op(struct core *core, struct sup *s, uint64_t now)
 }
 
 /* The supervisor is gone: its children have all exited. */
-static void sup_finish_stop(struct core *core, struct sup *s, uint64_t now)
+static void
+sup_finish_stop(struct core *core, struct sup *s, uint64_t now)
 {
 	struct child *self = s->self;
 	struct core_event ev = {.type = EV_SUPERVISOR_STOPPED, .path = self->path};
@@ -520,7 +544,7 @@ static void sup_finish_stop(struct core *core, struct sup *s, uint64_t now)
 	}
 	if (start_failed) {
 		struct core_event fev = {
-		    .type = EV_CHILD_START_FAILED, .path = self->path, .error = "shutdown"};
+			.type = EV_CHILD_START_FAILED, .path = self->path, .error = "shutdown"};
 		snprintf(self->start_error, sizeof(self->start_error), "shutdown");
 		emit(core, &fev);
 		notify_parent(core, self, NOTIFY_START_FAILED);
@@ -534,7 +558,8 @@ static void sup_finish_stop(struct core *core, struct sup *s, uint64_t now)
 	(void)now;
 }
 
-static void sup_begin_stop(struct core *core, struct sup *s, enum exit_reason reason, uint64_t now)
+static void
+sup_begin_stop(struct core *core, struct sup *s, enum exit_reason reason, uint64_t now)
 {
 	struct child *c, *next;
 	struct msg *m;
@@ -556,9 +581,9 @@ static void sup_begin_stop(struct core *core, struct sup *s, enum exit_reason re
 	while ((m = TAILQ_FIRST(&s->mailbox))) {
 		msg_dequeue(s, m);
 		if (m->kind == MSG_REQUEST)
-			request_finish(
-			    (struct core_request *)((char *)m - offsetof(struct core_request, msg)),
-			    CORE_E_SHUTDOWN);
+			request_finish((struct core_request *)((char *)m -
+							       offsetof(struct core_request, msg)),
+				       CORE_E_SHUTDOWN);
 	}
 	if (s->on_work) {
 		TAILQ_REMOVE(&core->work, s, work_link);
@@ -591,7 +616,8 @@ static void sup_begin_stop(struct core *core, struct sup *s, enum exit_reason re
 
 /* The child that the restart could not start: count the retry, and queue
  * it behind whatever already waits in the mailbox (OTP's try_again). */
-static void sup_restart_failed(struct core *core, struct sup *s, struct child *c, uint64_t now)
+static void
+sup_restart_failed(struct core *core, struct sup *s, struct child *c, uint64_t now)
 {
 	c->state = CHILD_RESTARTING;
 	s->op = SUP_IDLE;
@@ -603,7 +629,8 @@ static void sup_restart_failed(struct core *core, struct sup *s, struct child *c
 	sup_serve(core, s, now, false);
 }
 
-static void step_starting(struct core *core, struct sup *s, uint64_t now)
+static void
+step_starting(struct core *core, struct sup *s, uint64_t now)
 {
 	while (s->cursor) {
 		struct child *c = s->cursor;
@@ -644,11 +671,12 @@ static void step_starting(struct core *core, struct sup *s, uint64_t now)
 		notify_parent(core, s->self, NOTIFY_STARTED);
 }
 
-static void step_restarting(struct core *core, struct sup *s, uint64_t now)
+static void
+step_restarting(struct core *core, struct sup *s, uint64_t now)
 {
 	if (s->group_phase == GROUP_TERMINATE) {
 		struct child *stop_at =
-		    s->group_first ? TAILQ_PREV(s->group_first, child_list, sibling) : NULL;
+			s->group_first ? TAILQ_PREV(s->group_first, child_list, sibling) : NULL;
 		while (s->cursor && s->cursor != stop_at) {
 			struct child *c = s->cursor;
 			if (child_alive(c) || c->state == CHILD_RESTARTING) {
@@ -691,7 +719,8 @@ static void step_restarting(struct core *core, struct sup *s, uint64_t now)
 	sup_finish_op(core, s, now);
 }
 
-static void step_stopping(struct core *core, struct sup *s, uint64_t now)
+static void
+step_stopping(struct core *core, struct sup *s, uint64_t now)
 {
 	if (sup_is_dynamic(s)) {
 		if (s->nstopping == 0)
@@ -709,8 +738,9 @@ static void step_stopping(struct core *core, struct sup *s, uint64_t now)
 	sup_finish_stop(core, s, now);
 }
 
-static void call_reply_started(struct core *core, struct sup *s, struct core_request *req,
-                               struct child *c, bool ok)
+static void
+call_reply_started(struct core *core, struct sup *s, struct core_request *req, struct child *c,
+		   bool ok)
 {
 	if (ok) {
 		req->pid = c->pid;
@@ -720,7 +750,7 @@ static void call_reply_started(struct core *core, struct sup *s, struct core_req
 		return;
 	}
 	snprintf(req->message, sizeof(req->message), "%s",
-	         c->start_error[0] ? c->start_error : "start failed");
+		 c->start_error[0] ? c->start_error : "start failed");
 	/* OTP discards the spec of a child that start_child could not start;
 	 * restart_child keeps it. A dynamic id is not used up. */
 	if (req->op == OP_START_CHILD) {
@@ -732,7 +762,8 @@ static void call_reply_started(struct core *core, struct sup *s, struct core_req
 	request_finish(req, CORE_E_START_FAILED);
 }
 
-static void step_call(struct core *core, struct sup *s, uint64_t now)
+static void
+step_call(struct core *core, struct sup *s, uint64_t now)
 {
 	struct core_request *req = s->call;
 	struct child *c = s->cursor;
@@ -765,7 +796,8 @@ static void step_call(struct core *core, struct sup *s, uint64_t now)
 	sup_finish_op(core, s, now);
 }
 
-static void sup_step(struct core *core, struct sup *s, uint64_t now)
+static void
+sup_step(struct core *core, struct sup *s, uint64_t now)
 {
 	/* Completions may arrive while a step runs (a nested supervisor that
 	 * starts or stops at once); run again instead of recursing. */
@@ -801,12 +833,14 @@ static void sup_step(struct core *core, struct sup *s, uint64_t now)
 
 /* ---- completions, reported to the parent of `c` ---- */
 
-static bool sup_awaits(const struct sup *s, const struct child *c)
+static bool
+sup_awaits(const struct sup *s, const struct child *c)
 {
 	return s && s->waiting && s->cursor == c;
 }
 
-static void sup_child_started(struct core *core, struct child *c, uint64_t now)
+static void
+sup_child_started(struct core *core, struct child *c, uint64_t now)
 {
 	struct sup *s = parent_sup(c);
 
@@ -816,7 +850,8 @@ static void sup_child_started(struct core *core, struct child *c, uint64_t now)
 	sup_step(core, s, now);
 }
 
-static void sup_child_start_failed(struct core *core, struct child *c, uint64_t now)
+static void
+sup_child_start_failed(struct core *core, struct child *c, uint64_t now)
 {
 	struct sup *s = parent_sup(c);
 
@@ -827,7 +862,8 @@ static void sup_child_start_failed(struct core *core, struct child *c, uint64_t 
 	sup_step(core, s, now);
 }
 
-static void sup_child_stopped(struct core *core, struct child *c, uint64_t now)
+static void
+sup_child_stopped(struct core *core, struct child *c, uint64_t now)
 {
 	struct sup *s = parent_sup(c);
 
@@ -845,7 +881,8 @@ static void sup_child_stopped(struct core *core, struct child *c, uint64_t now)
 
 /* ---- exits the supervisor did not cause ---- */
 
-static void deliver_exit(struct core *core, struct sup *s, struct child *c, uint64_t now)
+static void
+deliver_exit(struct core *core, struct sup *s, struct child *c, uint64_t now)
 {
 	if (s->op == SUP_STOPPING) {
 		/* Going down anyway: never a restart. A dynamic supervisor
@@ -866,7 +903,8 @@ static void deliver_exit(struct core *core, struct sup *s, struct child *c, uint
 		sup_serve(core, s, now, false);
 }
 
-static bool significant_left(const struct sup *s)
+static bool
+significant_left(const struct sup *s)
 {
 	const struct child *c;
 
@@ -878,12 +916,13 @@ static bool significant_left(const struct sup *s)
 	return false;
 }
 
-static void give_up(struct core *core, struct sup *s, uint64_t now)
+static void
+give_up(struct core *core, struct sup *s, uint64_t now)
 {
 	struct core_event ev = {.type = EV_RESTART_LIMIT,
-	                        .path = s->self->path,
-	                        .max_restarts = s->intensity.max_restarts,
-	                        .max_seconds = s->intensity.max_seconds};
+				.path = s->self->path,
+				.max_restarts = s->intensity.max_restarts,
+				.max_seconds = s->intensity.max_seconds};
 
 	emit(core, &ev);
 	s->exit_status = (struct exit_status){.signaled = false, .value = 1};
@@ -892,7 +931,8 @@ static void give_up(struct core *core, struct sup *s, uint64_t now)
 	sup_begin_stop(core, s, REASON_SHUTDOWN, now);
 }
 
-static void begin_restart(struct core *core, struct sup *s, struct child *c, uint64_t now)
+static void
+begin_restart(struct core *core, struct sup *s, struct child *c, uint64_t now)
 {
 	enum strategy strategy = s->self->spec->sup.strategy;
 
@@ -913,7 +953,8 @@ static void begin_restart(struct core *core, struct sup *s, struct child *c, uin
 	sup_step(core, s, now);
 }
 
-static void handle_exit(struct core *core, struct sup *s, struct child *c, uint64_t now)
+static void
+handle_exit(struct core *core, struct sup *s, struct child *c, uint64_t now)
 {
 	enum restart_type restart = c->spec->restart;
 	bool crash = c->last_reason == REASON_CRASH || c->last_reason == REASON_KILLED;
@@ -927,8 +968,9 @@ static void handle_exit(struct core *core, struct sup *s, struct child *c, uint6
 			       (as == AUTO_SHUTDOWN_ALL_SIGNIFICANT && !significant_left(s));
 		}
 		if (fire) {
-			struct core_event ev = {
-			    .type = EV_AUTO_SHUTDOWN, .path = s->self->path, .trigger = c->path};
+			struct core_event ev = {.type = EV_AUTO_SHUTDOWN,
+						.path = s->self->path,
+						.trigger = c->path};
 			emit(core, &ev);
 			s->exit_status = c->last_status;
 			if (!s->self->parent)
@@ -948,7 +990,8 @@ static void handle_exit(struct core *core, struct sup *s, struct child *c, uint6
 	begin_restart(core, s, c, now);
 }
 
-static void handle_retry(struct core *core, struct sup *s, struct child *c, uint64_t now)
+static void
+handle_retry(struct core *core, struct sup *s, struct child *c, uint64_t now)
 {
 	if (c->state != CHILD_RESTARTING)
 		return;
@@ -962,7 +1005,8 @@ static void handle_retry(struct core *core, struct sup *s, struct child *c, uint
 	begin_restart(core, s, c, now);
 }
 
-static void sup_serve(struct core *core, struct sup *s, uint64_t now, bool allow_retry)
+static void
+sup_serve(struct core *core, struct sup *s, uint64_t now, bool allow_retry)
 {
 	struct msg *m;
 
@@ -978,22 +1022,22 @@ static void sup_serve(struct core *core, struct sup *s, uint64_t now, bool allow
 		switch (m->kind) {
 		case MSG_EXIT: {
 			struct child *c =
-			    (struct child *)((char *)m - offsetof(struct child, exit_msg));
+				(struct child *)((char *)m - offsetof(struct child, exit_msg));
 			handle_exit(core, s, c, now);
 			break;
 		}
 		case MSG_RETRY: {
 			struct child *c =
-			    (struct child *)((char *)m - offsetof(struct child, retry_msg));
+				(struct child *)((char *)m - offsetof(struct child, retry_msg));
 			allow_retry = false;
 			handle_retry(core, s, c, now);
 			break;
 		}
 		case MSG_REQUEST:
-			handle_request(
-			    core, s,
-			    (struct core_request *)((char *)m - offsetof(struct core_request, msg)),
-			    now);
+			handle_request(core, s,
+				       (struct core_request *)((char *)m -
+							       offsetof(struct core_request, msg)),
+				       now);
 			break;
 		}
 	}
@@ -1002,7 +1046,8 @@ static void sup_serve(struct core *core, struct sup *s, uint64_t now, bool allow
 
 /* ---- control requests ---- */
 
-struct child *sup_find_child(const struct sup *s, const char *id)
+struct child *
+sup_find_child(const struct sup *s, const char *id)
 {
 	struct child *c;
 
@@ -1014,7 +1059,8 @@ struct child *sup_find_child(const struct sup *s, const char *id)
 	return NULL;
 }
 
-static struct child *find_child_by_id(struct core *core, struct sup *s, const char *id)
+static struct child *
+find_child_by_id(struct core *core, struct sup *s, const char *id)
 {
 	char path[4096];
 
@@ -1026,8 +1072,8 @@ static struct child *find_child_by_id(struct core *core, struct sup *s, const ch
 	return index_find_path(&core->index, path);
 }
 
-static struct child_spec *dynamic_spec(const struct child_spec *tmpl, const char *id,
-                                       const struct core_request *req)
+static struct child_spec *
+dynamic_spec(const struct child_spec *tmpl, const char *id, const struct core_request *req)
 {
 	struct child_spec *spec = spec_clone(tmpl);
 	struct worker_spec *w;
@@ -1069,8 +1115,9 @@ fail:
 	return NULL;
 }
 
-static void start_child_call(struct core *core, struct sup *s, struct core_request *req,
-                             struct child *c, uint64_t now)
+static void
+start_child_call(struct core *core, struct sup *s, struct core_request *req, struct child *c,
+		 uint64_t now)
 {
 	enum start_result r;
 
@@ -1085,8 +1132,8 @@ static void start_child_call(struct core *core, struct sup *s, struct core_reque
 	sup_step(core, s, now);
 }
 
-static void request_start_dynamic(struct core *core, struct sup *s, struct core_request *req,
-                                  uint64_t now)
+static void
+request_start_dynamic(struct core *core, struct sup *s, struct core_request *req, uint64_t now)
 {
 	const struct sup_spec *ss = &s->self->spec->sup;
 	char auto_id[24];
@@ -1112,7 +1159,7 @@ static void request_start_dynamic(struct core *core, struct sup *s, struct core_
 		 * an explicit id. */
 		do {
 			snprintf(auto_id, sizeof(auto_id), "%llu",
-			         (unsigned long long)s->next_dynamic_id++);
+				 (unsigned long long)s->next_dynamic_id++);
 		} while (find_child_by_id(core, s, auto_id));
 		id = auto_id;
 	}
@@ -1130,8 +1177,8 @@ static void request_start_dynamic(struct core *core, struct sup *s, struct core_
 	start_child_call(core, s, req, c, now);
 }
 
-static void request_start_static(struct core *core, struct sup *s, struct core_request *req,
-                                 uint64_t now)
+static void
+request_start_static(struct core *core, struct sup *s, struct core_request *req, uint64_t now)
 {
 	struct child_spec *spec = req->spec;
 	const struct sup_spec *ss = &s->self->spec->sup;
@@ -1149,8 +1196,8 @@ static void request_start_static(struct core *core, struct sup *s, struct core_r
 	if (c) {
 		spec_free(spec);
 		request_finish(req, child_alive(c) || c->state == CHILD_RESTARTING
-		                        ? CORE_E_ALREADY_STARTED
-		                        : CORE_E_ALREADY_PRESENT);
+					    ? CORE_E_ALREADY_STARTED
+					    : CORE_E_ALREADY_PRESENT);
 		return;
 	}
 	c = child_new(core, s->self, spec, true);
@@ -1164,7 +1211,8 @@ static void request_start_static(struct core *core, struct sup *s, struct core_r
 	start_child_call(core, s, req, c, now);
 }
 
-static void handle_request(struct core *core, struct sup *s, struct core_request *req, uint64_t now)
+static void
+handle_request(struct core *core, struct sup *s, struct core_request *req, uint64_t now)
 {
 	bool dynamic = sup_is_dynamic(s);
 	struct child *c;
@@ -1222,7 +1270,8 @@ static void handle_request(struct core *core, struct sup *s, struct core_request
 	}
 }
 
-static void on_submit(struct core *core, struct core_request *req, uint64_t now)
+static void
+on_submit(struct core *core, struct core_request *req, uint64_t now)
 {
 	struct sup *s = req->target ? req->target->sup : NULL;
 
@@ -1258,7 +1307,8 @@ static void on_submit(struct core *core, struct core_request *req, uint64_t now)
 
 /* ---- entry points ---- */
 
-struct core *core_new(struct child_spec *root_spec, const struct core_effects *fx, void *ctx)
+struct core *
+core_new(struct child_spec *root_spec, const struct core_effects *fx, void *ctx)
 {
 	struct core *core = calloc(1, sizeof(*core));
 
@@ -1281,7 +1331,8 @@ struct core *core_new(struct child_spec *root_spec, const struct core_effects *f
 	return core;
 }
 
-void core_free(struct core *core)
+void
+core_free(struct core *core)
 {
 	if (!core)
 		return;
@@ -1290,7 +1341,8 @@ void core_free(struct core *core)
 	free(core);
 }
 
-void core_start(struct core *core, uint64_t now)
+void
+core_start(struct core *core, uint64_t now)
 {
 	core->exit_code = 0;
 	if (sup_start(core, core->root, now) == START_FAILED && !core->stopped) {
@@ -1300,7 +1352,8 @@ void core_start(struct core *core, uint64_t now)
 	core_flush(core, now);
 }
 
-void core_shutdown(struct core *core, uint64_t now)
+void
+core_shutdown(struct core *core, uint64_t now)
 {
 	struct sup *root = core->root->sup;
 
@@ -1314,10 +1367,11 @@ void core_shutdown(struct core *core, uint64_t now)
 	core_flush(core, now);
 }
 
-static void on_child_exited(struct core *core, struct child *c, struct exit_status st, uint64_t now)
+static void
+on_child_exited(struct core *core, struct child *c, struct exit_status st, uint64_t now)
 {
 	struct core_event ev = {
-	    .type = EV_CHILD_EXITED, .path = c->path, .pid = c->pid, .status = st};
+		.type = EV_CHILD_EXITED, .path = c->path, .pid = c->pid, .status = st};
 	enum child_state was = c->state;
 	struct sup *s = parent_sup(c);
 
@@ -1334,7 +1388,7 @@ static void on_child_exited(struct core *core, struct child *c, struct exit_stat
 		/* It never became ready: the start failed. */
 		if (!c->start_failing) {
 			struct core_event fev = {
-			    .type = EV_CHILD_START_FAILED, .path = c->path, .error = "exited"};
+				.type = EV_CHILD_START_FAILED, .path = c->path, .error = "exited"};
 			snprintf(c->start_error, sizeof(c->start_error), "exited");
 			emit(core, &fev);
 		}
@@ -1353,7 +1407,8 @@ static void on_child_exited(struct core *core, struct child *c, struct exit_stat
 	deliver_exit(core, s, c, now);
 }
 
-static void on_child_ready(struct core *core, struct child *c, uint64_t now)
+static void
+on_child_ready(struct core *core, struct child *c, uint64_t now)
 {
 	if (c->sup || c->state != CHILD_STARTING)
 		return;
@@ -1363,7 +1418,8 @@ static void on_child_ready(struct core *core, struct child *c, uint64_t now)
 	sup_child_started(core, c, now);
 }
 
-static void on_timer_fired(struct core *core, struct timer *t, uint64_t now)
+static void
+on_timer_fired(struct core *core, struct timer *t, uint64_t now)
 {
 	if (!t->armed)
 		return;
@@ -1387,7 +1443,7 @@ static void on_timer_fired(struct core *core, struct timer *t, uint64_t now)
 	struct child *c = (struct child *)((char *)t - offsetof(struct child, timer));
 	if (c->state == CHILD_STARTING && !c->sup) {
 		struct core_event ev = {
-		    .type = EV_CHILD_START_FAILED, .path = c->path, .error = "ready_timeout"};
+			.type = EV_CHILD_START_FAILED, .path = c->path, .error = "ready_timeout"};
 		snprintf(c->start_error, sizeof(c->start_error), "ready_timeout");
 		emit(core, &ev);
 		c->start_failing = true;
@@ -1405,7 +1461,8 @@ static void on_timer_fired(struct core *core, struct timer *t, uint64_t now)
 	(void)now;
 }
 
-bool core_run(struct core *core, uint64_t now)
+bool
+core_run(struct core *core, uint64_t now)
 {
 	TAILQ_HEAD(, sup) batch = TAILQ_HEAD_INITIALIZER(batch);
 	struct sup *s;
@@ -1422,14 +1479,16 @@ bool core_run(struct core *core, uint64_t now)
 	return !TAILQ_EMPTY(&core->work);
 }
 
-struct child *core_find_path(struct core *core, const char *path)
+struct child *
+core_find_path(struct core *core, const char *path)
 {
 	return index_find_path(&core->index, path);
 }
 
 /* ---- names and small rules ---- */
 
-enum exit_reason core_exit_reason(const struct child *c, struct exit_status st)
+enum exit_reason
+core_exit_reason(const struct child *c, struct exit_status st)
 {
 	const struct exit_set *normal = &c->spec->worker.normal_exit;
 
@@ -1440,17 +1499,19 @@ enum exit_reason core_exit_reason(const struct child *c, struct exit_status st)
 	if (c->sup)
 		return REASON_SHUTDOWN;
 	if (st.signaled ? exit_set_has_signal(normal, st.value)
-	                : exit_set_has_code(normal, st.value))
+			: exit_set_has_code(normal, st.value))
 		return REASON_NORMAL;
 	return REASON_CRASH;
 }
 
-int exit_status_code(struct exit_status st)
+int
+exit_status_code(struct exit_status st)
 {
 	return st.signaled ? 128 + st.value : st.value;
 }
 
-const char *exit_reason_name(enum exit_reason r)
+const char *
+exit_reason_name(enum exit_reason r)
 {
 	switch (r) {
 	case REASON_NORMAL:
@@ -1465,7 +1526,8 @@ const char *exit_reason_name(enum exit_reason r)
 	return "?";
 }
 
-const char *child_state_name(enum child_state s)
+const char *
+child_state_name(enum child_state s)
 {
 	switch (s) {
 	case CHILD_DOWN:
@@ -1482,7 +1544,8 @@ const char *child_state_name(enum child_state s)
 	return "?";
 }
 
-const char *core_error_name(enum core_error e)
+const char *
+core_error_name(enum core_error e)
 {
 	switch (e) {
 	case CORE_OK:
@@ -1513,25 +1576,29 @@ const char *core_error_name(enum core_error e)
 	return "?";
 }
 
-void core_child_exited(struct core *core, struct child *c, struct exit_status st, uint64_t now)
+void
+core_child_exited(struct core *core, struct child *c, struct exit_status st, uint64_t now)
 {
 	on_child_exited(core, c, st, now);
 	core_flush(core, now);
 }
 
-void core_child_ready(struct core *core, struct child *c, uint64_t now)
+void
+core_child_ready(struct core *core, struct child *c, uint64_t now)
 {
 	on_child_ready(core, c, now);
 	core_flush(core, now);
 }
 
-void core_timer_fired(struct core *core, struct timer *t, uint64_t now)
+void
+core_timer_fired(struct core *core, struct timer *t, uint64_t now)
 {
 	on_timer_fired(core, t, now);
 	core_flush(core, now);
 }
 
-void core_submit(struct core *core, struct core_request *req, uint64_t now)
+void
+core_submit(struct core *core, struct core_request *req, uint64_t now)
 {
 	on_submit(core, req, now);
 	core_flush(core, now);

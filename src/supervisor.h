@@ -43,10 +43,10 @@ enum exit_reason {
 };
 
 enum child_state {
-	CHILD_DOWN,       /* not running; the spec is kept (stopped, or transient after a normal exit) */
-	CHILD_STARTING,   /* worker: exec'd, waiting for READY=1; supervisor: starting its children */
-	CHILD_RUNNING,    /* worker: running; supervisor: started */
-	CHILD_STOPPING,   /* its supervisor is terminating it; waiting for it to be gone */
+	CHILD_DOWN, /* not running; the spec is kept (stopped, or transient after a normal exit) */
+	CHILD_STARTING, /* worker: exec'd, waiting for READY=1; supervisor: starting its children */
+	CHILD_RUNNING,  /* worker: running; supervisor: started */
+	CHILD_STOPPING, /* its supervisor is terminating it; waiting for it to be gone */
 	CHILD_RESTARTING, /* a restart failed and its retry is pending (OTP's `restarting`) */
 };
 
@@ -82,10 +82,10 @@ TAILQ_HEAD(child_list, child);
 struct child {
 	struct child_spec *spec; /* owned when owns_spec; else borrowed from the parent's spec */
 	bool owns_spec;
-	struct child *parent;    /* NULL for the root */
-	struct sup *sup;         /* non-NULL for supervisor and dynamic nodes */
-	char *path;              /* "/" for the root, "/web/db", "/buckets/1" */
-	const char *id;          /* points into spec->id, or "" for the root */
+	struct child *parent; /* NULL for the root */
+	struct sup *sup;      /* non-NULL for supervisor and dynamic nodes */
+	char *path;           /* "/" for the root, "/web/db", "/buckets/1" */
+	const char *id;       /* points into spec->id, or "" for the root */
 
 	enum child_state state;
 	pid_t pid;          /* workers: the running process, 0 when none */
@@ -173,8 +173,8 @@ struct sup {
 	struct child *failed;
 	bool stepping, step_again, serving;
 
-	bool start_failed;        /* SUP_STOPPING after a failed start: report a start failure */
-	bool brutal;              /* killed: every child gets SIGKILL, no stop signal */
+	bool start_failed; /* SUP_STOPPING after a failed start: report a start failure */
+	bool brutal;       /* killed: every child gets SIGKILL, no stop signal */
 	struct exit_status exit_status; /* what this node reports when it goes (auto_shutdown) */
 	enum exit_reason stop_reason;   /* reason in supervisor_stopped */
 
@@ -205,13 +205,13 @@ struct core_event {
 	enum core_event_type type;
 	const char *path;
 	pid_t pid;
-	int signal;                /* EV_CHILD_STOPPING */
-	struct exit_status status; /* EV_CHILD_EXITED, EV_ORPHAN_REAPED */
-	enum exit_reason reason;   /* EV_CHILD_EXITED, EV_SUPERVISOR_STOPPED */
-	const char *error;         /* EV_CHILD_START_FAILED */
+	int signal;                         /* EV_CHILD_STOPPING */
+	struct exit_status status;          /* EV_CHILD_EXITED, EV_ORPHAN_REAPED */
+	enum exit_reason reason;            /* EV_CHILD_EXITED, EV_SUPERVISOR_STOPPED */
+	const char *error;                  /* EV_CHILD_START_FAILED */
 	uint32_t max_restarts, max_seconds; /* EV_RESTART_LIMIT */
-	const char *trigger;       /* EV_AUTO_SHUTDOWN */
-	int exit_code;             /* EV_SUPD_EXITING */
+	const char *trigger;                /* EV_AUTO_SHUTDOWN */
+	int exit_code;                      /* EV_SUPD_EXITING */
 };
 
 /* Control requests that go through a supervisor's mailbox. */
@@ -242,11 +242,11 @@ struct core_request {
 	struct child *target; /* the supervisor node the request is for */
 
 	/* arguments; strings stay owned by the caller until the reply */
-	const char *id;           /* terminate/restart/delete; dynamic start_child (optional) */
-	struct child_spec *spec;  /* static start_child: owned by the core once accepted */
-	const char *const *args;  /* dynamic start_child: appended to the template argv */
+	const char *id;          /* terminate/restart/delete; dynamic start_child (optional) */
+	struct child_spec *spec; /* static start_child: owned by the core once accepted */
+	const char *const *args; /* dynamic start_child: appended to the template argv */
 	size_t nargs;
-	const char *const *env;   /* dynamic start_child: NAME=value entries */
+	const char *const *env; /* dynamic start_child: NAME=value entries */
 	size_t nenv;
 
 	/* result, valid in the reply callback */

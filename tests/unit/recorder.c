@@ -10,9 +10,10 @@
 #include "recorder.h"
 
 static void rec_logf(struct recorder *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 
-static void rec_logf(struct recorder *r, const char *fmt, ...)
+static void
+rec_logf(struct recorder *r, const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
@@ -24,7 +25,8 @@ static void rec_logf(struct recorder *r, const char *fmt, ...)
 		r->log[r->nlog++] = strdup(buf);
 }
 
-static int fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
+static int
+fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
 {
 	struct recorder *r = ctx;
 
@@ -40,14 +42,16 @@ static int fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
 	return 0;
 }
 
-static void fx_signal(void *ctx, struct child *c, int sig)
+static void
+fx_signal(void *ctx, struct child *c, int sig)
 {
 	(void)ctx;
 	(void)c;
 	(void)sig;
 }
 
-static void fx_timer_arm(void *ctx, struct timer *t)
+static void
+fx_timer_arm(void *ctx, struct timer *t)
 {
 	struct recorder *r = ctx;
 
@@ -59,7 +63,8 @@ static void fx_timer_arm(void *ctx, struct timer *t)
 	t->handle = r;
 }
 
-static void fx_timer_disarm(void *ctx, struct timer *t)
+static void
+fx_timer_disarm(void *ctx, struct timer *t)
 {
 	struct recorder *r = ctx;
 
@@ -71,13 +76,15 @@ static void fx_timer_disarm(void *ctx, struct timer *t)
 	}
 }
 
-static void fx_timer_release(void *ctx, struct timer *t)
+static void
+fx_timer_release(void *ctx, struct timer *t)
 {
 	fx_timer_disarm(ctx, t);
 	t->handle = NULL;
 }
 
-static const char *status_text(struct exit_status st, char *buf, size_t len)
+static const char *
+status_text(struct exit_status st, char *buf, size_t len)
 {
 	if (st.signaled)
 		snprintf(buf, len, "%s", signal_name(st.value));
@@ -86,7 +93,8 @@ static const char *status_text(struct exit_status st, char *buf, size_t len)
 	return buf;
 }
 
-static void fx_event(void *ctx, const struct core_event *ev)
+static void
+fx_event(void *ctx, const struct core_event *ev)
 {
 	struct recorder *r = ctx;
 	char st[32];
@@ -109,7 +117,7 @@ static void fx_event(void *ctx, const struct core_event *ev)
 		break;
 	case EV_CHILD_EXITED:
 		rec_logf(r, "child_exited %s %s %s", ev->path, exit_reason_name(ev->reason),
-		         status_text(ev->status, st, sizeof(st)));
+			 status_text(ev->status, st, sizeof(st)));
 		break;
 	case EV_SUPERVISOR_STOPPED:
 		rec_logf(r, "supervisor_stopped %s %s", ev->path, exit_reason_name(ev->reason));
@@ -126,7 +134,8 @@ static void fx_event(void *ctx, const struct core_event *ev)
 	}
 }
 
-static void fx_child_freed(void *ctx, struct child *c)
+static void
+fx_child_freed(void *ctx, struct child *c)
 {
 	struct recorder *r = ctx;
 
@@ -134,7 +143,8 @@ static void fx_child_freed(void *ctx, struct child *c)
 	r->freed++;
 }
 
-static void fx_stopped(void *ctx, int exit_code)
+static void
+fx_stopped(void *ctx, int exit_code)
 {
 	struct recorder *r = ctx;
 
@@ -143,14 +153,16 @@ static void fx_stopped(void *ctx, int exit_code)
 	rec_logf(r, "stopped %d", exit_code);
 }
 
-static void fx_wakeup(void *ctx)
+static void
+fx_wakeup(void *ctx)
 {
 	struct recorder *r = ctx;
 
 	r->wakeups++;
 }
 
-static void fx_tree_started(void *ctx)
+static void
+fx_tree_started(void *ctx)
 {
 	struct recorder *r = ctx;
 
@@ -158,19 +170,20 @@ static void fx_tree_started(void *ctx)
 }
 
 const struct core_effects recorder_effects = {
-    .spawn = fx_spawn,
-    .signal = fx_signal,
-    .timer_arm = fx_timer_arm,
-    .timer_disarm = fx_timer_disarm,
-    .timer_release = fx_timer_release,
-    .event = fx_event,
-    .child_freed = fx_child_freed,
-    .stopped = fx_stopped,
-    .wakeup = fx_wakeup,
-    .tree_started = fx_tree_started,
+	.spawn = fx_spawn,
+	.signal = fx_signal,
+	.timer_arm = fx_timer_arm,
+	.timer_disarm = fx_timer_disarm,
+	.timer_release = fx_timer_release,
+	.event = fx_event,
+	.child_freed = fx_child_freed,
+	.stopped = fx_stopped,
+	.wakeup = fx_wakeup,
+	.tree_started = fx_tree_started,
 };
 
-void rec_init(struct recorder *r, struct child_spec *root)
+void
+rec_init(struct recorder *r, struct child_spec *root)
 {
 	memset(r, 0, sizeof(*r));
 	r->next_pid = 1000;
@@ -179,20 +192,23 @@ void rec_init(struct recorder *r, struct child_spec *root)
 		core_start(r->core, r->now);
 }
 
-void rec_clear(struct recorder *r)
+void
+rec_clear(struct recorder *r)
 {
 	for (size_t i = 0; i < r->nlog; i++)
 		free(r->log[i]);
 	r->nlog = 0;
 }
 
-void rec_fini(struct recorder *r)
+void
+rec_fini(struct recorder *r)
 {
 	core_free(r->core);
 	rec_clear(r);
 }
 
-void rec_fail_spawn(struct recorder *r, const char *path, int times, const char *error)
+void
+rec_fail_spawn(struct recorder *r, const char *path, int times, const char *error)
 {
 	if (r->nfail >= REC_MAX_FAIL)
 		return;
@@ -202,26 +218,30 @@ void rec_fail_spawn(struct recorder *r, const char *path, int times, const char 
 	r->nfail++;
 }
 
-struct child *rec_find(struct recorder *r, const char *path)
+struct child *
+rec_find(struct recorder *r, const char *path)
 {
 	return core_find_path(r->core, path);
 }
 
-pid_t rec_pid(struct recorder *r, const char *path)
+pid_t
+rec_pid(struct recorder *r, const char *path)
 {
 	struct child *c = rec_find(r, path);
 
 	return c ? c->pid : -1;
 }
 
-const char *rec_state(struct recorder *r, const char *path)
+const char *
+rec_state(struct recorder *r, const char *path)
 {
 	struct child *c = rec_find(r, path);
 
 	return c ? child_state_name(c->state) : "absent";
 }
 
-void rec_exit(struct recorder *r, const char *path, int code)
+void
+rec_exit(struct recorder *r, const char *path, int code)
 {
 	struct child *c = rec_find(r, path);
 
@@ -229,16 +249,18 @@ void rec_exit(struct recorder *r, const char *path, int code)
 		core_child_exited(r->core, c, (struct exit_status){.value = code}, r->now);
 }
 
-void rec_signal_exit(struct recorder *r, const char *path, int sig)
+void
+rec_signal_exit(struct recorder *r, const char *path, int sig)
 {
 	struct child *c = rec_find(r, path);
 
 	if (c && c->pid)
 		core_child_exited(r->core, c, (struct exit_status){.signaled = true, .value = sig},
-		                  r->now);
+				  r->now);
 }
 
-static struct child *find_signalled(struct child *c)
+static struct child *
+find_signalled(struct child *c)
 {
 	if (!c->sup)
 		return c->pid && (c->stop_signal_sent || c->kill_sent) ? c : NULL;
@@ -252,20 +274,22 @@ static struct child *find_signalled(struct child *c)
 	return NULL;
 }
 
-void rec_exit_signalled(struct recorder *r)
+void
+rec_exit_signalled(struct recorder *r)
 {
 	struct child *c;
 
 	/* One at a time: each exit may change the tree. */
 	while (!r->stopped && (c = find_signalled(r->core->root))) {
 		struct exit_status st = {.signaled = true,
-		                         .value =
-		                             c->kill_sent ? SIGKILL : c->spec->worker.stop_signal};
+					 .value = c->kill_sent ? SIGKILL
+							       : c->spec->worker.stop_signal};
 		core_child_exited(r->core, c, st, r->now);
 	}
 }
 
-void rec_advance(struct recorder *r, uint64_t now)
+void
+rec_advance(struct recorder *r, uint64_t now)
 {
 	for (;;) {
 		struct timer *next = NULL;
@@ -281,7 +305,8 @@ void rec_advance(struct recorder *r, uint64_t now)
 	r->now = now;
 }
 
-void rec_run(struct recorder *r)
+void
+rec_run(struct recorder *r)
 {
 	int guard = 10000;
 
@@ -289,7 +314,8 @@ void rec_run(struct recorder *r)
 		;
 }
 
-const char *rec_log(struct recorder *r)
+const char *
+rec_log(struct recorder *r)
 {
 	static char buf[65536];
 	size_t n = 0;
@@ -300,7 +326,8 @@ const char *rec_log(struct recorder *r)
 	return buf;
 }
 
-bool rec_log_has_sequence(struct recorder *r, const char *lines)
+bool
+rec_log_has_sequence(struct recorder *r, const char *lines)
 {
 	char *copy = strdup(lines), *save = NULL;
 	size_t at = 0;
@@ -319,7 +346,8 @@ bool rec_log_has_sequence(struct recorder *r, const char *lines)
 	return ok;
 }
 
-size_t rec_log_count(struct recorder *r, const char *line)
+size_t
+rec_log_count(struct recorder *r, const char *line)
 {
 	size_t n = 0;
 
@@ -330,7 +358,8 @@ size_t rec_log_count(struct recorder *r, const char *line)
 
 /* ---- spec builders ---- */
 
-struct child_spec *w_spec(const char *id, enum restart_type restart)
+struct child_spec *
+w_spec(const char *id, enum restart_type restart)
 {
 	struct child_spec *s = spec_new(NODE_WORKER);
 
@@ -342,18 +371,20 @@ struct child_spec *w_spec(const char *id, enum restart_type restart)
 	return s;
 }
 
-static void add_children(struct child_spec *s, va_list ap)
+static void
+add_children(struct child_spec *s, va_list ap)
 {
 	struct child_spec *c;
 
 	while ((c = va_arg(ap, struct child_spec *))) {
 		s->sup.children =
-		    realloc(s->sup.children, (s->sup.nchildren + 1) * sizeof(*s->sup.children));
+			realloc(s->sup.children, (s->sup.nchildren + 1) * sizeof(*s->sup.children));
 		s->sup.children[s->sup.nchildren++] = c;
 	}
 }
 
-struct child_spec *sup_spec(const char *id, enum strategy strategy, ...)
+struct child_spec *
+sup_spec(const char *id, enum strategy strategy, ...)
 {
 	struct child_spec *s = spec_new(NODE_SUPERVISOR);
 	va_list ap;
@@ -366,8 +397,8 @@ struct child_spec *sup_spec(const char *id, enum strategy strategy, ...)
 	return s;
 }
 
-struct child_spec *root_spec(enum strategy strategy, uint32_t max_restarts, uint32_t max_seconds,
-                             ...)
+struct child_spec *
+root_spec(enum strategy strategy, uint32_t max_restarts, uint32_t max_seconds, ...)
 {
 	struct child_spec *s = spec_new(NODE_SUPERVISOR);
 	va_list ap;
@@ -381,8 +412,8 @@ struct child_spec *root_spec(enum strategy strategy, uint32_t max_restarts, uint
 	return s;
 }
 
-struct child_spec *dyn_spec(const char *id, enum restart_type template_restart,
-                            int64_t template_shutdown_ms)
+struct child_spec *
+dyn_spec(const char *id, enum restart_type template_restart, int64_t template_shutdown_ms)
 {
 	struct child_spec *s = spec_new(NODE_DYNAMIC);
 

@@ -75,8 +75,8 @@ size_t rec_log_count(struct recorder *r, const char *line);
 struct child_spec *w_spec(const char *id, enum restart_type restart);
 struct child_spec *sup_spec(const char *id, enum strategy strategy, ...);
 struct child_spec *root_spec(enum strategy strategy, uint32_t max_restarts, uint32_t max_seconds,
-                             ...);
+			     ...);
 struct child_spec *dyn_spec(const char *id, enum restart_type template_restart,
-                            int64_t template_shutdown_ms);
+			    int64_t template_shutdown_ms);
 
 #endif

@@ -8,7 +8,8 @@
 
 static struct intensity in;
 
-static void fini(void)
+static void
+fini(void)
 {
 	intensity_fini(&in);
 }

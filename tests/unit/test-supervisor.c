@@ -17,18 +17,19 @@
 
 static struct recorder R;
 
-static void teardown(void)
+static void
+teardown(void)
 {
 	rec_fini(&R);
 }
 
 TestSuite(core, .fini = teardown);
 
-#define LOG_HAS(seq)                                                                          \
-	cr_assert(rec_log_has_sequence(&R, seq), "expected in order:\n%s\n--- log:\n%s", seq, \
-	          rec_log(&R))
+#define LOG_HAS(seq)                                                                               \
+	cr_assert(rec_log_has_sequence(&R, seq), "expected in order:\n%s\n--- log:\n%s", seq,      \
+		  rec_log(&R))
 #define LOG_EQ(text) cr_assert(eq(str, (char *)rec_log(&R), (char *)(text)))
-#define STATE(path, st) \
+#define STATE(path, st)                                                                            \
 	cr_assert(eq(str, (char *)rec_state(&R, path), (char *)(st)), "state of %s", path)
 
 struct treq {
@@ -37,12 +38,14 @@ struct treq {
 	char path[64];
 };
 
-static void treq_done(struct core_request *req)
+static void
+treq_done(struct core_request *req)
 {
 	((struct treq *)req)->done = true;
 }
 
-static struct treq *submit(enum core_op op, const char *sup, const char *id)
+static struct treq *
+submit(enum core_op op, const char *sup, const char *id)
 {
 	struct treq *t = calloc(1, sizeof(*t));
 
@@ -54,7 +57,8 @@ static struct treq *submit(enum core_op op, const char *sup, const char *id)
 	return t;
 }
 
-static struct treq *start_dynamic(const char *sup, const char *id)
+static struct treq *
+start_dynamic(const char *sup, const char *id)
 {
 	return submit(OP_START_CHILD, sup, id);
 }
@@ -64,8 +68,8 @@ static struct treq *start_dynamic(const char *sup, const char *id)
 Test(core, starts_children_in_order)
 {
 	rec_init(&R,
-	         root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
-	                   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
+		 root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
+			   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
 	LOG_EQ("supervisor_started /\nchild_started /a\nchild_started /b\nchild_started /c");
 	cr_assert(R.tree_started);
 	STATE("/b", "running");
@@ -74,9 +78,9 @@ Test(core, starts_children_in_order)
 Test(core, start_failure_stops_started_children_in_reverse_and_fails_root)
 {
 	struct child_spec *root =
-	    root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
-	              w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT),
-	              w_spec("d", RESTART_PERMANENT), NULL);
+		root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
+			  w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT),
+			  w_spec("d", RESTART_PERMANENT), NULL);
 	/* rec_init starts at once: arrange the failure before the core starts */
 	memset(&R, 0, sizeof(R));
 	R.next_pid = 1000;
@@ -84,11 +88,11 @@ Test(core, start_failure_stops_started_children_in_reverse_and_fails_root)
 	R.core = core_new(root, &recorder_effects, &R);
 	core_start(R.core, 0);
 	LOG_HAS("child_started /a\nchild_started /b\nchild_start_failed /c exec:ENOENT\n"
-	        "child_stopping /b SIGTERM");
+		"child_stopping /b SIGTERM");
 	cr_assert(not(R.stopped), "waits for /b to exit");
 	rec_exit_signalled(&R);
 	LOG_HAS("child_exited /b shutdown SIGTERM\nchild_stopping /a SIGTERM\n"
-	        "child_exited /a shutdown SIGTERM\nsupervisor_stopped / shutdown\nstopped 1");
+		"child_exited /a shutdown SIGTERM\nsupervisor_stopped / shutdown\nstopped 1");
 	cr_assert(eq(int, R.exit_code, 1));
 	cr_assert(eq(sz, rec_log_count(&R, "child_started /d"), 0));
 }
@@ -96,10 +100,10 @@ Test(core, start_failure_stops_started_children_in_reverse_and_fails_root)
 Test(core, nested_start_failure_is_a_failed_start_to_the_parent)
 {
 	struct child_spec *root =
-	    root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
-	              sup_spec("s", STRATEGY_ONE_FOR_ONE, w_spec("x", RESTART_PERMANENT),
-	                       w_spec("y", RESTART_PERMANENT), NULL),
-	              w_spec("b", RESTART_PERMANENT), NULL);
+		root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
+			  sup_spec("s", STRATEGY_ONE_FOR_ONE, w_spec("x", RESTART_PERMANENT),
+				   w_spec("y", RESTART_PERMANENT), NULL),
+			  w_spec("b", RESTART_PERMANENT), NULL);
 	memset(&R, 0, sizeof(R));
 	R.next_pid = 1000;
 	rec_fail_spawn(&R, "/s/y", -1, "exec:EACCES");
@@ -107,10 +111,10 @@ Test(core, nested_start_failure_is_a_failed_start_to_the_parent)
 	core_start(R.core, 0);
 	rec_exit_signalled(&R);
 	LOG_HAS("supervisor_started /s\nchild_started /s/x\nchild_start_failed /s/y exec:EACCES\n"
-	        "child_stopping /s/x SIGTERM\nchild_exited /s/x shutdown SIGTERM\n"
-	        "supervisor_stopped /s shutdown\nchild_start_failed /s shutdown\n"
-	        "child_stopping /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
-	        "supervisor_stopped / shutdown\nstopped 1");
+		"child_stopping /s/x SIGTERM\nchild_exited /s/x shutdown SIGTERM\n"
+		"supervisor_stopped /s shutdown\nchild_start_failed /s shutdown\n"
+		"child_stopping /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
+		"supervisor_stopped / shutdown\nstopped 1");
 	cr_assert(eq(sz, rec_log_count(&R, "child_started /b"), 0));
 }
 
@@ -132,7 +136,7 @@ Test(core, permanent_is_restarted_after_normal_exit_and_crash)
 Test(core, transient_stays_down_after_normal_exit_and_restarts_after_crash)
 {
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 10, 5, w_spec("a", RESTART_TRANSIENT),
-	                       w_spec("b", RESTART_TRANSIENT), NULL));
+			       w_spec("b", RESTART_TRANSIENT), NULL));
 	rec_clear(&R);
 	rec_exit(&R, "/a", 0);
 	rec_signal_exit(&R, "/b", SIGSEGV);
@@ -156,7 +160,7 @@ Test(core, normal_exit_codes_and_signals_are_configurable)
 Test(core, temporary_is_removed_and_never_counted)
 {
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 0, 5, w_spec("t", RESTART_TEMPORARY),
-	                       w_spec("p", RESTART_PERMANENT), NULL));
+			       w_spec("p", RESTART_PERMANENT), NULL));
 	rec_clear(&R);
 	rec_exit(&R, "/t", 1); /* a crash: still not restarted, not counted (max_restarts 0) */
 	LOG_EQ("child_exited /t crash 1");
@@ -169,8 +173,8 @@ Test(core, temporary_is_removed_and_never_counted)
 Test(core, one_for_one_restarts_only_the_exited_child)
 {
 	rec_init(&R,
-	         root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
-	                   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
+		 root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
+			   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
 	rec_clear(&R);
 	rec_exit(&R, "/b", 1);
 	LOG_EQ("child_exited /b crash 1\nchild_started /b");
@@ -179,8 +183,8 @@ Test(core, one_for_one_restarts_only_the_exited_child)
 Test(core, one_for_all_terminates_others_in_reverse_then_starts_all_in_order)
 {
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ALL, 3, 5, w_spec("a", RESTART_PERMANENT),
-	                       w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT),
-	                       w_spec("d", RESTART_PERMANENT), NULL));
+			       w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT),
+			       w_spec("d", RESTART_PERMANENT), NULL));
 	rec_clear(&R);
 	rec_exit(&R, "/b", 1);
 	rec_exit_signalled(&R);
@@ -194,8 +198,8 @@ Test(core, one_for_all_terminates_others_in_reverse_then_starts_all_in_order)
 Test(core, rest_for_one_restarts_the_exited_child_and_those_after_it)
 {
 	rec_init(&R, root_spec(STRATEGY_REST_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
-	                       w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT),
-	                       w_spec("d", RESTART_PERMANENT), NULL));
+			       w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT),
+			       w_spec("d", RESTART_PERMANENT), NULL));
 	rec_clear(&R);
 	pid_t a = rec_pid(&R, "/a");
 	rec_exit(&R, "/b", 1);
@@ -210,8 +214,8 @@ Test(core, rest_for_one_restarts_the_exited_child_and_those_after_it)
 Test(core, group_restart_removes_temporary_children)
 {
 	rec_init(&R,
-	         root_spec(STRATEGY_ONE_FOR_ALL, 3, 5, w_spec("a", RESTART_PERMANENT),
-	                   w_spec("t", RESTART_TEMPORARY), w_spec("c", RESTART_PERMANENT), NULL));
+		 root_spec(STRATEGY_ONE_FOR_ALL, 3, 5, w_spec("a", RESTART_PERMANENT),
+			   w_spec("t", RESTART_TEMPORARY), w_spec("c", RESTART_PERMANENT), NULL));
 	rec_clear(&R);
 	rec_exit(&R, "/c", 1);
 	rec_exit_signalled(&R);
@@ -225,8 +229,8 @@ Test(core, group_restart_removes_temporary_children)
 Test(core, one_for_all_starts_children_that_were_not_running)
 {
 	rec_init(&R,
-	         root_spec(STRATEGY_ONE_FOR_ALL, 3, 5, w_spec("a", RESTART_TRANSIENT),
-	                   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
+		 root_spec(STRATEGY_ONE_FOR_ALL, 3, 5, w_spec("a", RESTART_TRANSIENT),
+			   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
 	struct treq *t = submit(OP_TERMINATE_CHILD, "/", "c");
 	rec_exit_signalled(&R);
 	cr_assert(t->done && t->req.error == CORE_OK);
@@ -243,8 +247,8 @@ Test(core, one_for_all_starts_children_that_were_not_running)
 Test(core, a_group_restart_counts_as_one_restart)
 {
 	rec_init(&R,
-	         root_spec(STRATEGY_ONE_FOR_ALL, 1, 5, w_spec("a", RESTART_PERMANENT),
-	                   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
+		 root_spec(STRATEGY_ONE_FOR_ALL, 1, 5, w_spec("a", RESTART_PERMANENT),
+			   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
 	rec_exit(&R, "/a", 1);
 	rec_exit_signalled(&R);
 	cr_assert(not(R.stopped), "three children restarted, one restart counted");
@@ -259,7 +263,7 @@ Test(core, a_group_restart_counts_as_one_restart)
 Test(core, intensity_gives_up_when_records_in_window_exceed_max_restarts)
 {
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
-	                       w_spec("b", RESTART_PERMANENT), NULL));
+			       w_spec("b", RESTART_PERMANENT), NULL));
 	const uint64_t at[] = {0, 1000, 2000};
 	for (size_t i = 0; i < 3; i++) {
 		rec_advance(&R, at[i]);
@@ -292,8 +296,8 @@ Test(core, max_restarts_zero_gives_up_on_the_first_restart)
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 0, 5, w_spec("a", RESTART_PERMANENT), NULL));
 	rec_clear(&R);
 	rec_exit(&R, "/a", 0);
-	LOG_EQ(
-	    "child_exited /a normal 0\nrestart_limit /\nsupervisor_stopped / shutdown\nstopped 1");
+	LOG_EQ("child_exited /a normal 0\nrestart_limit /\nsupervisor_stopped / shutdown\nstopped "
+	       "1");
 }
 
 Test(core, failed_restarts_are_retried_and_every_retry_counts)
@@ -326,8 +330,8 @@ Test(core, a_retry_that_succeeds_restores_the_child)
 Test(core, one_for_all_retry_restarts_the_whole_group_again)
 {
 	rec_init(&R,
-	         root_spec(STRATEGY_ONE_FOR_ALL, 5, 5, w_spec("a", RESTART_PERMANENT),
-	                   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
+		 root_spec(STRATEGY_ONE_FOR_ALL, 5, 5, w_spec("a", RESTART_PERMANENT),
+			   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
 	rec_fail_spawn(&R, "/b", 1, "exec:ENOENT");
 	rec_clear(&R);
 	rec_exit(&R, "/a", 1);
@@ -345,8 +349,8 @@ Test(core, one_for_all_retry_restarts_the_whole_group_again)
 Test(core, rest_for_one_retry_goes_on_from_the_failed_child)
 {
 	rec_init(&R,
-	         root_spec(STRATEGY_REST_FOR_ONE, 5, 5, w_spec("a", RESTART_PERMANENT),
-	                   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
+		 root_spec(STRATEGY_REST_FOR_ONE, 5, 5, w_spec("a", RESTART_PERMANENT),
+			   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
 	rec_fail_spawn(&R, "/c", 1, "exec:ENOENT");
 	rec_clear(&R);
 	rec_exit(&R, "/b", 1);
@@ -362,7 +366,7 @@ Test(core, rest_for_one_retry_goes_on_from_the_failed_child)
 Test(core, escalation_two_levels_up)
 {
 	struct child_spec *s2 =
-	    sup_spec("s2", STRATEGY_ONE_FOR_ONE, w_spec("w", RESTART_PERMANENT), NULL);
+		sup_spec("s2", STRATEGY_ONE_FOR_ONE, w_spec("w", RESTART_PERMANENT), NULL);
 	struct child_spec *s1 = sup_spec("s1", STRATEGY_ONE_FOR_ONE, s2, NULL);
 	s2->sup.max_restarts = 0;
 	s1->sup.max_restarts = 0;
@@ -380,7 +384,7 @@ Test(core, escalation_two_levels_up)
 Test(core, a_transient_supervisor_that_gives_up_stays_down)
 {
 	struct child_spec *s =
-	    sup_spec("s", STRATEGY_ONE_FOR_ONE, w_spec("w", RESTART_PERMANENT), NULL);
+		sup_spec("s", STRATEGY_ONE_FOR_ONE, w_spec("w", RESTART_PERMANENT), NULL);
 	s->restart = RESTART_TRANSIENT;
 	s->sup.max_restarts = 0;
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, s, NULL));
@@ -393,21 +397,22 @@ Test(core, a_transient_supervisor_that_gives_up_stays_down)
 Test(core, root_giving_up_stops_the_tree_with_status_1)
 {
 	struct child_spec *s =
-	    sup_spec("s", STRATEGY_ONE_FOR_ONE, w_spec("w", RESTART_PERMANENT), NULL);
+		sup_spec("s", STRATEGY_ONE_FOR_ONE, w_spec("w", RESTART_PERMANENT), NULL);
 	s->sup.max_restarts = 0;
 	rec_init(&R,
-	         root_spec(STRATEGY_ONE_FOR_ONE, 0, 5, w_spec("a", RESTART_PERMANENT), s, NULL));
+		 root_spec(STRATEGY_ONE_FOR_ONE, 0, 5, w_spec("a", RESTART_PERMANENT), s, NULL));
 	rec_clear(&R);
 	rec_exit(&R, "/s/w", 1);
 	rec_exit_signalled(&R);
 	LOG_HAS("restart_limit /s\nsupervisor_stopped /s shutdown\nrestart_limit /\n"
-	        "child_stopping /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
-	        "supervisor_stopped / shutdown\nstopped 1");
+		"child_stopping /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
+		"supervisor_stopped / shutdown\nstopped 1");
 }
 
 /* ---- auto_shutdown ---- */
 
-static struct child_spec *significant(struct child_spec *s)
+static struct child_spec *
+significant(struct child_spec *s)
 {
 	s->significant = true;
 	return s;
@@ -416,8 +421,8 @@ static struct child_spec *significant(struct child_spec *s)
 Test(core, any_significant_shuts_down_with_the_childs_status)
 {
 	struct child_spec *root =
-	    root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
-	              significant(w_spec("main", RESTART_TEMPORARY)), NULL);
+		root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
+			  significant(w_spec("main", RESTART_TEMPORARY)), NULL);
 	root->sup.auto_shutdown = AUTO_SHUTDOWN_ANY_SIGNIFICANT;
 	rec_init(&R, root);
 	rec_clear(&R);
@@ -431,7 +436,7 @@ Test(core, any_significant_shuts_down_with_the_childs_status)
 Test(core, any_significant_exit_by_signal_gives_128_plus_signal)
 {
 	struct child_spec *root = root_spec(STRATEGY_ONE_FOR_ONE, 3, 5,
-	                                    significant(w_spec("main", RESTART_TEMPORARY)), NULL);
+					    significant(w_spec("main", RESTART_TEMPORARY)), NULL);
 	root->sup.auto_shutdown = AUTO_SHUTDOWN_ANY_SIGNIFICANT;
 	rec_init(&R, root);
 	rec_signal_exit(&R, "/main", SIGSEGV);
@@ -442,7 +447,7 @@ Test(core, any_significant_exit_by_signal_gives_128_plus_signal)
 Test(core, transient_significant_crash_is_restarted_not_shut_down)
 {
 	struct child_spec *root = root_spec(STRATEGY_ONE_FOR_ONE, 3, 5,
-	                                    significant(w_spec("main", RESTART_TRANSIENT)), NULL);
+					    significant(w_spec("main", RESTART_TRANSIENT)), NULL);
 	root->sup.auto_shutdown = AUTO_SHUTDOWN_ANY_SIGNIFICANT;
 	rec_init(&R, root);
 	rec_clear(&R);
@@ -456,8 +461,8 @@ Test(core, transient_significant_crash_is_restarted_not_shut_down)
 Test(core, all_significant_waits_for_the_last_significant_child)
 {
 	struct child_spec *root = root_spec(
-	    STRATEGY_ONE_FOR_ONE, 3, 5, significant(w_spec("x", RESTART_TRANSIENT)),
-	    significant(w_spec("y", RESTART_TEMPORARY)), w_spec("z", RESTART_PERMANENT), NULL);
+		STRATEGY_ONE_FOR_ONE, 3, 5, significant(w_spec("x", RESTART_TRANSIENT)),
+		significant(w_spec("y", RESTART_TEMPORARY)), w_spec("z", RESTART_PERMANENT), NULL);
 	root->sup.auto_shutdown = AUTO_SHUTDOWN_ALL_SIGNIFICANT;
 	rec_init(&R, root);
 	rec_clear(&R);
@@ -467,14 +472,14 @@ Test(core, all_significant_waits_for_the_last_significant_child)
 	rec_exit(&R, "/y", 0);
 	rec_exit_signalled(&R);
 	LOG_HAS("child_exited /y normal 0\nauto_shutdown / /y\nchild_stopping /z SIGTERM\n"
-	        "supervisor_stopped / shutdown\nstopped 0");
+		"supervisor_stopped / shutdown\nstopped 0");
 }
 
 Test(core, terminate_child_of_a_significant_child_does_not_fire)
 {
 	struct child_spec *root =
-	    root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, significant(w_spec("x", RESTART_TRANSIENT)),
-	              w_spec("z", RESTART_PERMANENT), NULL);
+		root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, significant(w_spec("x", RESTART_TRANSIENT)),
+			  w_spec("z", RESTART_PERMANENT), NULL);
 	root->sup.auto_shutdown = AUTO_SHUTDOWN_ANY_SIGNIFICANT;
 	rec_init(&R, root);
 	struct treq *t = submit(OP_TERMINATE_CHILD, "/", "x");
@@ -488,8 +493,8 @@ Test(core, terminate_child_of_a_significant_child_does_not_fire)
 Test(core, bystanders_of_a_group_restart_do_not_fire)
 {
 	struct child_spec *root =
-	    root_spec(STRATEGY_ONE_FOR_ALL, 3, 5, significant(w_spec("x", RESTART_TRANSIENT)),
-	              w_spec("z", RESTART_PERMANENT), NULL);
+		root_spec(STRATEGY_ONE_FOR_ALL, 3, 5, significant(w_spec("x", RESTART_TRANSIENT)),
+			  w_spec("z", RESTART_PERMANENT), NULL);
 	root->sup.auto_shutdown = AUTO_SHUTDOWN_ANY_SIGNIFICANT;
 	rec_init(&R, root);
 	rec_exit(&R, "/z", 1);
@@ -502,8 +507,8 @@ Test(core, bystanders_of_a_group_restart_do_not_fire)
 Test(core, significant_exit_during_shutdown_does_not_fire)
 {
 	struct child_spec *root =
-	    root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, significant(w_spec("x", RESTART_TRANSIENT)),
-	              w_spec("z", RESTART_PERMANENT), NULL);
+		root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, significant(w_spec("x", RESTART_TRANSIENT)),
+			  w_spec("z", RESTART_PERMANENT), NULL);
 	root->sup.auto_shutdown = AUTO_SHUTDOWN_ANY_SIGNIFICANT;
 	rec_init(&R, root);
 	core_shutdown(R.core, R.now);
@@ -516,7 +521,7 @@ Test(core, significant_exit_during_shutdown_does_not_fire)
 Test(core, nested_auto_shutdown_is_a_shutdown_exit_to_the_parent)
 {
 	struct child_spec *s = sup_spec("s", STRATEGY_ONE_FOR_ONE,
-	                                significant(w_spec("job", RESTART_TEMPORARY)), NULL);
+					significant(w_spec("job", RESTART_TEMPORARY)), NULL);
 	s->sup.auto_shutdown = AUTO_SHUTDOWN_ANY_SIGNIFICANT;
 	s->restart = RESTART_TRANSIENT;
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, s, NULL));
@@ -586,8 +591,8 @@ Test(core, infinity_waits_without_limit)
 Test(core, shutdown_terminates_in_reverse_order_one_at_a_time)
 {
 	rec_init(&R,
-	         root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
-	                   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
+		 root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
+			   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
 	rec_clear(&R);
 	core_shutdown(R.core, 0);
 	LOG_EQ("child_stopping /c SIGTERM"); /* b waits for c */
@@ -601,7 +606,7 @@ Test(core, shutdown_terminates_in_reverse_order_one_at_a_time)
 Test(core, nested_supervisor_shutdown_ms_kills_its_whole_subtree_at_the_deadline)
 {
 	struct child_spec *s = sup_spec("s", STRATEGY_ONE_FOR_ONE, w_spec("x", RESTART_PERMANENT),
-	                                w_spec("y", RESTART_PERMANENT), NULL);
+					w_spec("y", RESTART_PERMANENT), NULL);
 	s->shutdown_ms = 1000;
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, s, NULL));
 	rec_clear(&R);
@@ -611,14 +616,14 @@ Test(core, nested_supervisor_shutdown_ms_kills_its_whole_subtree_at_the_deadline
 	LOG_HAS("shutdown_timeout /s\nchild_stopping /s/x SIGKILL\nchild_stopping /s/y SIGKILL");
 	rec_exit_signalled(&R);
 	LOG_HAS("child_exited /s/y killed SIGKILL\nsupervisor_stopped /s shutdown\n"
-	        "supervisor_stopped / normal\nstopped 0");
+		"supervisor_stopped / normal\nstopped 0");
 	LOG_HAS("child_exited /s/x killed SIGKILL\nsupervisor_stopped /s shutdown");
 }
 
 Test(core, nested_supervisor_brutal_kill_kills_the_subtree_at_once)
 {
 	struct child_spec *s =
-	    sup_spec("s", STRATEGY_ONE_FOR_ONE, w_spec("x", RESTART_PERMANENT), NULL);
+		sup_spec("s", STRATEGY_ONE_FOR_ONE, w_spec("x", RESTART_PERMANENT), NULL);
 	s->shutdown_ms = SHUTDOWN_BRUTAL_KILL;
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, s, NULL));
 	rec_clear(&R);
@@ -633,8 +638,8 @@ Test(core, nested_supervisor_brutal_kill_kills_the_subtree_at_once)
 Test(core, an_exit_during_a_group_restart_waits_and_is_not_a_second_restart)
 {
 	rec_init(&R,
-	         root_spec(STRATEGY_ONE_FOR_ALL, 5, 5, w_spec("a", RESTART_PERMANENT),
-	                   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
+		 root_spec(STRATEGY_ONE_FOR_ALL, 5, 5, w_spec("a", RESTART_PERMANENT),
+			   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
 	rec_clear(&R);
 	rec_exit(&R, "/a", 1); /* stops c first: waiting */
 	rec_exit(&R, "/b", 1); /* b dies by itself meanwhile */
@@ -650,7 +655,7 @@ Test(core, an_exit_of_a_bystander_during_one_for_one_restart_is_served_after)
 	struct child_spec *a = w_spec("a", RESTART_PERMANENT);
 	a->worker.ready = READY_NOTIFY;
 	rec_init(&R,
-	         root_spec(STRATEGY_ONE_FOR_ONE, 5, 5, a, w_spec("b", RESTART_PERMANENT), NULL));
+		 root_spec(STRATEGY_ONE_FOR_ONE, 5, 5, a, w_spec("b", RESTART_PERMANENT), NULL));
 	core_child_ready(R.core, rec_find(&R, "/a"), 0);
 	rec_clear(&R);
 	rec_exit(&R, "/a", 1); /* restart waits for READY=1 */
@@ -664,7 +669,7 @@ Test(core, an_exit_of_a_bystander_during_one_for_one_restart_is_served_after)
 Test(core, a_request_to_a_busy_supervisor_waits_its_turn)
 {
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ALL, 5, 5, w_spec("a", RESTART_PERMANENT),
-	                       w_spec("b", RESTART_PERMANENT), NULL));
+			       w_spec("b", RESTART_PERMANENT), NULL));
 	rec_exit(&R, "/a", 1); /* stopping b */
 	struct treq *t = submit(OP_TERMINATE_CHILD, "/", "a");
 	cr_assert(not(t->done));
@@ -683,7 +688,7 @@ Test(core, notify_worker_counts_as_started_on_ready_and_holds_the_next_start)
 	struct child_spec *a = w_spec("a", RESTART_PERMANENT);
 	a->worker.ready = READY_NOTIFY;
 	rec_init(&R,
-	         root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, a, w_spec("b", RESTART_PERMANENT), NULL));
+		 root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, a, w_spec("b", RESTART_PERMANENT), NULL));
 	LOG_EQ("supervisor_started /");
 	STATE("/a", "starting");
 	core_child_ready(R.core, rec_find(&R, "/a"), 10);
@@ -709,7 +714,7 @@ Test(core, notify_worker_that_exits_before_ready_fails_to_start)
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, a, NULL));
 	rec_exit(&R, "/a", 2);
 	LOG_HAS("child_exited /a crash 2\nchild_start_failed /a exited\n"
-	        "supervisor_stopped / shutdown\nstopped 1");
+		"supervisor_stopped / shutdown\nstopped 1");
 }
 
 /* ---- static supervisor API ---- */
@@ -745,7 +750,7 @@ Test(core, static_start_child_appends_and_reports_duplicates)
 Test(core, static_terminate_restart_delete)
 {
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
-	                       w_spec("t", RESTART_TEMPORARY), NULL));
+			       w_spec("t", RESTART_TEMPORARY), NULL));
 	struct treq *t;
 
 	t = submit(OP_TERMINATE_CHILD, "/", "nope");
@@ -787,7 +792,7 @@ Test(core, static_terminate_restart_delete)
 Test(core, restart_child_reports_restarting_while_a_retry_is_pending)
 {
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ALL, 5, 5, w_spec("a", RESTART_PERMANENT),
-	                       w_spec("b", RESTART_PERMANENT), NULL));
+			       w_spec("b", RESTART_PERMANENT), NULL));
 	rec_fail_spawn(&R, "/a", 1, "exec:ENOENT");
 	rec_exit(&R, "/b", 1); /* one_for_all: stopping /a, busy */
 	struct treq *r = submit(OP_RESTART_CHILD, "/", "a");
@@ -805,7 +810,8 @@ Test(core, restart_child_reports_restarting_while_a_retry_is_pending)
 
 /* ---- dynamic supervisors ---- */
 
-static struct child_spec *dyn_root(enum restart_type tmpl_restart, uint32_t max_children)
+static struct child_spec *
+dyn_root(enum restart_type tmpl_restart, uint32_t max_children)
 {
 	struct child_spec *d = dyn_spec("d", tmpl_restart, 5000);
 	d->sup.max_children = max_children;
@@ -922,10 +928,10 @@ Test(core, dynamic_shutdown_stops_all_children_at_once_with_one_deadline)
 	rec_exit(&R, "/d/2", 0);
 	rec_advance(&R, 5000);
 	LOG_HAS("shutdown_timeout /d/1\nchild_stopping /d/1 SIGKILL\nshutdown_timeout /d/3\n"
-	        "child_stopping /d/3 SIGKILL");
+		"child_stopping /d/3 SIGKILL");
 	rec_exit_signalled(&R);
 	LOG_HAS("child_exited /d/3 killed SIGKILL\nsupervisor_stopped /d shutdown\n"
-	        "supervisor_stopped / normal\nstopped 0");
+		"supervisor_stopped / normal\nstopped 0");
 	for (int i = 0; i < 3; i++)
 		free(reqs[i]);
 }
@@ -939,7 +945,7 @@ Test(core, dynamic_supervisor_that_gives_up_comes_back_empty)
 	rec_exit(&R, "/d/1", 1);
 	rec_exit_signalled(&R);
 	LOG_HAS("restart_limit /d\nchild_stopping /d/2 SIGTERM\nsupervisor_stopped /d shutdown\n"
-	        "supervisor_started /d");
+		"supervisor_started /d");
 	STATE("/d", "running");
 	cr_assert(eq(sz, rec_find(&R, "/d")->sup->nchildren, 0));
 	struct treq *c = start_dynamic("/d", NULL);

@@ -1,0 +1,31 @@
+# shellcheck shell=bash
+# tools/deps.sh - install the Debian 12 packages supd needs, only if missing.
+# Sourced by tools/test and tools/kv-demo.
+
+SUPD_PACKAGES=(
+	gcc pkg-config meson ninja-build   # toolchain
+	libcyaml-dev                       # config loader (pulls libyaml-dev)
+	libsystemd-dev                     # sd-event loop, sd_notify, sd_listen_fds
+	libjansson-dev                     # JSON on the control socket
+	libcriterion-dev                   # unit and integration tests
+	mandoc                             # man page lint
+	valgrind                           # leak check of the real daemon
+	util-linux procps                  # unshare (PID-1 tests), ps
+	clang-format                       # format check
+	python3                            # test-count summary
+)
+
+supd_install_deps() {
+	local missing=()
+	for p in "${SUPD_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "installing: ${missing[*]}"
+	local sudo=""
+	[ "$(id -u)" -ne 0 ] && sudo="sudo"
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get install -y -q "${missing[@]}" ||
+		{ $sudo apt-get update -q && $sudo apt-get install -y -q "${missing[@]}"; }
+}
