@@ -52,7 +52,8 @@ static struct harness *active[MAX_HARNESSES];
 
 /* ---- small utilities ---- */
 
-uint64_t h_now_ms(void)
+uint64_t
+h_now_ms(void)
 {
 	struct timespec ts;
 
@@ -60,7 +61,8 @@ uint64_t h_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static uint64_t now_ns(void)
+static uint64_t
+now_ns(void)
 {
 	struct timespec ts;
 
@@ -68,19 +70,22 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
-static const char *wrapper(void)
+static const char *
+wrapper(void)
 {
 	const char *w = getenv("SUPD_WRAPPER");
 
 	return w && *w ? w : NULL;
 }
 
-int h_slow(void)
+int
+h_slow(void)
 {
 	return wrapper() ? 10 : 1;
 }
 
-static const char *need_env(const char *name)
+static const char *
+need_env(const char *name)
 {
 	const char *v = getenv(name);
 
@@ -88,18 +93,21 @@ static const char *need_env(const char *name)
 	return v;
 }
 
-const char *h_supd_bin(void)
+const char *
+h_supd_bin(void)
 {
 	return need_env("SUPD_BIN");
 }
 
-const char *h_testchild(void)
+const char *
+h_testchild(void)
 {
 	return need_env("TESTCHILD");
 }
 
 /* text with every @TESTCHILD@ and @DIR@ replaced; malloc'd. */
-static char *substitute(const char *text, const char *dir)
+static char *
+substitute(const char *text, const char *dir)
 {
 	const char *tc = h_testchild();
 	size_t cap = strlen(text) + 1, len = 0;
@@ -129,7 +137,8 @@ static char *substitute(const char *text, const char *dir)
 	return out;
 }
 
-const char *h_path(struct harness *h, const char *name)
+const char *
+h_path(struct harness *h, const char *name)
 {
 	static char bufs[4][512];
 	static int next;
@@ -139,7 +148,8 @@ const char *h_path(struct harness *h, const char *name)
 	return b;
 }
 
-char *h_read_file(const char *path)
+char *
+h_read_file(const char *path)
 {
 	FILE *f = fopen(path, "re");
 	char *buf = NULL;
@@ -161,7 +171,8 @@ char *h_read_file(const char *path)
 	return buf;
 }
 
-static void write_file(const char *path, const char *text)
+static void
+write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "we");
 
@@ -172,7 +183,8 @@ static void write_file(const char *path, const char *text)
 /* ---- diagnostics: what a failure message shows ---- */
 
 /* The last events and the tail of supd's log, for failure messages. */
-const char *h_context(struct harness *h)
+const char *
+h_context(struct harness *h)
 {
 	static char buf[6144];
 	size_t n = 0, nev = h->events ? json_array_size(h->events) : 0;
@@ -198,14 +210,15 @@ const char *h_context(struct harness *h)
 	return buf;
 }
 
-#define h_fail(h, ...)                                        \
-	do {                                                  \
-		char msg_[512];                               \
-		snprintf(msg_, sizeof(msg_), __VA_ARGS__);    \
-		cr_assert(false, "%s%s", msg_, h_context(h)); \
+#define h_fail(h, ...)                                                                             \
+	do {                                                                                       \
+		char msg_[512];                                                                    \
+		snprintf(msg_, sizeof(msg_), __VA_ARGS__);                                         \
+		cr_assert(false, "%s%s", msg_, h_context(h));                                      \
 	} while (0)
 
-void h_report(const char *fmt, ...)
+void
+h_report(const char *fmt, ...)
 {
 	const char *path = getenv("SUPD_ITEST_REPORT");
 	char line[512];
@@ -231,7 +244,8 @@ struct strv {
 	size_t n, cap;
 };
 
-static void strv_add(struct strv *s, const char *str)
+static void
+strv_add(struct strv *s, const char *str)
 {
 	if (s->n + 2 > s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 32;
@@ -244,7 +258,8 @@ static void strv_add(struct strv *s, const char *str)
 	s->v[s->n] = NULL;
 }
 
-static void strv_free(struct strv *s)
+static void
+strv_free(struct strv *s)
 {
 	for (size_t i = 0; i < s->n; i++)
 		free(s->v[i]);
@@ -252,7 +267,8 @@ static void strv_free(struct strv *s)
 }
 
 /* Splits the wrapper command line on blanks (no quoting). */
-static void add_wrapper(struct strv *argv, const char *dir)
+static void
+add_wrapper(struct strv *argv, const char *dir)
 {
 	char *w = substitute(wrapper(), dir), *save = NULL;
 
@@ -261,7 +277,8 @@ static void add_wrapper(struct strv *argv, const char *dir)
 	free(w);
 }
 
-static bool env_overridden(const char *entry, const char *const *extra)
+static bool
+env_overridden(const char *entry, const char *const *extra)
 {
 	size_t len = strcspn(entry, "=");
 
@@ -271,8 +288,8 @@ static bool env_overridden(const char *entry, const char *const *extra)
 	return false;
 }
 
-static pid_t spawn(char *const argv[], char *const envp[], const char *out, const char *err,
-                   const int *ignore)
+static pid_t
+spawn(char *const argv[], char *const envp[], const char *out, const char *err, const int *ignore)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -290,16 +307,16 @@ static pid_t spawn(char *const argv[], char *const envp[], const char *out, cons
 	}
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-	                                    POSIX_SPAWN_SETPGROUP);
+						POSIX_SPAWN_SETPGROUP);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, out ? out : "/dev/null",
-	                                 O_WRONLY | O_CREAT | O_APPEND, 0644);
+					 O_WRONLY | O_CREAT | O_APPEND, 0644);
 	posix_spawn_file_actions_addopen(&fa, 2, err ? err : "/dev/null",
-	                                 O_WRONLY | O_CREAT | O_APPEND, 0644);
+					 O_WRONLY | O_CREAT | O_APPEND, 0644);
 	r = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
@@ -309,7 +326,8 @@ static pid_t spawn(char *const argv[], char *const envp[], const char *out, cons
 	return pid;
 }
 
-static void register_harness(struct harness *h)
+static void
+register_harness(struct harness *h)
 {
 	for (size_t i = 0; i < MAX_HARNESSES; i++)
 		if (!active[i]) {
@@ -319,7 +337,8 @@ static void register_harness(struct harness *h)
 	cr_assert(false, "too many supd instances in one test");
 }
 
-struct harness *h_start(const struct h_opts *o)
+struct harness *
+h_start(const struct h_opts *o)
 {
 	struct harness *h = calloc(1, sizeof(*h));
 	struct strv argv = {0}, envp = {0};
@@ -411,7 +430,8 @@ struct harness *h_start(const struct h_opts *o)
 
 /* ---- the event stream ---- */
 
-static void alive_add(struct harness *h, pid_t pid)
+static void
+alive_add(struct harness *h, pid_t pid)
 {
 	if (h->nalive == h->alive_cap) {
 		h->alive_cap = h->alive_cap ? h->alive_cap * 2 : 16;
@@ -421,7 +441,8 @@ static void alive_add(struct harness *h, pid_t pid)
 	h->alive[h->nalive++] = pid;
 }
 
-static void alive_remove(struct harness *h, pid_t pid)
+static void
+alive_remove(struct harness *h, pid_t pid)
 {
 	for (size_t i = 0; i < h->nalive; i++)
 		if (h->alive[i] == pid) {
@@ -430,7 +451,8 @@ static void alive_remove(struct harness *h, pid_t pid)
 		}
 }
 
-static void take_line(struct harness *h, const char *line)
+static void
+take_line(struct harness *h, const char *line)
 {
 	json_error_t err;
 	json_t *ev = json_loads(line, 0, &err);
@@ -451,13 +473,14 @@ static void take_line(struct harness *h, const char *line)
 }
 
 /* Reads what the FIFO holds; returns the number of new events. */
-static size_t read_events(struct harness *h)
+static size_t
+read_events(struct harness *h)
 {
 	size_t before = json_array_size(h->events);
 
 	while (!h->events_eof) {
 		ssize_t n = read(h->events_fd, h->partial + h->partial_len,
-		                 sizeof(h->partial) - 1 - h->partial_len);
+				 sizeof(h->partial) - 1 - h->partial_len);
 		char *start, *nl;
 
 		if (n < 0 && errno == EINTR)
@@ -484,7 +507,8 @@ static size_t read_events(struct harness *h)
 	return json_array_size(h->events) - before;
 }
 
-static bool process_gone(struct harness *h)
+static bool
+process_gone(struct harness *h)
 {
 	struct pollfd p = {.fd = h->pidfd, .events = POLLIN};
 
@@ -493,11 +517,12 @@ static bool process_gone(struct harness *h)
 
 /* Waits until new events arrive, the stream ends or the deadline passes.
  * Returns false when nothing more can come. */
-static bool pump(struct harness *h, uint64_t deadline_ms)
+static bool
+pump(struct harness *h, uint64_t deadline_ms)
 {
 	for (;;) {
 		struct pollfd p[2] = {{.fd = h->events_eof ? -1 : h->events_fd, .events = POLLIN},
-		                      {.fd = h->reaped ? -1 : h->pidfd, .events = POLLIN}};
+				      {.fd = h->reaped ? -1 : h->pidfd, .events = POLLIN}};
 		uint64_t now = h_now_ms();
 		int r;
 
@@ -522,7 +547,8 @@ static bool pump(struct harness *h, uint64_t deadline_ms)
 	}
 }
 
-static bool matches(json_t *ev, const char *pattern)
+static bool
+matches(json_t *ev, const char *pattern)
 {
 	char buf[256], *save = NULL;
 	const char *want[3] = {NULL, NULL, NULL};
@@ -540,14 +566,16 @@ static bool matches(json_t *ev, const char *pattern)
 	return true;
 }
 
-static bool matches_name_path(json_t *ev, const char *event, const char *path)
+static bool
+matches_name_path(json_t *ev, const char *event, const char *path)
 {
 	const char *e = ev_str(ev, "event"), *p = ev_str(ev, "path");
 
 	return e && strcmp(e, event) == 0 && (!path || (p && strcmp(p, path) == 0));
 }
 
-json_t *h_wait_event(struct harness *h, const char *event, const char *path, int timeout_ms)
+json_t *
+h_wait_event(struct harness *h, const char *event, const char *path, int timeout_ms)
 {
 	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms * (uint64_t)h_slow();
 	size_t i = h->cursor;
@@ -569,7 +597,8 @@ json_t *h_wait_event(struct harness *h, const char *event, const char *path, int
 	}
 }
 
-void h_wait_count(struct harness *h, size_t n, int timeout_ms)
+void
+h_wait_count(struct harness *h, size_t n, int timeout_ms)
 {
 	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms * (uint64_t)h_slow();
 
@@ -586,22 +615,26 @@ void h_wait_count(struct harness *h, size_t n, int timeout_ms)
 	}
 }
 
-size_t h_index(const struct harness *h)
+size_t
+h_index(const struct harness *h)
 {
 	return h->last;
 }
 
-json_t *h_event(const struct harness *h, size_t i)
+json_t *
+h_event(const struct harness *h, size_t i)
 {
 	return json_array_get(h->events, i);
 }
 
-size_t h_nevents(const struct harness *h)
+size_t
+h_nevents(const struct harness *h)
 {
 	return json_array_size(h->events);
 }
 
-long h_find(const struct harness *h, size_t from, const char *pattern)
+long
+h_find(const struct harness *h, size_t from, const char *pattern)
 {
 	for (size_t i = from; i < json_array_size(h->events); i++)
 		if (matches(json_array_get(h->events, i), pattern))
@@ -609,7 +642,8 @@ long h_find(const struct harness *h, size_t from, const char *pattern)
 	return -1;
 }
 
-void h_assert_next(struct harness *h, size_t from, const char *const *expected, size_t n)
+void
+h_assert_next(struct harness *h, size_t from, const char *const *expected, size_t n)
 {
 	h_wait_count(h, from + n, 5000);
 	for (size_t i = 0; i < n; i++)
@@ -617,7 +651,8 @@ void h_assert_next(struct harness *h, size_t from, const char *const *expected, 
 			h_fail(h, "event [%zu] is not '%s'", from + i, expected[i]);
 }
 
-void h_assert_order(struct harness *h, const char *const *expected, size_t n)
+void
+h_assert_order(struct harness *h, const char *const *expected, size_t n)
 {
 	size_t from = 0;
 
@@ -630,17 +665,20 @@ void h_assert_order(struct harness *h, const char *const *expected, size_t n)
 	}
 }
 
-const char *ev_str(json_t *ev, const char *key)
+const char *
+ev_str(json_t *ev, const char *key)
 {
 	return json_string_value(json_object_get(ev, key));
 }
 
-long long ev_int(json_t *ev, const char *key)
+long long
+ev_int(json_t *ev, const char *key)
 {
 	return json_integer_value(json_object_get(ev, key));
 }
 
-int64_t ev_ts_us(json_t *ev)
+int64_t
+ev_ts_us(json_t *ev)
 {
 	const char *ts = ev_str(ev, "ts");
 	struct tm tm = {0};
@@ -649,15 +687,16 @@ int64_t ev_ts_us(json_t *ev)
 
 	cr_assert(ts, "event without ts");
 	cr_assert(sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d.%6ldZ%n", &tm.tm_year, &tm.tm_mon,
-	                 &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &usec, &n) == 7 &&
-	              n == 27 && ts[n] == '\0',
-	          "malformed ts '%s'", ts);
+			 &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &usec, &n) == 7 &&
+			  n == 27 && ts[n] == '\0',
+		  "malformed ts '%s'", ts);
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	return (int64_t)timegm(&tm) * 1000000 + usec;
 }
 
-bool ev_status_code(json_t *ev, int code)
+bool
+ev_status_code(json_t *ev, int code)
 {
 	json_t *st = json_object_get(ev, "status");
 	json_t *c = json_object_get(st, "code");
@@ -666,7 +705,8 @@ bool ev_status_code(json_t *ev, int code)
 	       json_integer_value(c) == code;
 }
 
-bool ev_status_signal(json_t *ev, const char *name)
+bool
+ev_status_signal(json_t *ev, const char *name)
 {
 	json_t *st = json_object_get(ev, "status");
 	const char *s = json_string_value(json_object_get(st, "signal"));
@@ -677,7 +717,8 @@ bool ev_status_signal(json_t *ev, const char *name)
 /* ---- supd's process ---- */
 
 /* The child of unshare: supd itself, in our PID namespace. */
-static pid_t find_pid1(struct harness *h)
+static pid_t
+find_pid1(struct harness *h)
 {
 	uint64_t deadline = h_now_ms() + 5000 * (uint64_t)h_slow();
 	char path[64];
@@ -699,14 +740,16 @@ static pid_t find_pid1(struct harness *h)
 	return -1;
 }
 
-static pid_t supd_pid(struct harness *h)
+static pid_t
+supd_pid(struct harness *h)
 {
 	if (!h->supd)
 		h->supd = find_pid1(h);
 	return h->supd;
 }
 
-void h_signal(struct harness *h, int sig)
+void
+h_signal(struct harness *h, int sig)
 {
 	pid_t pid = supd_pid(h);
 
@@ -714,12 +757,14 @@ void h_signal(struct harness *h, int sig)
 		h_fail(h, "kill(%d, %d): %s", pid, sig, strerror(errno));
 }
 
-pid_t h_supd_pid(struct harness *h)
+pid_t
+h_supd_pid(struct harness *h)
 {
 	return supd_pid(h);
 }
 
-static int shell_status(int wstatus)
+static int
+shell_status(int wstatus)
 {
 	if (WIFEXITED(wstatus))
 		return WEXITSTATUS(wstatus);
@@ -728,7 +773,8 @@ static int shell_status(int wstatus)
 	return -1;
 }
 
-static bool reap(struct harness *h, uint64_t deadline)
+static bool
+reap(struct harness *h, uint64_t deadline)
 {
 	while (!h->reaped) {
 		struct pollfd p = {.fd = h->pidfd, .events = POLLIN};
@@ -747,7 +793,8 @@ static bool reap(struct harness *h, uint64_t deadline)
 }
 
 /* Under valgrind: every log file that has a summary must be clean. */
-static void check_valgrind(struct harness *h)
+static void
+check_valgrind(struct harness *h)
 {
 	DIR *d = opendir(h->dir);
 	struct dirent *e;
@@ -765,20 +812,21 @@ static void check_valgrind(struct harness *h)
 		if (strstr(log, "ERROR SUMMARY:")) {
 			summaries++;
 			cr_assert(strstr(log, "ERROR SUMMARY: 0 errors"),
-			          "valgrind errors in %s:\n%s", e->d_name, log);
+				  "valgrind errors in %s:\n%s", e->d_name, log);
 		}
 		cr_assert(!strstr(log, "Invalid "), "valgrind: invalid access in %s:\n%s",
-		          e->d_name, log);
+			  e->d_name, log);
 		dl = strstr(log, "definitely lost:");
 		cr_assert(!dl || strncmp(dl, "definitely lost: 0 bytes", 24) == 0,
-		          "valgrind: definite leak in %s:\n%s", e->d_name, log);
+			  "valgrind: definite leak in %s:\n%s", e->d_name, log);
 		free(log);
 	}
 	closedir(d);
 	cr_assert(summaries > 0, "no valgrind report in %s", h->dir);
 }
 
-int h_wait_exit(struct harness *h, int timeout_ms)
+int
+h_wait_exit(struct harness *h, int timeout_ms)
 {
 	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms * (uint64_t)h_slow();
 
@@ -801,7 +849,8 @@ int h_wait_exit(struct harness *h, int timeout_ms)
 
 /* ---- files and /proc ---- */
 
-void h_wait_file(struct harness *h, const char *name, int timeout_ms)
+void
+h_wait_file(struct harness *h, const char *name, int timeout_ms)
 {
 	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms * (uint64_t)h_slow();
 	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -826,7 +875,8 @@ void h_wait_file(struct harness *h, const char *name, int timeout_ms)
 	close(fd);
 }
 
-int h_count_fds(pid_t pid)
+int
+h_count_fds(pid_t pid)
 {
 	char path[64];
 	DIR *d;
@@ -844,7 +894,8 @@ int h_count_fds(pid_t pid)
 	return n;
 }
 
-int h_count_zombie_children(pid_t ppid)
+int
+h_count_zombie_children(pid_t ppid)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
@@ -874,7 +925,8 @@ int h_count_zombie_children(pid_t ppid)
 	return n;
 }
 
-int h_run(char *const argv[], const char *out_path, const char *err_path, int timeout_ms)
+int
+h_run(char *const argv[], const char *out_path, const char *err_path, int timeout_ms)
 {
 	struct harness tmp = {.pidfd = -1};
 	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms * (uint64_t)h_slow();
@@ -894,7 +946,8 @@ int h_run(char *const argv[], const char *out_path, const char *err_path, int ti
 
 /* ---- cleanup ---- */
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static int
+remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
@@ -905,13 +958,15 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 /* SIGKILL to the process (and its process group, which every worker
  * leads) behind a pidfd, if it still exists. */
-static void kill_pidfd(int fd, pid_t pid)
+static void
+kill_pidfd(int fd, pid_t pid)
 {
 	if (fd >= 0 && pidfd_send_signal(fd, SIGKILL, NULL, 0) == 0)
 		kill(-pid, SIGKILL);
 }
 
-static void cleanup(struct harness *h)
+static void
+cleanup(struct harness *h)
 {
 	int fds[256];
 	pid_t pids[256];
@@ -967,7 +1022,8 @@ static void cleanup(struct harness *h)
 	free(h);
 }
 
-void h_cleanup_all(void)
+void
+h_cleanup_all(void)
 {
 	for (size_t i = 0; i < MAX_HARNESSES; i++) {
 		if (active[i])

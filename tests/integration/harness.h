@@ -90,31 +90,31 @@ long h_find(const struct harness *h, size_t from, const char *pattern);
  * "EVENT PATH [REASON]" (REASON is matched against the reason member); waits
  * for them to arrive. */
 void h_assert_next(struct harness *h, size_t from, const char *const *expected, size_t n);
-#define H_ASSERT_NEXT(h, from, ...)                                          \
-	do {                                                                 \
-		const char *const h_expected_[] = {__VA_ARGS__};             \
-		h_assert_next((h), (from), h_expected_,                      \
-		              sizeof(h_expected_) / sizeof(h_expected_[0])); \
+#define H_ASSERT_NEXT(h, from, ...)                                                                \
+	do {                                                                                       \
+		const char *const h_expected_[] = {__VA_ARGS__};                                   \
+		h_assert_next((h), (from), h_expected_,                                            \
+			      sizeof(h_expected_) / sizeof(h_expected_[0]));                       \
 	} while (0)
 /* Asserts that the patterns appear in this order (not necessarily
  * adjacent) among the events seen so far. */
 void h_assert_order(struct harness *h, const char *const *expected, size_t n);
-#define H_ASSERT_ORDER(h, ...)                                                                  \
-	do {                                                                                    \
-		const char *const h_expected_[] = {__VA_ARGS__};                                \
-		h_assert_order((h), h_expected_, sizeof(h_expected_) / sizeof(h_expected_[0])); \
+#define H_ASSERT_ORDER(h, ...)                                                                     \
+	do {                                                                                       \
+		const char *const h_expected_[] = {__VA_ARGS__};                                   \
+		h_assert_order((h), h_expected_, sizeof(h_expected_) / sizeof(h_expected_[0]));    \
 	} while (0)
 
 /* The last events and the tail of supd's stderr, for failure messages. */
 const char *h_context(struct harness *h);
 /* cr_assert with the context of h appended to the message. */
-#define H_CHECK(h, cond, ...)                                                       \
-	do {                                                                        \
-		if (!(cond)) {                                                      \
-			char h_msg_[512];                                           \
-			snprintf(h_msg_, sizeof(h_msg_), __VA_ARGS__);              \
-			cr_assert(false, "%s [%s]%s", h_msg_, #cond, h_context(h)); \
-		}                                                                   \
+#define H_CHECK(h, cond, ...)                                                                      \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			char h_msg_[512];                                                          \
+			snprintf(h_msg_, sizeof(h_msg_), __VA_ARGS__);                             \
+			cr_assert(false, "%s [%s]%s", h_msg_, #cond, h_context(h));                \
+		}                                                                                  \
 	} while (0)
 
 /* Accessors for event members (0 / NULL when absent). */

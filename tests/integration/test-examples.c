@@ -18,14 +18,16 @@
 
 #include "harness.h"
 
-static bool is_yaml(const char *name)
+static bool
+is_yaml(const char *name)
 {
 	size_t n = strlen(name);
 
 	return n > 5 && strcmp(name + n - 5, ".yaml") == 0;
 }
 
-static int check_file(const char *path, const char *tmpdir)
+static int
+check_file(const char *path, const char *tmpdir)
 {
 	char out[512], err[512];
 	char *argv[] = {(char *)h_supd_bin(), "-n", "-c", (char *)path, NULL};
@@ -41,12 +43,13 @@ static int check_file(const char *path, const char *tmpdir)
 	snprintf(want, sizeof(want), "%s: configuration OK\n", path);
 	cr_expect(status == 0, "supd -n %s exited %d: %s", path, status, text ? text : "");
 	cr_expect(status != 0 || (text && strcmp(text, want) == 0),
-	          "supd -n %s printed '%s', expected '%s'", path, text ? text : "", want);
+		  "supd -n %s printed '%s', expected '%s'", path, text ? text : "", want);
 	free(text);
 	return 1;
 }
 
-static int scan(const char *dir, int depth, const char *tmpdir)
+static int
+scan(const char *dir, int depth, const char *tmpdir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;

@@ -28,26 +28,28 @@
 TestSuite(supd, .fini = h_cleanup_all, .timeout = 120);
 
 /* A test body run both as a normal process and as PID 1. */
-#define BOTH_MODES(name)             \
-	static void name(bool pid1); \
-	Test(supd, name)             \
-	{                            \
-		name(false);         \
-	}                            \
-	Test(supd, name##_pid1)      \
-	{                            \
-		name(true);          \
-	}                            \
+#define BOTH_MODES(name)                                                                           \
+	static void name(bool pid1);                                                               \
+	Test(supd, name)                                                                           \
+	{                                                                                          \
+		name(false);                                                                       \
+	}                                                                                          \
+	Test(supd, name##_pid1)                                                                    \
+	{                                                                                          \
+		name(true);                                                                        \
+	}                                                                                          \
 	static void name(bool pid1)
 
 #define T 5000 /* default deadline, ms (scaled under valgrind) */
 
-static struct harness *start_yaml(const char *yaml, bool pid1)
+static struct harness *
+start_yaml(const char *yaml, bool pid1)
 {
 	return h_start(&(struct h_opts){.yaml = yaml, .pid1 = pid1});
 }
 
-static void stop_cleanly(struct harness *h)
+static void
+stop_cleanly(struct harness *h)
 {
 	int status;
 
@@ -55,18 +57,18 @@ static void stop_cleanly(struct harness *h)
 	status = h_wait_exit(h, T);
 	H_CHECK(h, status == 0, "supd exited %d after SIGTERM", status);
 	H_CHECK(h, strcmp(ev_str(h_event(h, h_nevents(h) - 1), "event"), "supd_exiting") == 0,
-	        "the last event is not supd_exiting");
+		"the last event is not supd_exiting");
 }
 
 /* 1. A permanent worker that crashes is restarted with a new pid. */
 BOTH_MODES(crash_restart)
 {
 	struct harness *h = start_yaml("max_restarts: 100\n"
-	                               "children:\n"
-	                               "  - id: w\n"
-	                               "    start: [\"@TESTCHILD@\", \"exit\", \"3\", \"--after\", "
-	                               "\"100\"]\n",
-	                               pid1);
+				       "children:\n"
+				       "  - id: w\n"
+				       "    start: [\"@TESTCHILD@\", \"exit\", \"3\", \"--after\", "
+				       "\"100\"]\n",
+				       pid1);
 	json_t *started = h_wait_event(h, "child_started", "/w", T);
 	long long pid = ev_int(started, "pid");
 	json_t *exited = h_wait_event(h, "child_exited", "/w", T);
@@ -80,19 +82,19 @@ BOTH_MODES(crash_restart)
 	again = h_wait_event(h, "child_started", "/w", T);
 	H_CHECK(h, h_index(h) == at + 1, "the restart does not follow the exit directly");
 	H_CHECK(h, ev_int(again, "pid") > 0 && ev_int(again, "pid") != pid,
-	        "the restarted worker has the old pid");
+		"the restarted worker has the old pid");
 	stop_cleanly(h);
 }
 
 /* b crashes once (a marker file remembers it), then sleeps like a and c. */
-#define GROUP_CHILDREN                                                                       \
-	"children:\n"                                                                        \
-	"  - id: a\n"                                                                        \
-	"    start: [\"@TESTCHILD@\", \"sleep\"]\n"                                          \
-	"  - id: b\n"                                                                        \
-	"    start: [\"/bin/sh\", \"-c\", \"if [ -e @DIR@/crashed ]; then exec @TESTCHILD@ " \
-	"sleep; fi; : > @DIR@/crashed; exec @TESTCHILD@ exit 3 --after 100\"]\n"             \
-	"  - id: c\n"                                                                        \
+#define GROUP_CHILDREN                                                                             \
+	"children:\n"                                                                              \
+	"  - id: a\n"                                                                              \
+	"    start: [\"@TESTCHILD@\", \"sleep\"]\n"                                                \
+	"  - id: b\n"                                                                              \
+	"    start: [\"/bin/sh\", \"-c\", \"if [ -e @DIR@/crashed ]; then exec @TESTCHILD@ "       \
+	"sleep; fi; : > @DIR@/crashed; exec @TESTCHILD@ exit 3 --after 100\"]\n"                   \
+	"  - id: c\n"                                                                              \
 	"    start: [\"@TESTCHILD@\", \"sleep\"]\n"
 
 /* 2. one_for_all: the others stop in reverse order, then all start in order. */
@@ -109,13 +111,13 @@ BOTH_MODES(one_for_all_order)
 	crash = h_wait_event(h, "child_exited", "/b", T);
 	at = h_index(h);
 	H_CHECK(h, strcmp(ev_str(crash, "reason"), "crash") == 0 && ev_status_code(crash, 3),
-	        "b's exit is not a crash with code 3");
+		"b's exit is not a crash with code 3");
 	H_ASSERT_NEXT(h, at + 1, "child_stopping /c", "child_exited /c shutdown",
-	              "child_stopping /a", "child_exited /a shutdown", "child_started /a",
-	              "child_started /b", "child_started /c");
+		      "child_stopping /a", "child_exited /a shutdown", "child_started /a",
+		      "child_started /b", "child_started /c");
 	H_CHECK(h, ev_int(h_event(h, at + 1), "pid") == c, "child_stopping /c: wrong pid");
 	H_CHECK(h, strcmp(ev_str(h_event(h, at + 1), "signal"), "SIGTERM") == 0,
-	        "child_stopping /c: not SIGTERM");
+		"child_stopping /c: not SIGTERM");
 	H_CHECK(h, ev_int(h_event(h, at + 3), "pid") == a, "child_stopping /a: wrong pid");
 	H_CHECK(h, ev_int(h_event(h, at + 5), "pid") != a, "a restarted with its old pid");
 	H_CHECK(h, ev_int(h_event(h, at + 7), "pid") != c, "c restarted with its old pid");
@@ -134,26 +136,26 @@ BOTH_MODES(rest_for_one_order)
 	h_wait_event(h, "child_exited", "/b", T);
 	at = h_index(h);
 	H_ASSERT_NEXT(h, at + 1, "child_stopping /c", "child_exited /c shutdown",
-	              "child_started /b", "child_started /c");
+		      "child_started /b", "child_started /c");
 	stop_cleanly(h);
 	/* The first event about a after its start is its final shutdown. */
 	a_next = h_find(h, a_started + 1, "child_stopping /a");
 	for (size_t i = a_started + 1; i < (size_t)a_next; i++)
 		H_CHECK(h, strcmp(ev_str(h_event(h, i), "path"), "/a") != 0,
-		        "event [%zu] touches a during b's restart", i);
+			"event [%zu] touches a during b's restart", i);
 	H_CHECK(h, a_next > (long)at && ev_int(h_event(h, (size_t)a_next), "pid") == a,
-	        "a was not left running with its first pid");
+		"a was not left running with its first pid");
 }
 
 /* 4. A worker that ignores SIGTERM is SIGKILLed when its shutdown time ends. */
 BOTH_MODES(kill_timeout)
 {
 	struct harness *h = start_yaml("children:\n"
-	                               "  - id: stubborn\n"
-	                               "    shutdown: 300\n"
-	                               "    start: [\"/bin/sh\", \"-c\", \"trap '' TERM; : > "
-	                               "@DIR@/ready; exec @TESTCHILD@ ignore-term\"]\n",
-	                               pid1);
+				       "  - id: stubborn\n"
+				       "    shutdown: 300\n"
+				       "    start: [\"/bin/sh\", \"-c\", \"trap '' TERM; : > "
+				       "@DIR@/ready; exec @TESTCHILD@ ignore-term\"]\n",
+				       pid1);
 	json_t *stopping, *timeout, *exited;
 	int64_t delay_us, upper_us = (300 + 100) * 1000;
 	uint64_t seen_stopping, seen_timeout;
@@ -170,21 +172,21 @@ BOTH_MODES(kill_timeout)
 	seen_timeout = h_now_ms();
 	delay_us = ev_ts_us(timeout) - ev_ts_us(stopping);
 	h_report("kill_timeout%s: shutdown 300 ms, measured %.3f ms between child_stopping and "
-	         "shutdown_timeout (events' ts), %llu ms as seen by the test",
-	         pid1 ? "_pid1" : "", (double)delay_us / 1000.0,
-	         (unsigned long long)(seen_timeout - seen_stopping));
+		 "shutdown_timeout (events' ts), %llu ms as seen by the test",
+		 pid1 ? "_pid1" : "", (double)delay_us / 1000.0,
+		 (unsigned long long)(seen_timeout - seen_stopping));
 	H_ASSERT_NEXT(h, at, "child_stopping /stubborn", "shutdown_timeout /stubborn",
-	              "child_exited /stubborn killed");
+		      "child_exited /stubborn killed");
 	exited = h_event(h, at + 2);
 	H_CHECK(h, strcmp(ev_str(stopping, "signal"), "SIGTERM") == 0, "stop signal not SIGTERM");
 	H_CHECK(h, ev_int(timeout, "pid") == ev_int(stopping, "pid"),
-	        "shutdown_timeout: wrong pid");
+		"shutdown_timeout: wrong pid");
 	H_CHECK(h, ev_status_signal(exited, "SIGKILL"), "status is not {\"signal\":\"SIGKILL\"}");
 	if (h->wrapped)
 		upper_us += 900 * 1000; /* valgrind: the lower bound is what matters */
 	H_CHECK(h, delay_us >= 300 * 1000 && delay_us <= upper_us,
-	        "SIGKILL after %.3f ms, expected [300, %lld] ms", (double)delay_us / 1000.0,
-	        (long long)upper_us / 1000);
+		"SIGKILL after %.3f ms, expected [300, %lld] ms", (double)delay_us / 1000.0,
+		(long long)upper_us / 1000);
 	H_CHECK(h, h_wait_exit(h, T) == 0, "supd did not exit 0");
 }
 
@@ -192,13 +194,13 @@ BOTH_MODES(kill_timeout)
 BOTH_MODES(sigterm_stop)
 {
 	struct harness *h = start_yaml("children:\n"
-	                               "  - id: a\n"
-	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
-	                               "  - id: b\n"
-	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
-	                               "  - id: c\n"
-	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-	                               pid1);
+				       "  - id: a\n"
+				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+				       "  - id: b\n"
+				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+				       "  - id: c\n"
+				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+				       pid1);
 	json_t *last;
 	size_t at;
 
@@ -209,24 +211,24 @@ BOTH_MODES(sigterm_stop)
 	h_signal(h, SIGTERM);
 	H_CHECK(h, h_wait_exit(h, T) == 0, "supd did not exit 0");
 	H_ASSERT_NEXT(h, at + 1, "child_stopping /c", "child_exited /c shutdown",
-	              "child_stopping /b", "child_exited /b shutdown", "child_stopping /a",
-	              "child_exited /a shutdown");
+		      "child_stopping /b", "child_exited /b shutdown", "child_stopping /a",
+		      "child_exited /a shutdown");
 	H_ASSERT_ORDER(h, "child_exited /a shutdown", "supervisor_stopped /", "supd_exiting /");
 	last = h_event(h, h_nevents(h) - 1);
 	H_CHECK(h, strcmp(ev_str(last, "event"), "supd_exiting") == 0,
-	        "supd_exiting is not the last event");
+		"supd_exiting is not the last event");
 	H_CHECK(h, json_is_integer(json_object_get(last, "status")) && ev_int(last, "status") == 0,
-	        "supd_exiting status is not the integer 0");
+		"supd_exiting status is not the integer 0");
 }
 
 /* 6. The root gives up: restart_limit right after the exit, supd exits 1. */
 BOTH_MODES(root_gives_up)
 {
 	struct harness *h = start_yaml("max_restarts: 1\n"
-	                               "children:\n"
-	                               "  - id: w\n"
-	                               "    start: [\"@TESTCHILD@\", \"exit\", \"1\"]\n",
-	                               pid1);
+				       "children:\n"
+				       "  - id: w\n"
+				       "    start: [\"@TESTCHILD@\", \"exit\", \"1\"]\n",
+				       pid1);
 	json_t *limit, *last;
 	long first;
 	int status;
@@ -237,14 +239,14 @@ BOTH_MODES(root_gives_up)
 	first = h_find(h, 0, "child_started /w");
 	H_CHECK(h, first >= 0, "no child_started /w");
 	H_ASSERT_NEXT(h, (size_t)first, "child_started /w", "child_exited /w crash",
-	              "child_started /w", "child_exited /w crash", "restart_limit /");
+		      "child_started /w", "child_exited /w crash", "restart_limit /");
 	limit = h_event(h, (size_t)first + 4);
 	H_CHECK(h, ev_int(limit, "max_restarts") == 1 && ev_int(limit, "max_seconds") == 5,
-	        "restart_limit does not carry max_restarts 1, max_seconds 5");
+		"restart_limit does not carry max_restarts 1, max_seconds 5");
 	last = h_event(h, h_nevents(h) - 1);
 	H_CHECK(h,
-	        strcmp(ev_str(last, "event"), "supd_exiting") == 0 && ev_int(last, "status") == 1,
-	        "the last event is not supd_exiting with status 1");
+		strcmp(ev_str(last, "event"), "supd_exiting") == 0 && ev_int(last, "status") == 1,
+		"the last event is not supd_exiting with status 1");
 }
 
 /* 7. Orphans of a worker are reaped (subreaper or PID 1), none is left a
@@ -255,13 +257,13 @@ BOTH_MODES(orphans)
 		N = 20
 	};
 	struct harness *h = start_yaml("children:\n"
-	                               "  - id: keeper\n"
-	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
-	                               "  - id: o\n"
-	                               "    restart: temporary\n"
-	                               "    start: [\"@TESTCHILD@\", \"orphans\", \"20\", "
-	                               "\"--exit\", \"--print\"]\n",
-	                               pid1);
+				       "  - id: keeper\n"
+				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+				       "  - id: o\n"
+				       "    restart: temporary\n"
+				       "    start: [\"@TESTCHILD@\", \"orphans\", \"20\", "
+				       "\"--exit\", \"--print\"]\n",
+				       pid1);
 	long long reaped[N];
 	char *out, *printed;
 	json_t *exited;
@@ -288,7 +290,7 @@ BOTH_MODES(orphans)
 		char needle[32];
 		snprintf(needle, sizeof(needle), " %lld", reaped[i]);
 		H_CHECK(h, strstr(printed, needle), "pid %lld is not one of the orphans: %s",
-		        reaped[i], printed);
+			reaped[i], printed);
 	}
 	free(out);
 	zombies = h_count_zombie_children(h_supd_pid(h));
@@ -296,22 +298,22 @@ BOTH_MODES(orphans)
 	stop_cleanly(h);
 	keeper_exit = h_find(h, 0, "child_exited /keeper");
 	H_CHECK(h,
-	        keeper_exit >= 0 &&
-	            strcmp(ev_str(h_event(h, (size_t)keeper_exit), "reason"), "shutdown") == 0,
-	        "keeper's first exit is not its shutdown");
+		keeper_exit >= 0 &&
+			strcmp(ev_str(h_event(h, (size_t)keeper_exit), "reason"), "shutdown") == 0,
+		"keeper's first exit is not its shutdown");
 }
 
 /* 8. SIGKILL to supd (not PID 1) leaves no worker alive. */
 Test(supd, sigkill_no_survivors)
 {
 	struct harness *h = start_yaml("children:\n"
-	                               "  - id: a\n"
-	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
-	                               "  - id: b\n"
-	                               "    start: [\"@TESTCHILD@\", \"ignore-term\"]\n"
-	                               "  - id: c\n"
-	                               "    start: [\"@TESTCHILD@\", \"term-exit\", \"0\"]\n",
-	                               false);
+				       "  - id: a\n"
+				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+				       "  - id: b\n"
+				       "    start: [\"@TESTCHILD@\", \"ignore-term\"]\n"
+				       "  - id: c\n"
+				       "    start: [\"@TESTCHILD@\", \"term-exit\", \"0\"]\n",
+				       false);
 	static const char *const ids[] = {"/a", "/b", "/c"};
 	struct pollfd p[3];
 	uint64_t deadline;
@@ -335,7 +337,7 @@ Test(supd, sigkill_no_survivors)
 		if (gone == 3)
 			break;
 		H_CHECK(h, h_now_ms() < deadline, "%d of 3 workers still alive 2 s after SIGKILL",
-		        3 - gone);
+			3 - gone);
 	}
 	for (int i = 0; i < 3; i++)
 		close(p[i].fd);
@@ -344,7 +346,8 @@ Test(supd, sigkill_no_survivors)
 }
 
 /* The "Key: value" line of a sigstate/env file, value trimmed; NULL if absent. */
-static const char *field(const char *text, const char *key, char *buf, size_t len)
+static const char *
+field(const char *text, const char *key, char *buf, size_t len)
 {
 	size_t klen = strlen(key);
 
@@ -363,7 +366,8 @@ static const char *field(const char *text, const char *key, char *buf, size_t le
 	return NULL;
 }
 
-static bool has_line_prefix(const char *text, const char *prefix)
+static bool
+has_line_prefix(const char *text, const char *prefix)
 {
 	size_t n = strlen(prefix);
 
@@ -382,29 +386,29 @@ static bool has_line_prefix(const char *text, const char *prefix)
 BOTH_MODES(worker_environment)
 {
 	static const char *const env[] = {
-	    "NOTIFY_SOCKET=@DIR@/nobody-listens.sock",
-	    "LISTEN_FDS=1",
-	    "LISTEN_PID=1",
-	    "LISTEN_FDNAMES=ctl",
-	    "WATCHDOG_PID=1",
-	    "WATCHDOG_USEC=60000000",
-	    "ITEST_MARK=present",
-	    NULL,
+		"NOTIFY_SOCKET=@DIR@/nobody-listens.sock",
+		"LISTEN_FDS=1",
+		"LISTEN_PID=1",
+		"LISTEN_FDNAMES=ctl",
+		"WATCHDOG_PID=1",
+		"WATCHDOG_USEC=60000000",
+		"ITEST_MARK=present",
+		NULL,
 	};
 	static const int ignore[] = {SIGHUP, SIGUSR2, 0};
 	struct harness *h = h_start(&(struct h_opts){
-	    .yaml = "children:\n"
-	            "  - id: s\n"
-	            "    start: [\"@TESTCHILD@\", \"sigstate\", \"@DIR@/sigstate\"]\n"
-	            "  - id: e\n"
-	            "    start: [\"@TESTCHILD@\", \"env\", \"@DIR@/env\"]\n"
-	            "    env: [\"ITEST_FROM_SPEC=yes\"]\n",
-	    .pid1 = pid1,
-	    .env = env,
-	    .ignore = ignore});
+		.yaml = "children:\n"
+			"  - id: s\n"
+			"    start: [\"@TESTCHILD@\", \"sigstate\", \"@DIR@/sigstate\"]\n"
+			"  - id: e\n"
+			"    start: [\"@TESTCHILD@\", \"env\", \"@DIR@/env\"]\n"
+			"    env: [\"ITEST_FROM_SPEC=yes\"]\n",
+		.pid1 = pid1,
+		.env = env,
+		.ignore = ignore});
 	static const char *const stripped[] = {
-	    "NOTIFY_SOCKET=",  "LISTEN_FDS=",   "LISTEN_PID=",
-	    "LISTEN_FDNAMES=", "WATCHDOG_PID=", "WATCHDOG_USEC="};
+		"NOTIFY_SOCKET=",  "LISTEN_FDS=",   "LISTEN_PID=",
+		"LISTEN_FDNAMES=", "WATCHDOG_PID=", "WATCHDOG_USEC="};
 	long long pid = ev_int(h_wait_event(h, "child_started", "/s", T), "pid");
 	char buf[256], *sig, *vars;
 
@@ -414,18 +418,18 @@ BOTH_MODES(worker_environment)
 	vars = h_read_file(h_path(h, "env"));
 	H_CHECK(h, sig && vars, "cannot read the worker's reports");
 	H_CHECK(h, field(sig, "SigBlk", buf, sizeof(buf)) && strspn(buf, "0") == strlen(buf),
-	        "blocked signals: %s", buf);
+		"blocked signals: %s", buf);
 	H_CHECK(h, field(sig, "SigIgn", buf, sizeof(buf)) && strspn(buf, "0") == strlen(buf),
-	        "ignored signals: %s", buf);
+		"ignored signals: %s", buf);
 	H_CHECK(h, field(sig, "fds", buf, sizeof(buf)) && strcmp(buf, "0 1 2") == 0, "open fds: %s",
-	        buf);
+		buf);
 	H_CHECK(h, field(sig, "pid", buf, sizeof(buf)) && atoll(buf) == pid,
-	        "pid %s, child_started said %lld", buf, pid);
+		"pid %s, child_started said %lld", buf, pid);
 	H_CHECK(h, field(sig, "sid", buf, sizeof(buf)) && atoll(buf) == pid, "sid %s != pid", buf);
 	H_CHECK(h, field(sig, "pgid", buf, sizeof(buf)) && atoll(buf) == pid, "pgid %s != pid",
-	        buf);
+		buf);
 	H_CHECK(h, field(sig, "ppid", buf, sizeof(buf)) && atoll(buf) == (pid1 ? 1 : h_supd_pid(h)),
-	        "ppid %s is not supd", buf);
+		"ppid %s is not supd", buf);
 	for (size_t i = 0; i < sizeof(stripped) / sizeof(stripped[0]); i++)
 		H_CHECK(h, !has_line_prefix(vars, stripped[i]), "the worker got %s", stripped[i]);
 	H_CHECK(h, has_line_prefix(vars, "ITEST_MARK=present"), "supd's environment not passed");
@@ -436,7 +440,8 @@ BOTH_MODES(worker_environment)
 }
 
 /* 10. supd -- PROGRAM: its status becomes supd's, like tini. */
-static struct harness *dashdash(const char *const *argv, bool pid1)
+static struct harness *
+dashdash(const char *const *argv, bool pid1)
 {
 	return h_start(&(struct h_opts){.argv = argv, .pid1 = pid1});
 }
@@ -450,7 +455,7 @@ BOTH_MODES(dashdash_exit_code)
 
 	H_CHECK(h, status == 3, "supd exited %d, expected 3", status);
 	H_ASSERT_ORDER(h, "child_started /main", "child_exited /main crash", "auto_shutdown /",
-	               "supd_exiting /");
+		       "supd_exiting /");
 	H_CHECK(h, ev_int(last, "status") == 3, "supd_exiting status is not 3");
 }
 
@@ -463,7 +468,7 @@ BOTH_MODES(dashdash_signal)
 
 	H_CHECK(h, status == 128 + SIGSEGV, "supd exited %d, expected %d", status, 128 + SIGSEGV);
 	H_CHECK(h, at >= 0 && ev_status_signal(h_event(h, (size_t)at), "SIGSEGV"),
-	        "no child_exited with status {\"signal\":\"SIGSEGV\"}");
+		"no child_exited with status {\"signal\":\"SIGSEGV\"}");
 }
 
 Test(supd, dashdash_not_executable)
@@ -475,7 +480,7 @@ Test(supd, dashdash_not_executable)
 
 	H_CHECK(h, status == 126, "supd exited %d, expected 126", status);
 	H_CHECK(h, at >= 0 && strcmp(ev_str(h_event(h, (size_t)at), "error"), "exec:EACCES") == 0,
-	        "no child_start_failed with error exec:EACCES");
+		"no child_start_failed with error exec:EACCES");
 }
 
 Test(supd, dashdash_not_found)
@@ -487,7 +492,7 @@ Test(supd, dashdash_not_found)
 
 	H_CHECK(h, status == 127, "supd exited %d, expected 127", status);
 	H_CHECK(h, at >= 0 && strcmp(ev_str(h_event(h, (size_t)at), "error"), "exec:ENOENT") == 0,
-	        "no child_start_failed with error exec:ENOENT");
+		"no child_start_failed with error exec:ENOENT");
 }
 
 BOTH_MODES(dashdash_sigterm)
@@ -522,14 +527,14 @@ BOTH_MODES(dashdash_forward)
 BOTH_MODES(ready_notify)
 {
 	struct harness *h = start_yaml("children:\n"
-	                               "  - id: n\n"
-	                               "    ready: notify\n"
-	                               "    start_timeout: 3000\n"
-	                               "    start: [\"@TESTCHILD@\", \"notify\", \"--delay\", "
-	                               "\"200\"]\n"
-	                               "  - id: after\n"
-	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-	                               pid1);
+				       "  - id: n\n"
+				       "    ready: notify\n"
+				       "    start_timeout: 3000\n"
+				       "    start: [\"@TESTCHILD@\", \"notify\", \"--delay\", "
+				       "\"200\"]\n"
+				       "  - id: after\n"
+				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+				       pid1);
 	uint64_t spawned_ms = h->started_ns / 1000000, elapsed;
 	json_t *ready;
 	size_t at;
@@ -538,14 +543,14 @@ BOTH_MODES(ready_notify)
 	elapsed = h_now_ms() - spawned_ms;
 	at = h_index(h);
 	h_report("ready_notify%s: child_started %llu ms after supd was spawned (READY=1 after "
-	         "200 ms)",
-	         pid1 ? "_pid1" : "", (unsigned long long)elapsed);
+		 "200 ms)",
+		 pid1 ? "_pid1" : "", (unsigned long long)elapsed);
 	H_CHECK(h, elapsed >= 200, "child_started after %llu ms, before READY=1 was sent",
-	        (unsigned long long)elapsed);
+		(unsigned long long)elapsed);
 	H_CHECK(h,
-	        h_find(h, 0, "child_started /after") < 0 ||
-	            h_find(h, 0, "child_started /after") > (long)at,
-	        "the next child started before READY=1");
+		h_find(h, 0, "child_started /after") < 0 ||
+			h_find(h, 0, "child_started /after") > (long)at,
+		"the next child started before READY=1");
 	h_wait_event(h, "child_started", "/after", T);
 	H_CHECK(h, ev_ts_us(h_event(h, h_index(h))) >= ev_ts_us(ready), "timestamps go back");
 	stop_cleanly(h);
@@ -554,22 +559,22 @@ BOTH_MODES(ready_notify)
 BOTH_MODES(ready_timeout)
 {
 	struct harness *h = start_yaml("children:\n"
-	                               "  - id: n\n"
-	                               "    ready: notify\n"
-	                               "    start_timeout: 300\n"
-	                               "    start: [\"@TESTCHILD@\", \"notify\", \"--never\"]\n"
-	                               "  - id: after\n"
-	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-	                               pid1);
+				       "  - id: n\n"
+				       "    ready: notify\n"
+				       "    start_timeout: 300\n"
+				       "    start: [\"@TESTCHILD@\", \"notify\", \"--never\"]\n"
+				       "  - id: after\n"
+				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+				       pid1);
 	uint64_t spawned_ms = h->started_ns / 1000000, elapsed;
 	json_t *failed = h_wait_event(h, "child_start_failed", "/n", T);
 	int status;
 
 	elapsed = h_now_ms() - spawned_ms;
 	H_CHECK(h, strcmp(ev_str(failed, "error"), "ready_timeout") == 0,
-	        "error is not ready_timeout");
+		"error is not ready_timeout");
 	H_CHECK(h, elapsed >= 300, "ready_timeout after %llu ms, before start_timeout",
-	        (unsigned long long)elapsed);
+		(unsigned long long)elapsed);
 	status = h_wait_exit(h, T);
 	H_CHECK(h, status == 1, "supd exited %d, expected 1", status);
 	H_CHECK(h, h_find(h, 0, "child_started") < 0, "a child was started");
@@ -579,10 +584,10 @@ BOTH_MODES(ready_timeout)
 BOTH_MODES(forward_signals)
 {
 	struct harness *h = start_yaml("forward_signals: [SIGUSR1]\n"
-	                               "children:\n"
-	                               "  - id: w\n"
-	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-	                               pid1);
+				       "children:\n"
+				       "  - id: w\n"
+				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+				       pid1);
 	json_t *exited;
 
 	h_wait_event(h, "child_started", "/w", T);
@@ -596,7 +601,8 @@ BOTH_MODES(forward_signals)
 
 /* The fewest fds supd holds over many samples: spawns in flight add a few
  * transient ones, a leak adds one per restart. */
-static int stable_fd_count(struct harness *h)
+static int
+stable_fd_count(struct harness *h)
 {
 	int best = -1;
 
@@ -612,11 +618,11 @@ static int stable_fd_count(struct harness *h)
 Test(supd, many_restarts)
 {
 	struct harness *h = start_yaml("max_restarts: 1000000\n"
-	                               "max_seconds: 1\n"
-	                               "children:\n"
-	                               "  - id: w\n"
-	                               "    start: [\"@TESTCHILD@\", \"exit\", \"1\"]\n",
-	                               false);
+				       "max_seconds: 1\n"
+				       "children:\n"
+				       "  - id: w\n"
+				       "    start: [\"@TESTCHILD@\", \"exit\", \"1\"]\n",
+				       false);
 	const char *knob = getenv("SUPD_ITEST_RESTARTS");
 	int n = knob ? atoi(knob) : 2000, before, after;
 	uint64_t t0;
@@ -628,10 +634,10 @@ Test(supd, many_restarts)
 		h_wait_event(h, "child_started", "/w", T);
 	after = stable_fd_count(h);
 	h_report("many_restarts: %d starts in %llu ms; supd fds %d after the first, %d after "
-	         "the last",
-	         n, (unsigned long long)(h_now_ms() - t0), before, after);
+		 "the last",
+		 n, (unsigned long long)(h_now_ms() - t0), before, after);
 	H_CHECK(h, before > 0 && after == before,
-	        "supd had %d fds after the first start, %d after %d", before, after, n);
+		"supd had %d fds after the first start, %d after %d", before, after, n);
 	H_CHECK(h, h_find(h, 0, "restart_limit") < 0, "restart_limit reached");
 	stop_cleanly(h);
 }
@@ -640,12 +646,12 @@ Test(supd, many_restarts)
 Test(supd, config_error)
 {
 	struct harness *h = start_yaml("max_restarts: 3\n"
-	                               "max_seconds: 5\n"
-	                               "strategy: one_for_none\n"
-	                               "children:\n"
-	                               "  - id: w\n"
-	                               "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-	                               false);
+				       "max_seconds: 5\n"
+				       "strategy: one_for_none\n"
+				       "children:\n"
+				       "  - id: w\n"
+				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+				       false);
 	int status = h_wait_exit(h, T), line = 0, col = 0, off = 0;
 	char *err = h_read_file(h_path(h, "supd.log"));
 	char file[512];
@@ -654,11 +660,11 @@ Test(supd, config_error)
 
 	H_CHECK(h, status == 78, "supd exited %d, expected 78", status);
 	H_CHECK(h, err && strncmp(err, file, strlen(file)) == 0 && err[strlen(file)] == ':',
-	        "stderr does not start with the file name: %s", err ? err : "");
+		"stderr does not start with the file name: %s", err ? err : "");
 	H_CHECK(h,
-	        sscanf(err + strlen(file), ":%d:%d: %n", &line, &col, &off) == 2 && off > 0 &&
-	            err[strlen(file) + (size_t)off] != '\n',
-	        "stderr is not FILE:LINE:COL: message: %s", err);
+		sscanf(err + strlen(file), ":%d:%d: %n", &line, &col, &off) == 2 && off > 0 &&
+			err[strlen(file) + (size_t)off] != '\n',
+		"stderr is not FILE:LINE:COL: message: %s", err);
 	H_CHECK(h, line == 3 && col >= 1, "error at %d:%d, expected line 3: %s", line, col, err);
 	H_CHECK(h, h_nevents(h) == 0, "events were written");
 	free(err);
