@@ -146,9 +146,12 @@ static void assert_no_children(void)
 
 static char *make_tmpdir(void)
 {
-	char *dir = strdup("/tmp/supd-test-spawn-XXXXXX");
+	static const char prefix[] = "/tmp/supd-test-spawn-";
+	char *dir = calloc(1, sizeof(prefix) + 6);
 
 	cr_assert(dir);
+	memcpy(dir, prefix, sizeof(prefix) - 1);
+	memset(dir + sizeof(prefix) - 1, 'X', 6); /* the part mkdtemp() replaces */
 	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
 	return dir;
 }
