@@ -105,17 +105,20 @@ static const char *const supd_private_env[] = {
     "NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC",
 };
 
-void spawn_force_fork_fallback(bool force)
+void
+spawn_force_fork_fallback(bool force)
 {
 	fork_forced = force;
 }
 
-bool spawn_clone3_enabled(void)
+bool
+spawn_clone3_enabled(void)
 {
 	return !fork_forced && !clone3_unavailable;
 }
 
-void spawn_forget_env(struct worker_spec *w)
+void
+spawn_forget_env(struct worker_spec *w)
 {
 	if (!w->envp_cache)
 		return;
@@ -123,7 +126,8 @@ void spawn_forget_env(struct worker_spec *w)
 	w->envp_cache = NULL;
 }
 
-static void set_error(char *err, size_t errlen, const char *stage, int errnum)
+static void
+set_error(char *err, size_t errlen, const char *stage, int errnum)
 {
 	const char *name = strerrorname_np(errnum);
 
@@ -137,21 +141,24 @@ static void set_error(char *err, size_t errlen, const char *stage, int errnum)
 
 /* ---- the environment block ---- */
 
-static size_t env_name_len(const char *entry)
+static size_t
+env_name_len(const char *entry)
 {
 	const char *eq = strchr(entry, '=');
 
 	return eq ? (size_t)(eq - entry) : strlen(entry);
 }
 
-static bool env_same_name(const char *a, const char *b)
+static bool
+env_same_name(const char *a, const char *b)
 {
 	size_t n = env_name_len(a);
 
 	return n == env_name_len(b) && memcmp(a, b, n) == 0;
 }
 
-static bool env_is_supd_private(const char *entry)
+static bool
+env_is_supd_private(const char *entry)
 {
 	for (size_t i = 0; i < sizeof(supd_private_env) / sizeof(supd_private_env[0]); i++) {
 		size_t n = strlen(supd_private_env[i]);
@@ -163,8 +170,8 @@ static bool env_is_supd_private(const char *entry)
 
 /* Whether entry is replaced by one of the spec's env entries from index
  * `from` on, or by the NOTIFY_SOCKET entry that a notify worker gets. */
-static bool env_overridden(const char *entry, const struct worker_spec *w, size_t from,
-                           bool adds_notify)
+static bool
+env_overridden(const char *entry, const struct worker_spec *w, size_t from, bool adds_notify)
 {
 	for (size_t i = from; i < w->envc; i++)
 		if (env_same_name(entry, w->env[i]))
@@ -175,7 +182,8 @@ static bool env_overridden(const char *entry, const struct worker_spec *w, size_
 /* One allocation holds the pointer array and the strings, so that
  * spawn_forget_env() is a single free() and no entry depends on supd's
  * environ staying as it was. */
-static int env_build(struct worker_spec *w, const char *notify_socket)
+static int
+env_build(struct worker_spec *w, const char *notify_socket)
 {
 	static const char notify_name[] = "NOTIFY_SOCKET=";
 	bool adds_notify = w->ready == READY_NOTIFY && notify_socket;
@@ -227,7 +235,8 @@ static int env_build(struct worker_spec *w, const char *notify_socket)
 
 /* argv[0] without a '/' is searched in the PATH of the worker's own
  * environment (supd's PATH unless the spec's env replaces it). */
-static const char *env_search_path(char *const *envp)
+static const char *
+env_search_path(char *const *envp)
 {
 	for (char *const *e = envp; *e; e++)
 		if (strncmp(*e, "PATH=", 5) == 0)
@@ -243,8 +252,9 @@ static const char *env_search_path(char *const *envp)
  * replaces supd's supplementary groups. Supplementary groups are set only
  * when supd runs as root: anyone else cannot change them, and a non-root
  * supd may still "switch" to its own uid and gid. */
-static int creds_prepare(const struct worker_spec *w, struct spawn_plan *plan, gid_t *inline_groups,
-                         gid_t **heap_groups, const char **stage)
+static int
+creds_prepare(const struct worker_spec *w, struct spawn_plan *plan, gid_t *inline_groups,
+              gid_t **heap_groups, const char **stage)
 {
 	bool privileged = geteuid() == 0;
 
@@ -299,7 +309,8 @@ static int creds_prepare(const struct worker_spec *w, struct spawn_plan *plan, g
 
 /* ---- the child, between fork and exec: async-signal-safe calls only ---- */
 
-static _Noreturn void child_fail(const struct spawn_plan *plan, enum spawn_stage stage, int errnum)
+static _Noreturn void
+child_fail(const struct spawn_plan *plan, enum spawn_stage stage, int errnum)
 {
 	struct spawn_report report = {.stage = stage, .err = errnum};
 	ssize_t n;
@@ -310,7 +321,8 @@ static _Noreturn void child_fail(const struct spawn_plan *plan, enum spawn_stage
 	_exit(SPAWN_CHILD_FAILED);
 }
 
-static void child_close_fds(const struct spawn_plan *plan)
+static void
+child_close_fds(const struct spawn_plan *plan)
 {
 	/* Marked rather than closed: the exec closes them, error pipe
 	 * included, and the pipe stays usable until then. */
@@ -336,7 +348,8 @@ static void child_close_fds(const struct spawn_plan *plan)
  * directories where the file is missing or unreadable, and report EACCES if
  * some candidate existed but could not be executed. No shell fallback for
  * ENOEXEC: a script needs its #! line. */
-static _Noreturn void child_exec(const struct spawn_plan *plan)
+static _Noreturn void
+child_exec(const struct spawn_plan *plan)
 {
 	const char *name = plan->argv[0];
 	const char *dir = plan->search_path;
@@ -384,7 +397,8 @@ static _Noreturn void child_exec(const struct spawn_plan *plan)
 	child_fail(plan, STAGE_EXEC, seen_eacces ? EACCES : ENOENT);
 }
 
-static _Noreturn void child_run(const struct spawn_plan *plan)
+static _Noreturn void
+child_run(const struct spawn_plan *plan)
 {
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	sigset_t none;
@@ -436,7 +450,8 @@ static _Noreturn void child_run(const struct spawn_plan *plan)
 
 /* Returns the child's pid and its pidfd, or -1 with errno set and *stage
  * naming the step that failed. The child never returns from here. */
-static pid_t start_child(const struct spawn_plan *plan, int *pidfd, const char **stage)
+static pid_t
+start_child(const struct spawn_plan *plan, int *pidfd, const char **stage)
 {
 	pid_t pid;
 	int fd = -1;
@@ -485,7 +500,8 @@ static pid_t start_child(const struct spawn_plan *plan, int *pidfd, const char *
 	return pid;
 }
 
-static unsigned int fd_limit(void)
+static unsigned int
+fd_limit(void)
 {
 	struct rlimit rl;
 
@@ -495,8 +511,9 @@ static unsigned int fd_limit(void)
 	return (unsigned int)rl.rlim_cur;
 }
 
-int spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct spawn_result *out,
-                 char *err, size_t errlen)
+int
+spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct spawn_result *out,
+             char *err, size_t errlen)
 {
 	struct worker_spec *w = &spec->worker;
 	struct spawn_plan plan = {0};

@@ -84,7 +84,8 @@ static const char usage_text[] =
 
 extern char **environ;
 
-static _Noreturn void usage_error(const char *fmt, ...)
+static _Noreturn void
+usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -97,13 +98,15 @@ static _Noreturn void usage_error(const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
-static _Noreturn void die(const char *what)
+static _Noreturn void
+die(const char *what)
 {
 	fprintf(stderr, "testchild: %s: %s\n", what, strerror(errno));
 	exit(1);
 }
 
-static long parse_number(const char *text, const char *what, long max)
+static long
+parse_number(const char *text, const char *what, long max)
 {
 	char *end;
 	long value;
@@ -115,7 +118,8 @@ static long parse_number(const char *text, const char *what, long max)
 	return value;
 }
 
-static int parse_signal(const char *text)
+static int
+parse_signal(const char *text)
 {
 	const char *name = text;
 
@@ -133,7 +137,8 @@ static int parse_signal(const char *text)
 
 /* A program's own delay, measured against a monotonic deadline so that a
  * signal cannot stretch it. */
-static void sleep_ms(long ms)
+static void
+sleep_ms(long ms)
 {
 	struct timespec deadline;
 
@@ -148,13 +153,15 @@ static void sleep_ms(long ms)
 		;
 }
 
-static _Noreturn void wait_forever(void)
+static _Noreturn void
+wait_forever(void)
 {
 	for (;;)
 		pause();
 }
 
-static void write_all(int fd, const char *buf, size_t len, const char *what)
+static void
+write_all(int fd, const char *buf, size_t len, const char *what)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, buf, len);
@@ -169,7 +176,8 @@ static void write_all(int fd, const char *buf, size_t len, const char *what)
 }
 
 /* Readers wait for FILE to appear: it appears complete or not at all. */
-static void write_file_atomically(const char *path, const char *buf, size_t len)
+static void
+write_file_atomically(const char *path, const char *buf, size_t len)
 {
 	char tmp[PATH_MAX];
 	int fd;
@@ -188,7 +196,8 @@ static void write_file_atomically(const char *path, const char *buf, size_t len)
 
 /* Parses "--after MS" (or another option with a millisecond value) as the
  * only optional argument of a mode. */
-static long parse_after(int argc, char **argv, int first)
+static long
+parse_after(int argc, char **argv, int first)
 {
 	long ms = 0;
 
@@ -201,7 +210,8 @@ static long parse_after(int argc, char **argv, int first)
 	return ms;
 }
 
-static int mode_exit(int argc, char **argv)
+static int
+mode_exit(int argc, char **argv)
 {
 	int code;
 
@@ -212,7 +222,8 @@ static int mode_exit(int argc, char **argv)
 	return code;
 }
 
-static int mode_kill(int argc, char **argv)
+static int
+mode_kill(int argc, char **argv)
 {
 	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	sigset_t set;
@@ -233,13 +244,15 @@ static int mode_kill(int argc, char **argv)
 
 static int term_exit_code;
 
-static void on_term_exit(int sig)
+static void
+on_term_exit(int sig)
 {
 	(void)sig;
 	_exit(term_exit_code);
 }
 
-static int mode_term_exit(int argc, char **argv)
+static int
+mode_term_exit(int argc, char **argv)
 {
 	struct sigaction sa = {.sa_handler = on_term_exit};
 	sigset_t set;
@@ -256,7 +269,8 @@ static int mode_term_exit(int argc, char **argv)
 	wait_forever();
 }
 
-static int mode_ignore_term(int argc, char **argv)
+static int
+mode_ignore_term(int argc, char **argv)
 {
 	(void)argv;
 	if (argc != 2)
@@ -268,7 +282,8 @@ static int mode_ignore_term(int argc, char **argv)
 
 /* In a grandchild: exits with code once `parent` is no longer our parent,
  * i.e. once we have been reparented. Waits on a pidfd, not by polling. */
-static _Noreturn void orphan_wait(pid_t parent, int code)
+static _Noreturn void
+orphan_wait(pid_t parent, int code)
 {
 	int pidfd = -1;
 
@@ -292,7 +307,8 @@ static _Noreturn void orphan_wait(pid_t parent, int code)
 	}
 }
 
-static int mode_orphans(int argc, char **argv)
+static int
+mode_orphans(int argc, char **argv)
 {
 	bool print = false, exit_after = false;
 	int code = 42, pipefd[2];
@@ -397,7 +413,8 @@ static void __attribute__((format(printf, 2, 3))) text_add(struct text *t, const
 	t->len += (size_t)n;
 }
 
-static int mode_sigstate(int argc, char **argv)
+static int
+mode_sigstate(int argc, char **argv)
 {
 	static struct text t;
 	char line[512], cwd[PATH_MAX];
@@ -448,7 +465,8 @@ static int mode_sigstate(int argc, char **argv)
 	wait_forever();
 }
 
-static int mode_notify(int argc, char **argv)
+static int
+mode_notify(int argc, char **argv)
 {
 	const char *status = NULL;
 	bool never = false;
@@ -483,7 +501,8 @@ static int mode_notify(int argc, char **argv)
 	wait_forever();
 }
 
-static int mode_stamp(int argc, char **argv)
+static int
+mode_stamp(int argc, char **argv)
 {
 	struct timespec now;
 	char line[64];
@@ -504,7 +523,8 @@ static int mode_stamp(int argc, char **argv)
 	wait_forever();
 }
 
-static int mode_env(int argc, char **argv)
+static int
+mode_env(int argc, char **argv)
 {
 	size_t len = 0;
 	char *buf, *p;
@@ -526,7 +546,8 @@ static int mode_env(int argc, char **argv)
 	wait_forever();
 }
 
-static int mode_sleep(int argc, char **argv)
+static int
+mode_sleep(int argc, char **argv)
 {
 	(void)argv;
 	if (argc != 2)
@@ -534,7 +555,8 @@ static int mode_sleep(int argc, char **argv)
 	wait_forever();
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;

@@ -45,7 +45,8 @@
 
 /* ---- helpers ---- */
 
-static struct child_spec *make_worker(const char *const *argv)
+static struct child_spec *
+make_worker(const char *const *argv)
 {
 	struct child_spec *spec = spec_new(NODE_WORKER);
 	size_t n = 0;
@@ -61,7 +62,8 @@ static struct child_spec *make_worker(const char *const *argv)
 	return spec;
 }
 
-static void set_env(struct child_spec *spec, const char *const *env)
+static void
+set_env(struct child_spec *spec, const char *const *env)
 {
 	size_t n = 0;
 
@@ -74,7 +76,8 @@ static void set_env(struct child_spec *spec, const char *const *env)
 	spec->worker.envc = n;
 }
 
-static struct spawn_result spawn_ok(struct child_spec *spec, const char *notify_socket)
+static struct spawn_result
+spawn_ok(struct child_spec *spec, const char *notify_socket)
 {
 	struct spawn_options opt = {.notify_socket = notify_socket};
 	struct spawn_result res = {.pid = -1, .pidfd = -1};
@@ -87,7 +90,8 @@ static struct spawn_result spawn_ok(struct child_spec *spec, const char *notify_
 	return res;
 }
 
-static int64_t now_ms(void)
+static int64_t
+now_ms(void)
 {
 	struct timespec ts;
 
@@ -97,7 +101,8 @@ static int64_t now_ms(void)
 
 /* Waits up to timeout_ms for the process behind pidfd (our child) to end,
  * and reaps it. Returns false on timeout. */
-static bool wait_exit(int pidfd, int timeout_ms, siginfo_t *si)
+static bool
+wait_exit(int pidfd, int timeout_ms, siginfo_t *si)
 {
 	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
 	int64_t deadline = now_ms() + timeout_ms;
@@ -122,7 +127,8 @@ static bool wait_exit(int pidfd, int timeout_ms, siginfo_t *si)
 	return true;
 }
 
-static void kill_and_reap(struct spawn_result *res)
+static void
+kill_and_reap(struct spawn_result *res)
 {
 	siginfo_t si;
 
@@ -133,7 +139,8 @@ static void kill_and_reap(struct spawn_result *res)
 }
 
 /* No child left at all, not even a zombie. */
-static void assert_no_children(void)
+static void
+assert_no_children(void)
 {
 	siginfo_t si;
 
@@ -144,7 +151,8 @@ static void assert_no_children(void)
 	cr_assert_eq(errno, ECHILD);
 }
 
-static char *make_tmpdir(void)
+static char *
+make_tmpdir(void)
 {
 	static const char prefix[] = "/tmp/supd-test-spawn-";
 	char *dir = calloc(1, sizeof(prefix) + 6);
@@ -156,7 +164,8 @@ static char *make_tmpdir(void)
 	return dir;
 }
 
-static void remove_tmpdir(char *dir)
+static void
+remove_tmpdir(char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -172,7 +181,8 @@ static void remove_tmpdir(char *dir)
 
 /* Waits until dir/name exists (the helper renames it into place), failing
  * early if the worker behind pidfd dies first. */
-static bool wait_for_file(const char *dir, const char *name, int pidfd)
+static bool
+wait_for_file(const char *dir, const char *name, int pidfd)
 {
 	int64_t deadline = now_ms() + DEADLINE_MS;
 	int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
@@ -207,7 +217,8 @@ static bool wait_for_file(const char *dir, const char *name, int pidfd)
 	return found;
 }
 
-static char *read_text(const char *dir, const char *name)
+static char *
+read_text(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
 	FILE *f;
@@ -229,7 +240,8 @@ static char *read_text(const char *dir, const char *name)
 
 /* The value of the line "key: value" (or "Key:\tvalue") in text, without
  * the newline; NULL when absent. Returns a static buffer. */
-static const char *line_value(const char *text, const char *key)
+static const char *
+line_value(const char *text, const char *key)
 {
 	static char value[1024];
 	size_t klen = strlen(key);
@@ -250,7 +262,8 @@ static const char *line_value(const char *text, const char *key)
 	return NULL;
 }
 
-static bool has_line(const char *text, const char *line)
+static bool
+has_line(const char *text, const char *line)
 {
 	size_t n = strlen(line);
 
@@ -260,7 +273,8 @@ static bool has_line(const char *text, const char *line)
 	return false;
 }
 
-static int count_name(const char *text, const char *name)
+static int
+count_name(const char *text, const char *name)
 {
 	size_t n = strlen(name);
 	int count = 0;
@@ -271,7 +285,8 @@ static int count_name(const char *text, const char *name)
 	return count;
 }
 
-static void expect_failure(struct child_spec *spec, int expected, const char *expected_err)
+static void
+expect_failure(struct child_spec *spec, int expected, const char *expected_err)
 {
 	struct spawn_options opt = {0};
 	struct spawn_result res = {.pid = -1, .pidfd = -1};
@@ -329,7 +344,8 @@ Test(spawn, force_fallback_switch)
 }
 
 /* Runs fn in a forked helper and returns its exit code. */
-static int run_in_child(void (*fn)(void))
+static int
+run_in_child(void (*fn)(void))
 {
 	pid_t pid;
 	int pidfd;
@@ -355,7 +371,8 @@ static int run_in_child(void (*fn)(void))
  * and stop trying clone3. Exit 0 on success. */
 static int seccomp_errno;
 
-static void spawn_under_seccomp(void)
+static void
+spawn_under_seccomp(void)
 {
 	struct sock_filter filter[] = {
 	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
@@ -664,7 +681,8 @@ BOTH_PATHS(chdir_failure)
 
 /* In a forked helper (as uid nobody, when we are root): spawning with an
  * uid we may not take fails in the child, at setuid. Exit 0 on success. */
-static void child_expect_setuid_eperm(void)
+static void
+child_expect_setuid_eperm(void)
 {
 	struct child_spec *spec = spec_new(NODE_WORKER);
 	struct spawn_result res;
@@ -690,7 +708,8 @@ static void child_expect_setuid_eperm(void)
 	_exit(0);
 }
 
-static void drop_to_nobody_or_exit(void)
+static void
+drop_to_nobody_or_exit(void)
 {
 	gid_t gid = NOBODY;
 
@@ -700,7 +719,8 @@ static void drop_to_nobody_or_exit(void)
 		_exit(20);
 }
 
-static void setuid_eperm_as_nobody(void)
+static void
+setuid_eperm_as_nobody(void)
 {
 	drop_to_nobody_or_exit();
 	child_expect_setuid_eperm();
@@ -713,7 +733,8 @@ BOTH_PATHS(setuid_failure)
 	assert_no_children();
 }
 
-static void fork_eagain_without_nproc(void)
+static void
+fork_eagain_without_nproc(void)
 {
 	struct rlimit none = {0, 0};
 	struct child_spec *spec = spec_new(NODE_WORKER);
@@ -790,7 +811,8 @@ BOTH_PATHS(unknown_uid_without_group)
 static int death_pipe[2], go_pipe[2];
 static bool death_as_nobody;
 
-static void spawn_then_die(void)
+static void
+spawn_then_die(void)
 {
 	struct child_spec *spec = spec_new(NODE_WORKER);
 	struct spawn_result res;
@@ -816,7 +838,8 @@ static void spawn_then_die(void)
 	_exit(0);
 }
 
-static void check_parent_death(bool as_nobody)
+static void
+check_parent_death(bool as_nobody)
 {
 	struct pollfd pfd;
 	siginfo_t si;
