@@ -124,6 +124,13 @@ lookup_fails() {
 	"$KV_BIN_DIR/kv" lookup "$1" >/dev/null 2>&1
 	[ $? -eq 1 ]
 }
+# True once the registry answers at all. With `ready: notify` it does as
+# soon as supd reports child_started; this wait keeps a slower supd from
+# failing the checks that follow for the wrong reason.
+registry_answers() {
+	"$KV_BIN_DIR/kv" lookup - >/dev/null 2>&1
+	[ $? -ne 2 ]
+}
 process_gone() { ! kill -0 "$1" 2>/dev/null; }
 
 # --- start the tree -----------------------------------------------------
@@ -136,6 +143,7 @@ wait_event 0 supervisor_started /buckets
 wait_event "$line" child_started /registry
 registry_pid=$(event_pid "$line")
 [ -n "$registry_pid" ] || fail "child_started /registry has no pid"
+wait_for registry_answers || fail "the registry does not answer on $dir/registry.sock"
 pass "supd started the tree: /buckets, then /registry (pid $registry_pid)"
 
 # --- KV.Registry: spawns buckets ----------------------------------------
@@ -240,6 +248,7 @@ fi
 for pid in "$a_pid" "$b_pid" "$after_pid" "$crashy2_pid"; do
 	process_gone "$pid" || fail "bucket pid $pid survived the registry's crash"
 done
+wait_for registry_answers || fail "the fresh registry does not answer"
 which_children /buckets
 case $children in *'"children":[]'*) ;; *) fail "the restarted /buckets is not empty: $children" ;; esac
 kv_expect 1 lookup a # a fresh registry starts with an empty map
