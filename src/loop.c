@@ -60,17 +60,17 @@ struct loop {
 	char first_start_error[48]; /* the first start failure before the tree started */
 };
 
+/* Now, in milliseconds rounded up: a deadline computed from it is never
+ * early. Read fresh rather than sd_event_now()'s iteration timestamp, which
+ * lags behind the moment a stop signal is actually sent. */
 static uint64_t
 mono_ms(struct loop *loop)
 {
-	uint64_t usec = 0;
+	struct timespec ts;
 
-	if (sd_event_now(loop->event, CLOCK_MONOTONIC, &usec) < 0) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		usec = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-	}
-	return usec / 1000;
+	(void)loop;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec + 999999) / 1000000;
 }
 
 uint64_t

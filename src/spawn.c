@@ -1,9 +1,121 @@
 /*
- * spawn.c - placeholder until the module lands.
+ * spawn.c - starting one worker process.
+ *
+ * Owns everything between "the core wants this worker running" and "the exec
+ * happened or failed": the worker's environment block (cached in its spec),
+ * the clone3(CLONE_PIDFD) or fork() + pidfd_open(), the child-side setup
+ * (signals, session, descriptors, credentials, cwd, parent-death signal,
+ * PATH search) and the close-on-exec pipe that carries a failure back as
+ * {stage, errno}.
+ *
+ * It must never wait for any process but the one it just created and that
+ * failed before exec (that pid never reached the core), never log a worker's
+ * failure (the caller reports it with the child's path), and never allocate
+ * or take a lock in the child between fork and exec: everything the child
+ * needs is prepared beforehand in a struct spawn_plan.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "spawn.h"
+
+/* Used when the worker's own environment has no PATH (supd started as PID 1
+ * by a kernel that passes none, for instance). */
+#define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Supplementary groups that fit without a heap allocation. */
+#define SPAWN_INLINE_GROUPS 64
+
+/* The exit code of a child that reported a failure; only spawn_worker()
+ * ever sees it, since it reaps that child itself. */
+#define SPAWN_CHILD_FAILED 127
+
+/* The order of the child's steps. Credentials come before chdir (the
+ * directory is entered with the worker's rights) and before the parent-death
+ * signal, because the kernel clears that signal on every change of uid or
+ * gid. */
+enum spawn_stage {
+	STAGE_SIGNALS,
+	STAGE_SETSID,
+	STAGE_CLOSE_FDS,
+	STAGE_SETGROUPS,
+	STAGE_SETGID,
+	STAGE_SETUID,
+	STAGE_CHDIR,
+	STAGE_PDEATHSIG,
+	STAGE_EXEC,
+	STAGE_COUNT,
+};
+
+static const char *const stage_names[STAGE_COUNT] = {
+    [STAGE_SIGNALS] = "signals",     [STAGE_SETSID] = "setsid",
+    [STAGE_CLOSE_FDS] = "close_fds", [STAGE_SETGROUPS] = "setgroups",
+    [STAGE_SETGID] = "setgid",       [STAGE_SETUID] = "setuid",
+    [STAGE_CHDIR] = "chdir",         [STAGE_PDEATHSIG] = "pdeathsig",
+    [STAGE_EXEC] = "exec",
+};
+
+/* What the child writes to the error pipe; 8 bytes, so the write is atomic. */
+struct spawn_report {
+	int32_t stage;
+	int32_t err;
+};
+
+/* Everything the child reads between fork and exec. */
+struct spawn_plan {
+	char *const *argv;
+	char *const *envp;
+	const char *search_path; /* NULL: exec argv[0] as it is */
+	size_t name_len;         /* strlen(argv[0]) when searching */
+	const char *cwd;
+	pid_t parent;
+	int report_fd;
+	unsigned int max_fd; /* for closing by hand on kernels without close_range */
+	bool set_groups, set_gid, set_uid;
+	const gid_t *groups;
+	size_t ngroups;
+	gid_t gid;
+	uid_t uid;
+};
+
+/* Set once clone3 has failed with ENOSYS or EPERM (no kernel support, or a
+ * seccomp filter): it will fail the same way every time. */
+static bool clone3_unavailable;
+static bool fork_forced;
+
+/* supd's own notification and socket-activation variables: they describe
+ * supd, not its workers. */
+static const char *const supd_private_env[] = {
+    "NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC",
+};
+
+void
+spawn_force_fork_fallback(bool force)
+{
+	fork_forced = force;
+}
+
+bool
+spawn_clone3_enabled(void)
+{
+	return !fork_forced && !clone3_unavailable;
+}
 
 void
 spawn_forget_env(struct worker_spec *w)
@@ -12,4 +124,488 @@ spawn_forget_env(struct worker_spec *w)
 		return;
 	free(w->envp_cache);
 	w->envp_cache = NULL;
+}
+
+static void
+set_error(char *err, size_t errlen, const char *stage, int errnum)
+{
+	const char *name = strerrorname_np(errnum);
+
+	if (!err || errlen == 0)
+		return;
+	if (name)
+		snprintf(err, errlen, "%s:%s", stage, name);
+	else
+		snprintf(err, errlen, "%s:E%d", stage, errnum);
+}
+
+/* ---- the environment block ---- */
+
+static size_t
+env_name_len(const char *entry)
+{
+	const char *eq = strchr(entry, '=');
+
+	return eq ? (size_t)(eq - entry) : strlen(entry);
+}
+
+static bool
+env_same_name(const char *a, const char *b)
+{
+	size_t n = env_name_len(a);
+
+	return n == env_name_len(b) && memcmp(a, b, n) == 0;
+}
+
+static bool
+env_is_supd_private(const char *entry)
+{
+	for (size_t i = 0; i < sizeof(supd_private_env) / sizeof(supd_private_env[0]); i++) {
+		size_t n = strlen(supd_private_env[i]);
+		if (env_name_len(entry) == n && memcmp(entry, supd_private_env[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Whether entry is replaced by one of the spec's env entries from index
+ * `from` on, or by the NOTIFY_SOCKET entry that a notify worker gets. */
+static bool
+env_overridden(const char *entry, const struct worker_spec *w, size_t from, bool adds_notify)
+{
+	for (size_t i = from; i < w->envc; i++)
+		if (env_same_name(entry, w->env[i]))
+			return true;
+	return adds_notify && env_same_name(entry, "NOTIFY_SOCKET");
+}
+
+/* One allocation holds the pointer array and the strings, so that
+ * spawn_forget_env() is a single free() and no entry depends on supd's
+ * environ staying as it was. */
+static int
+env_build(struct worker_spec *w, const char *notify_socket)
+{
+	static const char notify_name[] = "NOTIFY_SOCKET=";
+	bool adds_notify = w->ready == READY_NOTIFY && notify_socket;
+	size_t count = 0, bytes = 0;
+	char **block, *cursor;
+
+	for (char **e = environ; e && *e; e++) {
+		if (env_is_supd_private(*e) || env_overridden(*e, w, 0, adds_notify))
+			continue;
+		count++;
+		bytes += strlen(*e) + 1;
+	}
+	for (size_t i = 0; i < w->envc; i++) {
+		if (env_overridden(w->env[i], w, i + 1, adds_notify))
+			continue;
+		count++;
+		bytes += strlen(w->env[i]) + 1;
+	}
+	if (adds_notify) {
+		count++;
+		bytes += sizeof(notify_name) + strlen(notify_socket);
+	}
+
+	block = malloc((count + 1) * sizeof(char *) + bytes);
+	if (!block)
+		return -ENOMEM;
+	cursor = (char *)(block + count + 1);
+	count = 0;
+	for (char **e = environ; e && *e; e++) {
+		if (env_is_supd_private(*e) || env_overridden(*e, w, 0, adds_notify))
+			continue;
+		block[count++] = cursor;
+		cursor = stpcpy(cursor, *e) + 1;
+	}
+	for (size_t i = 0; i < w->envc; i++) {
+		if (env_overridden(w->env[i], w, i + 1, adds_notify))
+			continue;
+		block[count++] = cursor;
+		cursor = stpcpy(cursor, w->env[i]) + 1;
+	}
+	if (adds_notify) {
+		block[count++] = cursor;
+		cursor = stpcpy(stpcpy(cursor, notify_name), notify_socket) + 1;
+	}
+	block[count] = NULL;
+	w->envp_cache = block;
+	return 0;
+}
+
+/* argv[0] without a '/' is searched in the PATH of the worker's own
+ * environment (supd's PATH unless the spec's env replaces it). */
+static const char *
+env_search_path(char *const *envp)
+{
+	for (char *const *e = envp; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			return *e + 5;
+	return SPAWN_DEFAULT_PATH;
+}
+
+/* ---- credentials ---- */
+
+/* Fills the credential part of the plan. With a user, the groups are the
+ * user's supplementary groups (from the group database) and the primary
+ * group is `group` if given, else the user's; with only a group, that group
+ * replaces supd's supplementary groups. Supplementary groups are set only
+ * when supd runs as root: anyone else cannot change them, and a non-root
+ * supd may still "switch" to its own uid and gid. */
+static int
+creds_prepare(const struct worker_spec *w, struct spawn_plan *plan, gid_t *inline_groups,
+              gid_t **heap_groups, const char **stage)
+{
+	bool privileged = geteuid() == 0;
+
+	*stage = "user";
+	if (!w->has_uid && !w->has_gid)
+		return 0;
+	plan->set_gid = true;
+	plan->gid = w->gid;
+	if (w->has_uid) {
+		char buf[16384];
+		struct passwd pw, *found = NULL;
+		int r = getpwuid_r(w->uid, &pw, buf, sizeof(buf), &found);
+
+		if (r != 0)
+			return -r;
+		if (!found && !w->has_gid)
+			return -ENOENT; /* no primary group to give it */
+		plan->set_uid = true;
+		plan->uid = w->uid;
+		if (!w->has_gid)
+			plan->gid = pw.pw_gid;
+		if (privileged && found) {
+			int n = SPAWN_INLINE_GROUPS;
+
+			*stage = "groups";
+			if (getgrouplist(pw.pw_name, plan->gid, inline_groups, &n) >= 0) {
+				plan->groups = inline_groups;
+			} else {
+				/* n now holds the number needed; retry once
+				 * in case the database grew in between. */
+				n += 16;
+				*heap_groups = calloc((size_t)n, sizeof(gid_t));
+				if (!*heap_groups)
+					return -ENOMEM;
+				if (getgrouplist(pw.pw_name, plan->gid, *heap_groups, &n) < 0)
+					return -ENOBUFS;
+				plan->groups = *heap_groups;
+			}
+			plan->ngroups = (size_t)n;
+			plan->set_groups = true;
+			return 0;
+		}
+	}
+	if (privileged) {
+		inline_groups[0] = plan->gid;
+		plan->groups = inline_groups;
+		plan->ngroups = 1;
+		plan->set_groups = true;
+	}
+	return 0;
+}
+
+/* ---- the child, between fork and exec: async-signal-safe calls only ---- */
+
+static _Noreturn void
+child_fail(const struct spawn_plan *plan, enum spawn_stage stage, int errnum)
+{
+	struct spawn_report report = {.stage = stage, .err = errnum};
+	ssize_t n;
+
+	do
+		n = write(plan->report_fd, &report, sizeof(report));
+	while (n < 0 && errno == EINTR);
+	_exit(SPAWN_CHILD_FAILED);
+}
+
+static void
+child_close_fds(const struct spawn_plan *plan)
+{
+	/* Marked rather than closed: the exec closes them, error pipe
+	 * included, and the pipe stays usable until then. */
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	if (errno != EINVAL && errno != ENOSYS)
+		child_fail(plan, STAGE_CLOSE_FDS, errno);
+	/* Kernels 5.9 and 5.10: close_range without CLOSE_RANGE_CLOEXEC. */
+	if (errno == EINVAL) {
+		unsigned int keep = (unsigned int)plan->report_fd;
+
+		if ((keep <= 3 || close_range(3, keep - 1, 0) == 0) &&
+		    close_range(keep < 3 ? 3 : keep + 1, ~0U, 0) == 0)
+			return;
+	}
+	/* Older kernels: one close() per possible descriptor. */
+	for (unsigned int fd = 3; fd < plan->max_fd; fd++)
+		if ((int)fd != plan->report_fd)
+			close((int)fd);
+}
+
+/* execvpe()'s rules, but with the search path chosen by the parent: skip
+ * directories where the file is missing or unreadable, and report EACCES if
+ * some candidate existed but could not be executed. No shell fallback for
+ * ENOEXEC: a script needs its #! line. */
+static _Noreturn void
+child_exec(const struct spawn_plan *plan)
+{
+	const char *name = plan->argv[0];
+	const char *dir = plan->search_path;
+	bool seen_eacces = false;
+	char candidate[PATH_MAX];
+
+	if (!dir) {
+		execve(name, plan->argv, plan->envp);
+		child_fail(plan, STAGE_EXEC, errno);
+	}
+	for (;;) {
+		const char *end = strchrnul(dir, ':');
+		size_t dir_len = (size_t)(end - dir);
+
+		/* An empty element means the current directory. */
+		if (dir_len + 1 + plan->name_len < sizeof(candidate)) {
+			char *p = candidate;
+
+			if (dir_len) {
+				memcpy(p, dir, dir_len);
+				p += dir_len;
+				*p++ = '/';
+			}
+			memcpy(p, name, plan->name_len + 1);
+			execve(candidate, plan->argv, plan->envp);
+			switch (errno) {
+			case EACCES:
+				seen_eacces = true;
+				break;
+			case ENOENT:
+			case ENOTDIR:
+			case ESTALE:
+			case ENODEV:
+			case ETIMEDOUT:
+			case ENAMETOOLONG:
+				break;
+			default:
+				child_fail(plan, STAGE_EXEC, errno);
+			}
+		}
+		if (!*end)
+			break;
+		dir = end + 1;
+	}
+	child_fail(plan, STAGE_EXEC, seen_eacces ? EACCES : ENOENT);
+}
+
+static _Noreturn void
+child_run(const struct spawn_plan *plan)
+{
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigset_t none;
+
+	/* The parent blocked every signal around the fork, so no inherited
+	 * handler can run here before the dispositions are reset; only then
+	 * is the mask emptied. */
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		/* glibc refuses its two internal signals with EINVAL; they
+		 * are never ignored, and exec resets caught signals. */
+		if (sigaction(sig, &dfl, NULL) < 0 && errno != EINVAL)
+			child_fail(plan, STAGE_SIGNALS, errno);
+	}
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		child_fail(plan, STAGE_SIGNALS, errno);
+
+	if (setsid() < 0)
+		child_fail(plan, STAGE_SETSID, errno);
+
+	child_close_fds(plan);
+
+	/* Raw system calls: after a raw clone3 in a multithreaded process,
+	 * glibc's wrappers would try to change the credentials of threads
+	 * that exist only in the parent. */
+	if (plan->set_groups && syscall(SYS_setgroups, plan->ngroups, plan->groups) < 0)
+		child_fail(plan, STAGE_SETGROUPS, errno);
+	if (plan->set_gid && syscall(SYS_setgid, plan->gid) < 0)
+		child_fail(plan, STAGE_SETGID, errno);
+	if (plan->set_uid && syscall(SYS_setuid, plan->uid) < 0)
+		child_fail(plan, STAGE_SETUID, errno);
+
+	if (plan->cwd && chdir(plan->cwd) < 0)
+		child_fail(plan, STAGE_CHDIR, errno);
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		child_fail(plan, STAGE_PDEATHSIG, errno);
+	/* If supd died before the line above, the signal will never come:
+	 * we have been reparented already. Nobody reads the pipe any more. */
+	if (getppid() != plan->parent)
+		_exit(SPAWN_CHILD_FAILED);
+
+	child_exec(plan);
+}
+
+/* ---- the parent ---- */
+
+/* Returns the child's pid and its pidfd, or -1 with errno set and *stage
+ * naming the step that failed. The child never returns from here. */
+static pid_t
+start_child(const struct spawn_plan *plan, int *pidfd, const char **stage)
+{
+	pid_t pid;
+	int fd = -1;
+
+	*stage = "fork";
+	if (spawn_clone3_enabled()) {
+		struct clone_args args = {
+		    .flags = CLONE_PIDFD,
+		    .pidfd = (uint64_t)(uintptr_t)&fd,
+		    .exit_signal = SIGCHLD,
+		};
+
+		pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+		if (pid == 0)
+			child_run(plan);
+		if (pid > 0) {
+			*pidfd = fd;
+			return pid;
+		}
+		if (errno != ENOSYS && errno != EPERM)
+			return -1;
+		log_debug("clone3 failed (%s): using fork and pidfd_open from now on",
+		          strerrorname_np(errno));
+		clone3_unavailable = true;
+	}
+
+	pid = fork();
+	if (pid == 0)
+		child_run(plan);
+	if (pid < 0)
+		return -1;
+	/* A pid cannot be reused before it is reaped, and only this function
+	 * reaps it now, so the pidfd names our child. */
+	fd = pidfd_open(pid, 0);
+	if (fd < 0) {
+		int saved = errno;
+
+		*stage = "pidfd";
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		errno = saved;
+		return -1;
+	}
+	*pidfd = fd;
+	return pid;
+}
+
+static unsigned int
+fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > INT_MAX)
+		return 65536;
+	return (unsigned int)rl.rlim_cur;
+}
+
+int
+spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct spawn_result *out,
+             char *err, size_t errlen)
+{
+	struct worker_spec *w = &spec->worker;
+	struct spawn_plan plan = {0};
+	gid_t inline_groups[SPAWN_INLINE_GROUPS];
+	gid_t *heap_groups = NULL;
+	struct spawn_report report;
+	sigset_t all, saved_mask;
+	const char *stage;
+	int pipefd[2], pidfd = -1, r;
+	pid_t pid;
+	ssize_t n;
+
+	if (spec->type != NODE_WORKER || !w->argv || !w->argv[0]) {
+		set_error(err, errlen, "spawn", EINVAL);
+		return -EINVAL;
+	}
+	if (!w->envp_cache) {
+		r = env_build(w, opt ? opt->notify_socket : NULL);
+		if (r < 0) {
+			set_error(err, errlen, "env", -r);
+			return r;
+		}
+	}
+
+	plan.argv = w->argv;
+	plan.envp = w->envp_cache;
+	if (w->argv[0][0] && !strchr(w->argv[0], '/')) {
+		plan.search_path = env_search_path(w->envp_cache);
+		plan.name_len = strlen(w->argv[0]);
+	}
+	plan.cwd = w->cwd;
+	plan.parent = getpid();
+	plan.max_fd = fd_limit();
+	r = creds_prepare(w, &plan, inline_groups, &heap_groups, &stage);
+	if (r < 0) {
+		free(heap_groups);
+		set_error(err, errlen, stage, -r);
+		return r;
+	}
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		r = -errno;
+		free(heap_groups);
+		set_error(err, errlen, "pipe", -r);
+		return r;
+	}
+	plan.report_fd = pipefd[1];
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved_mask);
+	pid = start_child(&plan, &pidfd, &stage);
+	r = pid < 0 ? -errno : 0;
+	pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
+	close(pipefd[1]);
+	free(heap_groups);
+	if (pid < 0) {
+		close(pipefd[0]);
+		set_error(err, errlen, stage, -r);
+		return r;
+	}
+
+	/* EOF: the exec closed the write end (or the child died before it
+	 * could report, which the reaper will see like any other death). */
+	do
+		n = read(pipefd[0], &report, sizeof(report));
+	while (n < 0 && errno == EINTR);
+	r = n < 0 ? -errno : 0;
+	close(pipefd[0]);
+	if (n == 0) {
+		out->pid = pid;
+		out->pidfd = pidfd;
+		return 0;
+	}
+
+	if (n == (ssize_t)sizeof(report)) {
+		stage = report.stage >= 0 && report.stage < STAGE_COUNT ? stage_names[report.stage]
+		                                                        : "child";
+		r = report.err > 0 ? -report.err : -EIO;
+	} else {
+		/* Unreadable report: do not leave a half-set-up child running. */
+		stage = "report";
+		if (r == 0)
+			r = -EIO;
+		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+	}
+	/* Safe: spawn_worker() runs synchronously inside the event loop, so
+	 * the SIGCHLD reaper (waitid(P_ALL)) cannot run concurrently and
+	 * collect this pid first; and it never reached the core, so this is
+	 * the only place that knows it. */
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	close(pidfd);
+	set_error(err, errlen, stage, -r);
+	return r;
 }

@@ -11,6 +11,7 @@
 #ifndef SUPD_SPAWN_H
 #define SUPD_SPAWN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -30,11 +31,40 @@ struct spawn_result {
 /* Starts the worker described by spec (spec->type == NODE_WORKER). Returns 0
  * and fills *out, or a negative errno with a reason such as "exec:ENOENT",
  * "chdir:EACCES", "setuid:EPERM" or "fork:EAGAIN" in err. When the failure
- * happened in the child, the child has already been reaped. */
-int spawn_worker(struct child_spec *spec, const struct spawn_options *opt,
-		 struct spawn_result *out, char *err, size_t errlen);
+ * happened in the child, the child has already been reaped. Never logs the
+ * failure: the caller knows which child it was and reports err.
+ *
+ * err is "STAGE:ERRNAME". Stages in the parent: "spawn" (not a worker spec),
+ * "env" (building the environment), "user" (uid without a passwd entry and
+ * no group), "groups" (supplementary groups), "pipe", "fork" (clone3 or
+ * fork), "pidfd" (pidfd_open after fork), "report" (unreadable error pipe).
+ * Stages in the child, in order: "signals", "setsid", "close_fds",
+ * "setgroups", "setgid", "setuid", "chdir", "pdeathsig", "exec".
+ *
+ * argv[0] without a '/' is searched in the PATH of the worker's own
+ * environment (supd's PATH unless the spec's env sets one; if neither has
+ * one, /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin), like
+ * execvpe() but with no /bin/sh retry on ENOEXEC.
+ *
+ * Must be called from the thread that runs the event loop (the worker's
+ * parent-death signal is tied to the thread that created it) and never
+ * concurrently with the reaper: a child that fails before exec is reaped
+ * here with waitpid() on its pid.
+ *
+ * The environment block is built on the first start and cached in
+ * spec->worker.envp_cache; it depends on supd's environment at that moment
+ * and on opt->notify_socket, both constant for a supd run. */
+int spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct spawn_result *out,
+                 char *err, size_t errlen);
 
 /* Frees spec->worker.envp_cache (spec_free() calls it). */
 void spawn_forget_env(struct worker_spec *w);
+
+/* Test hook: true makes every spawn use fork() + pidfd_open() instead of
+ * clone3(CLONE_PIDFD); false lets spawns try clone3 again unless it has
+ * already failed with ENOSYS or EPERM in this process. */
+void spawn_force_fork_fallback(bool force);
+/* Whether the next spawn will try clone3. */
+bool spawn_clone3_enabled(void);
 
 #endif
