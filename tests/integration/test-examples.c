@@ -90,4 +90,5 @@ Test(examples, check_every_example, .timeout = 120)
 	unlink(err);
 	rmdir(tmpdir);
 	cr_assert(found > 0, "no *.yaml example in %s", dir);
+	h_report("examples: %d files checked with supd -n", found);
 }

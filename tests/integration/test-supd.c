@@ -382,7 +382,10 @@ has_line_prefix(const char *text, const char *prefix)
 
 /* 9. What a worker inherits: no blocked or ignored signal (even when supd
  * itself was started with ignored signals, as under nohup), only fds 0 1 2,
- * its own session, and none of the variables addressed to supd. */
+ * its own session, and none of the variables addressed to supd.
+ * Note: glibc's posix_spawn, which starts supd here, leaves glibc's two
+ * internal signals (32 and 33) ignored in the new program, and an ignored
+ * disposition survives exec; supd must reset those for its workers too. */
 BOTH_MODES(worker_environment)
 {
 	static const char *const env[] = {
