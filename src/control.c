@@ -130,6 +130,7 @@ struct control {
 	sd_event_source *retry_src;
 	sd_event_source *defer_src;
 	bool accept_paused;
+	bool accept_error_logged; /* until the next successful accept */
 	bool closing;
 
 	char *path; /* the socket file we created, NULL with socket activation */
@@ -1357,6 +1358,7 @@ on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
 		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd >= 0) {
+			ctl->accept_error_logged = false;
 			conn_accept(ctl, cfd);
 			continue;
 		}
@@ -1367,17 +1369,13 @@ on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 		case ECONNABORTED:
 		case EPROTO:
 			continue;
-		case EMFILE:
-		case ENFILE:
-		case ENOBUFS:
-		case ENOMEM:
-			/* The pending connection stays in the backlog; try again
-			 * when a connection closes or after a while. */
-			log_warn("control: accept (pausing)");
-			accept_pause(ctl);
-			return 0;
 		default:
-			log_warn("control: accept");
+			/* EMFILE and friends: the pending connection stays in
+			 * the backlog; try again when a connection closes or
+			 * after a while. Logged once per episode. */
+			if (!ctl->accept_error_logged)
+				log_warn("control: accept (pausing)");
+			ctl->accept_error_logged = true;
 			accept_pause(ctl);
 			return 0;
 		}

@@ -420,74 +420,74 @@ option_value(int argc, char **argv, int *i, const char *name)
 	return argv[++*i];
 }
 
+/* start-child: options may come before or after SUP; the first argument
+ * after SUP that is not an option (or everything after "--") starts ARGS. */
 static int
 cmd_start_child(struct client *cl, int argc, char **argv)
 {
-	json_t *req = request_sup(SUPD_OP_START_CHILD, argv[0], NULL), *env = NULL, *args = NULL;
+	json_t *req = request(SUPD_OP_START_CHILD), *env = json_array(), *args = json_array();
 	json_t *spec = NULL, *reply;
 	json_error_t jerr;
-	bool link = false;
-	const char *v, *id = NULL;
+	bool link = false, rest = false;
+	const char *v, *sup = NULL;
 	char *path;
-	int i, status;
+	int status;
 
-	if (!req)
-		return usage_error("out of memory");
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0) {
-			i++;
-			break;
-		}
-		if (strcmp(argv[i], "--link") == 0) {
+	if (!req || !env || !args) {
+		warnx_("out of memory");
+		status = EXIT_FAILURE_TO_REACH;
+		goto out;
+	}
+	for (int i = 0; i < argc; i++) {
+		if (rest || (sup && argv[i][0] != '-')) {
+			rest = true;
+			json_array_append_new(args, json_string(argv[i]));
+		} else if (strcmp(argv[i], "--") == 0) {
+			rest = true;
+		} else if (strcmp(argv[i], "--link") == 0) {
 			link = true;
 		} else if ((v = option_value(argc, argv, &i, "--id"))) {
-			id = v;
+			json_object_set_new(req, "id", json_string(v));
 		} else if ((v = option_value(argc, argv, &i, "--env"))) {
 			if (!strchr(v, '=') || v[0] == '=') {
-				json_decref(req);
-				return usage_error("--env wants NAME=VALUE, not '%s'", v);
+				status = usage_error("--env wants NAME=VALUE, not '%s'", v);
+				goto out;
 			}
-			if (!env)
-				env = json_array();
 			json_array_append_new(env, json_string(v));
 		} else if ((v = option_value(argc, argv, &i, "--spec"))) {
 			json_decref(spec);
 			spec = json_loads(v, 0, &jerr);
 			if (!spec) {
-				json_decref(req);
-				json_decref(env);
-				return usage_error("--spec: invalid JSON: %s", jerr.text);
+				status = usage_error("--spec: invalid JSON: %s", jerr.text);
+				goto out;
 			}
-		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
-			json_decref(req);
-			json_decref(env);
-			json_decref(spec);
-			return usage_error("start-child: unknown option %s", argv[i]);
+		} else if (argv[i][0] == '-') {
+			status = usage_error("start-child: unknown option %s", argv[i]);
+			goto out;
 		} else {
-			break;
+			sup = argv[i];
 		}
 	}
-	if (i < argc) {
-		args = json_array();
-		for (; i < argc; i++)
-			json_array_append_new(args, json_string(argv[i]));
+	if (!sup) {
+		status = usage_error("start-child: missing SUP");
+		goto out;
 	}
-	if (id)
-		json_object_set_new(req, "id", json_string(id));
-	if (args)
-		json_object_set_new(req, "args", args);
-	if (env)
-		json_object_set_new(req, "env", env);
+	json_object_set_new(req, "sup", json_string(sup));
+	if (json_array_size(args))
+		json_object_set(req, "args", args);
+	if (json_array_size(env))
+		json_object_set(req, "env", env);
 	if (link)
 		json_object_set_new(req, "link", json_true());
 	if (spec)
-		json_object_set_new(req, "spec", spec);
+		json_object_set(req, "spec", spec);
 	if (link)
 		client_watch_signals(cl);
 	status = simple_call(cl, req, &reply);
+	req = NULL;
 	if (status != EXIT_OK)
-		return status;
-	path = child_path(argv[0], str(reply, "id"));
+		goto out;
+	path = child_path(sup, str(reply, "id"));
 	if (!cl->json) {
 		if (json_is_integer(json_object_get(reply, "pid")))
 			printf("started %s (pid %lld)\n", path ? path : str(reply, "id"),
@@ -503,6 +503,11 @@ cmd_start_child(struct client *cl, int argc, char **argv)
 		status =
 		    wait_down(cl, json_pack("{s:s, s:s}", "op", SUPD_OP_MONITOR, "path", path));
 	free(path);
+out:
+	json_decref(req);
+	json_decref(env);
+	json_decref(args);
+	json_decref(spec);
 	return status;
 }
 
