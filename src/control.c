@@ -677,7 +677,7 @@ resolve_ids(struct child_spec *spec, struct proto_error *err)
 			uid = strtoul(w->user, &end, 10);
 			if (errno || *end || end == w->user || uid > UINT32_MAX - 1) {
 				err->error = SUPD_E_BAD_REQUEST;
-				snprintf(err->message, sizeof(err->message), "unknown user '%.64s'",
+				snprintf(err->message, sizeof(err->message), "unknown user '%s'",
 				         w->user);
 				return -1;
 			}
@@ -696,8 +696,8 @@ resolve_ids(struct child_spec *spec, struct proto_error *err)
 			gid = strtoul(w->group, &end, 10);
 			if (errno || *end || end == w->group || gid > UINT32_MAX - 1) {
 				err->error = SUPD_E_BAD_REQUEST;
-				snprintf(err->message, sizeof(err->message),
-				         "unknown group '%.64s'", w->group);
+				snprintf(err->message, sizeof(err->message), "unknown group '%s'",
+				         w->group);
 				return -1;
 			}
 			w->gid = (gid_t)gid;

@@ -257,8 +257,12 @@ client_call(struct client *cl, json_t *req, json_t **reply)
 		if (r < 0)
 			return r;
 		if (json_object_get(*reply, "ok")) {
-			if (cl->json)
+			if (cl->json) {
+				/* Flushed at once: with monitor and events the
+				 * reply tells a script the request took effect. */
 				printf("%s\n", raw);
+				fflush(stdout);
+			}
 			return 0;
 		}
 		json_decref(*reply);
