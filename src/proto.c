@@ -1,3 +1,1448 @@
 /*
- * proto.c - placeholder until the module lands.
+ * proto.c - the control protocol as data: requests in, replies out.
+ *
+ * Owns the wire vocabulary of SPEC section 6: how a request line becomes a
+ * validated struct proto_request, how a JSON child spec becomes a struct
+ * child_spec (and back), and the JSON of every reply, including the views of
+ * the runtime tree. Everything here is a pure function of its arguments: it
+ * must never touch a socket, the event loop, the clock or the tree's state
+ * (the views only read it). Every refusal is a struct proto_error whose
+ * message is safe to send back (valid UTF-8, bounded).
  */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* User text quoted in error messages is clipped to this many bytes. */
+#define QUOTE_MAX 64
+
+/* ---- error messages ---- */
+
+/* Length of the longest prefix of s (at most max bytes) that does not end
+ * inside a UTF-8 sequence; s itself is valid UTF-8 (jansson checked it). */
+static size_t
+utf8_clip_len(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+/* Removes an incomplete UTF-8 sequence left at the end of buf by a
+ * truncating snprintf. */
+static void
+utf8_trim_tail(char *buf)
+{
+	size_t n = strlen(buf), start = n, need;
+	unsigned char lead;
+
+	while (start > 0 && n - start < 4 && ((unsigned char)buf[start - 1] & 0xc0) == 0x80)
+		start--;
+	if (start == 0)
+		return;
+	lead = (unsigned char)buf[start - 1];
+	if (lead < 0x80)
+		return;
+	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+	if (n - (start - 1) < need)
+		buf[start - 1] = '\0';
+}
+
+static void __attribute__((format(printf, 3, 4)))
+fail(struct proto_error *err, const char *error, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->error = error;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	utf8_trim_tail(err->message);
+}
+
+/* ---- argument helpers ---- */
+
+static const char *const op_names[] = {
+    [PROTO_OP_START_CHILD] = SUPD_OP_START_CHILD,
+    [PROTO_OP_TERMINATE_CHILD] = SUPD_OP_TERMINATE_CHILD,
+    [PROTO_OP_RESTART_CHILD] = SUPD_OP_RESTART_CHILD,
+    [PROTO_OP_DELETE_CHILD] = SUPD_OP_DELETE_CHILD,
+    [PROTO_OP_WHICH_CHILDREN] = SUPD_OP_WHICH_CHILDREN,
+    [PROTO_OP_COUNT_CHILDREN] = SUPD_OP_COUNT_CHILDREN,
+    [PROTO_OP_GET_CHILDSPEC] = SUPD_OP_GET_CHILDSPEC,
+    [PROTO_OP_TREE] = SUPD_OP_TREE,
+    [PROTO_OP_MONITOR] = SUPD_OP_MONITOR,
+    [PROTO_OP_DEMONITOR] = SUPD_OP_DEMONITOR,
+    [PROTO_OP_SUBSCRIBE] = SUPD_OP_SUBSCRIBE,
+    [PROTO_OP_STOP] = SUPD_OP_STOP,
+    [PROTO_OP_PING] = SUPD_OP_PING,
+};
+
+/* The members each operation takes besides "op" and "tag". */
+static const char *const op_keys[][7] = {
+    [PROTO_OP_START_CHILD] = {"sup", "id", "args", "env", "link", "spec", NULL},
+    [PROTO_OP_TERMINATE_CHILD] = {"sup", "id", NULL},
+    [PROTO_OP_RESTART_CHILD] = {"sup", "id", NULL},
+    [PROTO_OP_DELETE_CHILD] = {"sup", "id", NULL},
+    [PROTO_OP_WHICH_CHILDREN] = {"sup", NULL},
+    [PROTO_OP_COUNT_CHILDREN] = {"sup", NULL},
+    [PROTO_OP_GET_CHILDSPEC] = {"sup", "id", NULL},
+    [PROTO_OP_TREE] = {"path", NULL},
+    [PROTO_OP_MONITOR] = {"path", "pid", "pidfd", NULL},
+    [PROTO_OP_DEMONITOR] = {"ref", NULL},
+    [PROTO_OP_SUBSCRIBE] = {NULL},
+    [PROTO_OP_STOP] = {NULL},
+    [PROTO_OP_PING] = {NULL},
+};
+
+const char *
+proto_op_name(enum proto_op op)
+{
+	if ((size_t)op < ARRAY_SIZE(op_names))
+		return op_names[op];
+	return "?";
+}
+
+static bool
+key_allowed(const char *const *keys, const char *key)
+{
+	for (; *keys; keys++)
+		if (strcmp(*keys, key) == 0)
+			return true;
+	return false;
+}
+
+static const char *
+json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a real number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "?";
+}
+
+static int
+wrong_type(struct proto_error *err, const char *where, const char *key, const char *want,
+           const json_t *v)
+{
+	fail(err, SUPD_E_BAD_REQUEST, "%s%s must be %s, not %s", where, key, want,
+	     json_type_name(v));
+	return -1;
+}
+
+static int
+arg_string(const json_t *obj, const char *key, bool required, const char **out,
+           struct proto_error *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (!v) {
+		if (!required)
+			return 0;
+		fail(err, SUPD_E_BAD_REQUEST, "missing argument '%s'", key);
+		return -1;
+	}
+	if (!json_is_string(v))
+		return wrong_type(err, "", key, "a string", v);
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int
+arg_bool(const json_t *obj, const char *key, bool *out, struct proto_error *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = false;
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return wrong_type(err, "", key, "a boolean", v);
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* A positive integer no larger than max. */
+static int
+arg_uint(const json_t *obj, const char *key, bool required, json_int_t max,
+         json_int_t *out, struct proto_error *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = 0;
+	if (!v) {
+		if (!required)
+			return 0;
+		fail(err, SUPD_E_BAD_REQUEST, "missing argument '%s'", key);
+		return -1;
+	}
+	if (!json_is_integer(v))
+		return wrong_type(err, "", key, "an integer", v);
+	*out = json_integer_value(v);
+	if (*out < 1 || *out > max) {
+		fail(err, SUPD_E_BAD_REQUEST, "%s must be between 1 and %lld", key, (long long)max);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+arg_path(json_t *obj, const char *key, bool required, const char **out,
+         struct proto_error *err)
+{
+	if (arg_string(obj, key, required, out, err) < 0)
+		return -1;
+	if (*out && !proto_path_valid(*out)) {
+		fail(err, SUPD_E_BAD_REQUEST, "invalid %s path '%.*s'", key,
+		     (int)utf8_clip_len(*out, QUOTE_MAX), *out);
+		return -1;
+	}
+	return 0;
+}
+
+/* An id: a valid id string, or a non-negative integer that stands for its
+ * decimal text (dynamic children are numbered). The integer is replaced by
+ * the string in the request object, so that *out points into it. */
+static int
+arg_id(json_t *obj, const char *key, bool required, const char **out,
+       struct proto_error *err)
+{
+	json_t *v = json_object_get(obj, key);
+	char buf[32];
+
+	*out = NULL;
+	if (!v) {
+		if (!required)
+			return 0;
+		fail(err, SUPD_E_BAD_REQUEST, "missing argument '%s'", key);
+		return -1;
+	}
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0) {
+			fail(err, SUPD_E_BAD_REQUEST, "%s must not be negative", key);
+			return -1;
+		}
+		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+		v = json_string(buf);
+		if (!v || json_object_set_new(obj, key, v) < 0) {
+			fail(err, SUPD_E_NO_MEMORY, "out of memory");
+			return -1;
+		}
+	}
+	if (!json_is_string(v))
+		return wrong_type(err, "", key, "a string", v);
+	*out = json_string_value(v);
+	if (!spec_id_valid(*out)) {
+		fail(err, SUPD_E_BAD_REQUEST,
+		     "invalid %s '%.*s' (1 to %d characters of [A-Za-z0-9_.-], not . or ..)", key,
+		     (int)utf8_clip_len(*out, QUOTE_MAX), *out, SPEC_ID_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+env_entry_valid(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	return eq && eq != s;
+}
+
+/* An array of strings, as an allocated array of pointers into it. */
+static int
+arg_strv(const json_t *obj, const char *key, bool env, const char ***out, size_t *n,
+         struct proto_error *err)
+{
+	json_t *v = json_object_get(obj, key), *e;
+	const char **vec;
+	size_t i;
+
+	*out = NULL;
+	*n = 0;
+	if (!v)
+		return 0;
+	if (!json_is_array(v))
+		return wrong_type(err, "", key, "an array of strings", v);
+	vec = calloc(json_array_size(v) + 1, sizeof(*vec));
+	if (!vec) {
+		fail(err, SUPD_E_NO_MEMORY, "out of memory");
+		return -1;
+	}
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_string(e)) {
+			free(vec);
+			fail(err, SUPD_E_BAD_REQUEST, "%s[%zu] must be a string, not %s", key, i,
+			     json_type_name(e));
+			return -1;
+		}
+		vec[i] = json_string_value(e);
+		if (env && !env_entry_valid(vec[i])) {
+			fail(err, SUPD_E_BAD_REQUEST, "%s[%zu] '%.*s' is not NAME=value", key, i,
+			     (int)utf8_clip_len(vec[i], QUOTE_MAX), vec[i]);
+			free(vec);
+			return -1;
+		}
+	}
+	*out = vec;
+	*n = json_array_size(v);
+	return 0;
+}
+
+/* ---- requests ---- */
+
+bool
+proto_path_valid(const char *path)
+{
+	char id[SPEC_ID_MAX + 1];
+	const char *p, *slash;
+	size_t n;
+
+	if (!path || path[0] != '/')
+		return false;
+	if (path[1] == '\0')
+		return true;
+	for (p = path + 1;; p = slash + 1) {
+		slash = strchr(p, '/');
+		n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 0 || n > SPEC_ID_MAX)
+			return false;
+		memcpy(id, p, n);
+		id[n] = '\0';
+		if (!spec_id_valid(id))
+			return false;
+		if (!slash)
+			return true;
+	}
+}
+
+unsigned
+proto_path_level(const char *path)
+{
+	unsigned level = 1;
+
+	if (!path || strcmp(path, "/") == 0)
+		return level;
+	for (const char *p = path; *p; p++)
+		if (*p == '/')
+			level++;
+	return level;
+}
+
+static int
+parse_args(struct proto_request *req, struct proto_error *err)
+{
+	json_t *obj = req->json;
+	json_int_t num;
+
+	switch (req->op) {
+	case PROTO_OP_START_CHILD:
+		if (arg_path(obj, "sup", true, &req->sup, err) < 0 ||
+		    arg_id(obj, "id", false, &req->id, err) < 0 ||
+		    arg_bool(obj, "link", &req->link, err) < 0 ||
+		    arg_strv(obj, "args", false, &req->args, &req->nargs, err) < 0 ||
+		    arg_strv(obj, "env", true, &req->env, &req->nenv, err) < 0)
+			return -1;
+		req->dynamic_args = json_object_get(obj, "id") || json_object_get(obj, "args") ||
+		                    json_object_get(obj, "env") || json_object_get(obj, "link");
+		req->spec = json_object_get(obj, "spec");
+		if (req->spec && !json_is_object(req->spec))
+			return wrong_type(err, "", "spec", "an object", req->spec);
+		if (req->spec && req->dynamic_args) {
+			fail(err, SUPD_E_BAD_REQUEST,
+			     "spec (static supervisor) excludes id, args, env and link (dynamic "
+			     "supervisor)");
+			return -1;
+		}
+		return 0;
+	case PROTO_OP_TERMINATE_CHILD:
+	case PROTO_OP_RESTART_CHILD:
+	case PROTO_OP_DELETE_CHILD:
+	case PROTO_OP_GET_CHILDSPEC:
+		if (arg_path(obj, "sup", true, &req->sup, err) < 0 ||
+		    arg_id(obj, "id", true, &req->id, err) < 0)
+			return -1;
+		return 0;
+	case PROTO_OP_WHICH_CHILDREN:
+	case PROTO_OP_COUNT_CHILDREN:
+		return arg_path(obj, "sup", true, &req->sup, err);
+	case PROTO_OP_TREE:
+		return arg_path(obj, "path", false, &req->path, err);
+	case PROTO_OP_MONITOR:
+		if (arg_path(obj, "path", false, &req->path, err) < 0 ||
+		    arg_uint(obj, "pid", false, INT_MAX, &num, err) < 0 ||
+		    arg_bool(obj, "pidfd", &req->pidfd, err) < 0)
+			return -1;
+		req->pid = (pid_t)num;
+		if (!req->path == !req->pid) {
+			fail(err, SUPD_E_BAD_REQUEST, "monitor takes either 'path' or 'pid'");
+			return -1;
+		}
+		return 0;
+	case PROTO_OP_DEMONITOR:
+		if (arg_uint(obj, "ref", true, INT64_MAX, &num, err) < 0)
+			return -1;
+		req->ref = (uint64_t)num;
+		return 0;
+	case PROTO_OP_SUBSCRIBE:
+	case PROTO_OP_STOP:
+	case PROTO_OP_PING:
+		return 0;
+	}
+	return 0;
+}
+
+int
+proto_parse_request(const char *line, size_t len, struct proto_request *req,
+                    struct proto_error *err)
+{
+	json_error_t jerr;
+	const char *op, *key;
+	json_t *v;
+	size_t i;
+
+	memset(req, 0, sizeof(*req));
+	if (len >= SUPD_LINE_MAX) {
+		fail(err, SUPD_E_LINE_TOO_LONG, "request longer than %d bytes", SUPD_LINE_MAX - 1);
+		return -1;
+	}
+	/* JSON_REJECT_DUPLICATES: {"sup":"/a","sup":"/b"} must not pick one
+	 * silently. jansson also rejects invalid UTF-8 and \u0000. */
+	req->json = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!req->json) {
+		fail(err, SUPD_E_BAD_REQUEST, "invalid JSON: %s (column %d)", jerr.text,
+		     jerr.column);
+		return -1;
+	}
+	if (!json_is_object(req->json)) {
+		fail(err, SUPD_E_BAD_REQUEST, "a request must be a JSON object, not %s",
+		     json_type_name(req->json));
+		return -1;
+	}
+	req->tag = json_object_get(req->json, "tag");
+	v = json_object_get(req->json, "op");
+	if (!v) {
+		fail(err, SUPD_E_BAD_REQUEST, "missing argument 'op'");
+		return -1;
+	}
+	if (!json_is_string(v))
+		return wrong_type(err, "", "op", "a string", v);
+	op = json_string_value(v);
+	for (i = 0; i < ARRAY_SIZE(op_names); i++)
+		if (strcmp(op, op_names[i]) == 0)
+			break;
+	if (i == ARRAY_SIZE(op_names)) {
+		fail(err, SUPD_E_UNKNOWN_OP, "unknown op '%.*s'", (int)utf8_clip_len(op, QUOTE_MAX),
+		     op);
+		return -1;
+	}
+	req->op = (enum proto_op)i;
+	json_object_foreach(req->json, key, v)
+	{
+		if (strcmp(key, "op") == 0 || strcmp(key, "tag") == 0 ||
+		    key_allowed(op_keys[req->op], key))
+			continue;
+		fail(err, SUPD_E_BAD_REQUEST, "%s takes no argument '%.*s'", op,
+		     (int)utf8_clip_len(key, QUOTE_MAX), key);
+		return -1;
+	}
+	return parse_args(req, err);
+}
+
+void
+proto_request_fini(struct proto_request *req)
+{
+	free(req->args);
+	free(req->env);
+	json_decref(req->json);
+	memset(req, 0, sizeof(*req));
+}
+
+int
+proto_check_start_child(const struct proto_request *req, enum node_type sup_type,
+                        struct proto_error *err)
+{
+	if (sup_type == NODE_DYNAMIC) {
+		if (req->spec) {
+			fail(
+			    err, SUPD_E_BAD_REQUEST,
+			    "%s is a dynamic supervisor: it takes args, id, env and link, not spec",
+			    req->sup);
+			return -1;
+		}
+		return 0;
+	}
+	if (req->dynamic_args) {
+		fail(err, SUPD_E_BAD_REQUEST,
+		     "%s is a static supervisor: it takes a spec, not args, id, env or link",
+		     req->sup);
+		return -1;
+	}
+	if (!req->spec) {
+		fail(err, SUPD_E_BAD_REQUEST, "%s is a static supervisor: missing argument 'spec'",
+		     req->sup);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- JSON child specs ---- */
+
+struct spec_key {
+	const char *name;
+	unsigned kinds; /* bit (1 << enum node_type); TEMPLATE: allowed in a template */
+};
+#define K_WORKER   (1u << NODE_WORKER)
+#define K_SUP      (1u << NODE_SUPERVISOR)
+#define K_DYN      (1u << NODE_DYNAMIC)
+#define K_ANY      (K_WORKER | K_SUP | K_DYN)
+#define K_TEMPLATE (1u << 8)
+
+static const struct spec_key spec_keys[] = {
+    {"id", K_ANY},
+    {"type", K_ANY | K_TEMPLATE},
+    {"restart", K_ANY | K_TEMPLATE},
+    {"shutdown", K_ANY | K_TEMPLATE},
+    {"significant", K_ANY | K_TEMPLATE},
+    {"start", K_WORKER | K_TEMPLATE},
+    {"env", K_WORKER | K_TEMPLATE},
+    {"cwd", K_WORKER | K_TEMPLATE},
+    {"user", K_WORKER | K_TEMPLATE},
+    {"group", K_WORKER | K_TEMPLATE},
+    {"stop_signal", K_WORKER | K_TEMPLATE},
+    {"kill_group", K_WORKER | K_TEMPLATE},
+    {"normal_exit", K_WORKER | K_TEMPLATE},
+    {"ready", K_WORKER | K_TEMPLATE},
+    {"start_timeout", K_WORKER | K_TEMPLATE},
+    {"strategy", K_SUP | K_DYN},
+    {"max_restarts", K_SUP | K_DYN},
+    {"max_seconds", K_SUP | K_DYN},
+    {"auto_shutdown", K_SUP | K_DYN},
+    {"children", K_SUP},
+    {"max_children", K_DYN},
+    {"template", K_DYN},
+};
+
+struct spec_parse {
+	struct proto_error *err;
+	char where[160]; /* "spec.children[2]." */
+};
+
+static int spec_fail(struct spec_parse *sp, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+spec_fail(struct spec_parse *sp, const char *key, const char *fmt, ...)
+{
+	char what[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	utf8_trim_tail(what);
+	fail(sp->err, SUPD_E_BAD_REQUEST, "%s%s: %s", sp->where, key, what);
+	return -1;
+}
+
+static int
+spec_type_fail(struct spec_parse *sp, const char *key, const char *want, const json_t *v)
+{
+	return spec_fail(sp, key, "must be %s, not %s", want, json_type_name(v));
+}
+
+static int
+spec_enum(struct spec_parse *sp, const json_t *obj, const char *key,
+          const char *const *names, size_t n, int *out)
+{
+	json_t *v = json_object_get(obj, key);
+	const char *s;
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return spec_type_fail(sp, key, "a string", v);
+	s = json_string_value(v);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (int)i;
+			return 0;
+		}
+	}
+	return spec_fail(sp, key, "unknown value '%.*s'", (int)utf8_clip_len(s, QUOTE_MAX), s);
+}
+
+static int
+spec_int(struct spec_parse *sp, const json_t *obj, const char *key, json_int_t min,
+         json_int_t max, json_int_t *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_integer(v))
+		return spec_type_fail(sp, key, "an integer", v);
+	if (json_integer_value(v) < min || json_integer_value(v) > max)
+		return spec_fail(sp, key, "must be between %lld and %lld", (long long)min,
+		                 (long long)max);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int
+spec_bool(struct spec_parse *sp, const json_t *obj, const char *key, bool *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return spec_type_fail(sp, key, "a boolean", v);
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* An optional non-empty string; null stands for absent (get_childspec
+ * writes null for an unset cwd, user or group). */
+static int
+spec_opt_string(struct spec_parse *sp, const json_t *obj, const char *key, char **out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return spec_type_fail(sp, key, "a string", v);
+	if (json_string_length(v) == 0)
+		return spec_fail(sp, key, "must not be empty");
+	*out = strdup(json_string_value(v));
+	if (!*out) {
+		fail(sp->err, SUPD_E_NO_MEMORY, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+spec_strv(struct spec_parse *sp, const json_t *obj, const char *key, bool env,
+          char ***out, size_t *n)
+{
+	json_t *v = json_object_get(obj, key), *e;
+	char **vec;
+	size_t i;
+
+	if (!v)
+		return 0;
+	if (!json_is_array(v))
+		return spec_type_fail(sp, key, "an array of strings", v);
+	vec = calloc(json_array_size(v) + 1, sizeof(*vec));
+	if (!vec) {
+		fail(sp->err, SUPD_E_NO_MEMORY, "out of memory");
+		return -1;
+	}
+	/* Stored at once, so that the spec owns (and frees) a partial copy. */
+	*out = vec;
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_string(e))
+			return spec_fail(sp, key, "entry %zu must be a string, not %s", i,
+			                 json_type_name(e));
+		if (env && !env_entry_valid(json_string_value(e)))
+			return spec_fail(sp, key, "entry %zu '%.*s' is not NAME=value", i,
+			                 (int)utf8_clip_len(json_string_value(e), QUOTE_MAX),
+			                 json_string_value(e));
+		vec[i] = strdup(json_string_value(e));
+		if (!vec[i]) {
+			fail(sp->err, SUPD_E_NO_MEMORY, "out of memory");
+			return -1;
+		}
+		*n = i + 1;
+	}
+	return 0;
+}
+
+static int
+spec_shutdown(struct spec_parse *sp, const json_t *obj, int64_t *out)
+{
+	json_t *v = json_object_get(obj, "shutdown");
+	json_int_t ms;
+
+	if (!v)
+		return 0;
+	if (json_is_string(v)) {
+		if (strcmp(json_string_value(v), "brutal_kill") == 0)
+			*out = SHUTDOWN_BRUTAL_KILL;
+		else if (strcmp(json_string_value(v), "infinity") == 0)
+			*out = SHUTDOWN_INFINITY;
+		else
+			return spec_fail(sp, "shutdown",
+			                 "must be brutal_kill, infinity or milliseconds");
+		return 0;
+	}
+	if (spec_int(sp, obj, "shutdown", 0, SPEC_MAX_MS_LIMIT, &ms) < 0)
+		return -1;
+	*out = ms;
+	return 0;
+}
+
+/* A signal: its name ("SIGTERM", "TERM") or its number. */
+static int
+spec_signal(struct spec_parse *sp, const json_t *v, const char *key, int *out)
+{
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 1 || json_integer_value(v) > 64)
+			return spec_fail(sp, key, "signal numbers are 1 to 64");
+		*out = (int)json_integer_value(v);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return spec_type_fail(sp, key, "a signal name", v);
+	*out = signal_from_name(json_string_value(v));
+	if (*out == 0)
+		return spec_fail(sp, key, "unknown signal '%.*s'",
+		                 (int)utf8_clip_len(json_string_value(v), QUOTE_MAX),
+		                 json_string_value(v));
+	return 0;
+}
+
+static int
+spec_normal_exit(struct spec_parse *sp, const json_t *obj, struct exit_set *set)
+{
+	json_t *v = json_object_get(obj, "normal_exit"), *e;
+	size_t i;
+	int sig;
+
+	if (!v)
+		return 0;
+	if (!json_is_array(v))
+		return spec_type_fail(sp, "normal_exit", "an array of exit codes and signal names",
+		                      v);
+	memset(set, 0, sizeof(*set));
+	json_array_foreach(v, i, e)
+	{
+		if (json_is_integer(e)) {
+			if (json_integer_value(e) < 0 || json_integer_value(e) > 255)
+				return spec_fail(sp, "normal_exit", "exit codes are 0 to 255");
+			exit_set_add_code(set, (int)json_integer_value(e));
+		} else if (json_is_string(e)) {
+			if (spec_signal(sp, e, "normal_exit", &sig) < 0)
+				return -1;
+			exit_set_add_signal(set, sig);
+		} else {
+			return spec_fail(sp, "normal_exit",
+			                 "entry %zu must be an exit code or a signal name", i);
+		}
+	}
+	return 0;
+}
+
+static int
+spec_worker(struct spec_parse *sp, const json_t *obj, struct child_spec *spec)
+{
+	struct worker_spec *w = &spec->worker;
+	json_t *v;
+	json_int_t num;
+	int ready = (int)w->ready;
+	static const char *const ready_names[] = {"none", "notify"};
+
+	v = json_object_get(obj, "start");
+	if (!v)
+		return spec_fail(sp, "start", "missing (the program and its arguments)");
+	if (spec_strv(sp, obj, "start", false, &w->argv, &w->argc) < 0)
+		return -1;
+	if (w->argc == 0 || w->argv[0][0] == '\0')
+		return spec_fail(sp, "start", "must name a program");
+	if (spec_strv(sp, obj, "env", true, &w->env, &w->envc) < 0 ||
+	    spec_opt_string(sp, obj, "cwd", &w->cwd) < 0 ||
+	    spec_opt_string(sp, obj, "user", &w->user) < 0 ||
+	    spec_opt_string(sp, obj, "group", &w->group) < 0 ||
+	    spec_bool(sp, obj, "kill_group", &w->kill_group) < 0 ||
+	    spec_normal_exit(sp, obj, &w->normal_exit) < 0 ||
+	    spec_enum(sp, obj, "ready", ready_names, ARRAY_SIZE(ready_names), &ready) < 0)
+		return -1;
+	w->ready = (enum ready_mode)ready;
+	v = json_object_get(obj, "stop_signal");
+	if (v && spec_signal(sp, v, "stop_signal", &w->stop_signal) < 0)
+		return -1;
+	num = w->start_timeout_ms;
+	if (spec_int(sp, obj, "start_timeout", 1, SPEC_MAX_MS_LIMIT, &num) < 0)
+		return -1;
+	w->start_timeout_ms = num;
+	return 0;
+}
+
+static int spec_node(struct spec_parse *sp, const json_t *obj, enum auto_shutdown parent_auto,
+                     unsigned levels_left, bool is_template, struct child_spec **out);
+
+static int spec_enter(struct spec_parse *sp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Appends to sp->where; returns the old length, to restore it. */
+static int
+spec_enter(struct spec_parse *sp, const char *fmt, ...)
+{
+	size_t old = strlen(sp->where);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sp->where + old, sizeof(sp->where) - old, fmt, ap);
+	va_end(ap);
+	return (int)old;
+}
+
+static int
+spec_supervisor(struct spec_parse *sp, const json_t *obj, unsigned levels_left,
+                struct child_spec *spec)
+{
+	static const char *const strategy_names[] = {"one_for_one", "one_for_all", "rest_for_one"};
+	static const char *const auto_names[] = {"never", "any_significant", "all_significant"};
+	struct sup_spec *s = &spec->sup;
+	int strategy = (int)s->strategy, autos = (int)s->auto_shutdown, old;
+	json_int_t num;
+	json_t *v, *e;
+	size_t i, j;
+
+	if (spec_enum(sp, obj, "strategy", strategy_names, ARRAY_SIZE(strategy_names), &strategy) <
+	        0 ||
+	    spec_enum(sp, obj, "auto_shutdown", auto_names, ARRAY_SIZE(auto_names), &autos) < 0)
+		return -1;
+	s->strategy = (enum strategy)strategy;
+	s->auto_shutdown = (enum auto_shutdown)autos;
+	num = s->max_restarts;
+	if (spec_int(sp, obj, "max_restarts", 0, SPEC_MAX_RESTARTS_LIMIT, &num) < 0)
+		return -1;
+	s->max_restarts = (uint32_t)num;
+	num = s->max_seconds;
+	if (spec_int(sp, obj, "max_seconds", 1, SPEC_MAX_SECONDS_LIMIT, &num) < 0)
+		return -1;
+	s->max_seconds = (uint32_t)num;
+
+	if (spec->type == NODE_DYNAMIC) {
+		if (s->strategy != STRATEGY_ONE_FOR_ONE)
+			return spec_fail(sp, "strategy", "a dynamic supervisor is one_for_one");
+		v = json_object_get(obj, "max_children");
+		if (v && json_is_string(v) && strcmp(json_string_value(v), "infinity") == 0) {
+			s->max_children = SPEC_UNLIMITED;
+		} else if (v) {
+			if (!json_is_integer(v))
+				return spec_type_fail(sp, "max_children",
+				                      "an integer or \"infinity\"", v);
+			if (spec_int(sp, obj, "max_children", 0, SPEC_UNLIMITED - 1, &num) < 0)
+				return -1;
+			s->max_children = (uint32_t)num;
+		}
+		v = json_object_get(obj, "template");
+		if (!v)
+			return spec_fail(sp, "template",
+			                 "missing (a dynamic supervisor needs one)");
+		if (!json_is_object(v))
+			return spec_type_fail(sp, "template", "an object", v);
+		old = spec_enter(sp, "template.");
+		if (spec_node(sp, v, s->auto_shutdown, 0, true, &s->template_spec) < 0)
+			return -1;
+		sp->where[old] = '\0';
+		return 0;
+	}
+
+	v = json_object_get(obj, "children");
+	if (!v)
+		return 0;
+	if (!json_is_array(v))
+		return spec_type_fail(sp, "children", "an array of child specs", v);
+	if (json_array_size(v) == 0)
+		return 0;
+	s->children = calloc(json_array_size(v), sizeof(*s->children));
+	if (!s->children) {
+		fail(sp->err, SUPD_E_NO_MEMORY, "out of memory");
+		return -1;
+	}
+	json_array_foreach(v, i, e)
+	{
+		old = spec_enter(sp, "children[%zu].", i);
+		if (!json_is_object(e)) {
+			sp->where[old] = '\0';
+			return spec_fail(sp, "children", "entry %zu must be an object, not %s", i,
+			                 json_type_name(e));
+		}
+		if (spec_node(sp, e, s->auto_shutdown, levels_left - 1, false, &s->children[i]) < 0)
+			return -1;
+		s->nchildren = i + 1;
+		for (j = 0; j < i; j++) {
+			if (strcmp(s->children[j]->id, s->children[i]->id) == 0)
+				return spec_fail(sp, "id", "duplicate id '%s'", s->children[i]->id);
+		}
+		sp->where[old] = '\0';
+	}
+	return 0;
+}
+
+static int
+spec_node(struct spec_parse *sp, const json_t *obj, enum auto_shutdown parent_auto,
+          unsigned levels_left, bool is_template, struct child_spec **out)
+{
+	static const char *const type_names[] = {"worker", "supervisor", "dynamic"};
+	static const char *const restart_names[] = {"permanent", "transient", "temporary"};
+	struct child_spec *spec;
+	int type = NODE_WORKER, restart = RESTART_PERMANENT;
+	const char *key;
+	json_t *v;
+	size_t k;
+
+	*out = NULL;
+	if (spec_enum(sp, obj, "type", type_names, ARRAY_SIZE(type_names), &type) < 0)
+		return -1;
+	if (is_template && type != NODE_WORKER)
+		return spec_fail(sp, "type", "a template is a worker");
+	if (type != NODE_WORKER && levels_left == 0)
+		return spec_fail(sp, "type", "supervisors nest at most %d levels deep",
+		                 SPEC_MAX_DEPTH);
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		for (k = 0; k < ARRAY_SIZE(spec_keys); k++)
+			if (strcmp(key, spec_keys[k].name) == 0)
+				break;
+		if (k == ARRAY_SIZE(spec_keys))
+			return spec_fail(sp, key, "unknown key");
+		if (is_template && !(spec_keys[k].kinds & K_TEMPLATE))
+			return spec_fail(sp, key, "does not apply to a template");
+		if (!is_template && !(spec_keys[k].kinds & (1u << type)))
+			return spec_fail(sp, key, "does not apply to a %s", type_names[type]);
+	}
+
+	spec = spec_new((enum node_type)type);
+	if (!spec) {
+		fail(sp->err, SUPD_E_NO_MEMORY, "out of memory");
+		return -1;
+	}
+	*out = spec;
+	if (!is_template) {
+		v = json_object_get(obj, "id");
+		if (!v)
+			return spec_fail(sp, "id", "missing");
+		if (!json_is_string(v))
+			return spec_type_fail(sp, "id", "a string", v);
+		if (!spec_id_valid(json_string_value(v)))
+			return spec_fail(sp, "id",
+			                 "invalid id '%.*s' (1 to %d characters of "
+			                 "[A-Za-z0-9_.-], not . or ..)",
+			                 (int)utf8_clip_len(json_string_value(v), QUOTE_MAX),
+			                 json_string_value(v), SPEC_ID_MAX);
+		spec->id = strdup(json_string_value(v));
+		if (!spec->id) {
+			fail(sp->err, SUPD_E_NO_MEMORY, "out of memory");
+			return -1;
+		}
+	}
+	if (spec_enum(sp, obj, "restart", restart_names, ARRAY_SIZE(restart_names), &restart) < 0 ||
+	    spec_shutdown(sp, obj, &spec->shutdown_ms) < 0 ||
+	    spec_bool(sp, obj, "significant", &spec->significant) < 0)
+		return -1;
+	spec->restart = (enum restart_type)restart;
+	if (spec->significant && spec->restart == RESTART_PERMANENT)
+		return spec_fail(sp, "significant", "needs restart transient or temporary");
+	if (spec->significant && parent_auto == AUTO_SHUTDOWN_NEVER)
+		return spec_fail(sp, "significant",
+		                 "needs a supervisor whose auto_shutdown is not never");
+	if (type == NODE_WORKER)
+		return spec_worker(sp, obj, spec);
+	return spec_supervisor(sp, obj, levels_left, spec);
+}
+
+int
+proto_spec_from_json(const json_t *obj, enum auto_shutdown parent_auto_shutdown,
+                     unsigned levels_left, struct child_spec **out, struct proto_error *err)
+{
+	struct spec_parse sp = {.err = err, .where = "spec."};
+
+	*out = NULL;
+	if (!json_is_object(obj)) {
+		fail(err, SUPD_E_BAD_REQUEST, "spec must be an object, not %s",
+		     json_type_name(obj));
+		return -1;
+	}
+	if (spec_node(&sp, obj, parent_auto_shutdown, levels_left, false, out) < 0) {
+		spec_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- building JSON ---- */
+
+/* jansson's setters take ownership of the value even on failure, and
+ * accept NULL (returning -1), so a chain of set() calls needs one check. */
+static bool
+set(json_t *obj, const char *key, json_t *value)
+{
+	return json_object_set_new(obj, key, value) == 0;
+}
+
+static json_t *
+strv_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++) {
+		if (json_array_append_new(a, json_string(v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+static json_t *
+opt_string_json(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *
+shutdown_json(int64_t ms)
+{
+	if (ms == SHUTDOWN_BRUTAL_KILL)
+		return json_string("brutal_kill");
+	if (ms == SHUTDOWN_INFINITY)
+		return json_string("infinity");
+	return json_integer(ms);
+}
+
+/* A signal by name when the name reads back as the same signal, else by
+ * number (SIGRTMIN+n). */
+static json_t *
+signal_json(int sig)
+{
+	const char *name = signal_name(sig);
+
+	if (name && signal_from_name(name) == sig)
+		return json_string(name);
+	return json_integer(sig);
+}
+
+static json_t *
+exit_set_json(const struct exit_set *set)
+{
+	json_t *a = json_array();
+	bool ok = a != NULL;
+
+	for (int code = 0; ok && code <= 255; code++)
+		if (exit_set_has_code(set, code))
+			ok = json_array_append_new(a, json_integer(code)) == 0;
+	for (int sig = 1; ok && sig <= 64; sig++)
+		if (exit_set_has_signal(set, sig))
+			ok = json_array_append_new(a, signal_json(sig)) == 0;
+	if (!ok) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+static bool
+worker_json(json_t *o, const struct worker_spec *w)
+{
+	return set(o, "start", strv_json(w->argv, w->argc)) &&
+	       set(o, "env", strv_json(w->env, w->envc)) &&
+	       set(o, "cwd", opt_string_json(w->cwd)) && set(o, "user", opt_string_json(w->user)) &&
+	       set(o, "group", opt_string_json(w->group)) &&
+	       set(o, "stop_signal", signal_json(w->stop_signal)) &&
+	       set(o, "kill_group", json_boolean(w->kill_group)) &&
+	       set(o, "normal_exit", exit_set_json(&w->normal_exit)) &&
+	       set(o, "ready", json_string(w->ready == READY_NOTIFY ? "notify" : "none")) &&
+	       set(o, "start_timeout", json_integer(w->start_timeout_ms));
+}
+
+json_t *
+proto_spec_to_json(const struct child_spec *spec, bool with_children)
+{
+	const struct sup_spec *s = &spec->sup;
+	json_t *o = json_object(), *a;
+	bool ok = o != NULL;
+
+	if (ok && spec->id)
+		ok = set(o, "id", json_string(spec->id));
+	ok = ok && set(o, "type", json_string(node_type_name(spec->type))) &&
+	     set(o, "restart", json_string(restart_name(spec->restart))) &&
+	     set(o, "shutdown", shutdown_json(spec->shutdown_ms)) &&
+	     set(o, "significant", json_boolean(spec->significant));
+	if (ok && spec->type == NODE_WORKER)
+		ok = worker_json(o, &spec->worker);
+	if (ok && spec_is_supervisor(spec))
+		ok = set(o, "strategy", json_string(strategy_name(s->strategy))) &&
+		     set(o, "max_restarts", json_integer(s->max_restarts)) &&
+		     set(o, "max_seconds", json_integer(s->max_seconds)) &&
+		     set(o, "auto_shutdown", json_string(auto_shutdown_name(s->auto_shutdown)));
+	if (ok && spec->type == NODE_DYNAMIC)
+		ok = set(o, "max_children",
+		         s->max_children == SPEC_UNLIMITED ? json_string("infinity")
+		                                           : json_integer(s->max_children)) &&
+		     (!s->template_spec ||
+		      set(o, "template", proto_spec_to_json(s->template_spec, false)));
+	if (ok && spec->type == NODE_SUPERVISOR && with_children) {
+		a = json_array();
+		ok = set(o, "children", a);
+		for (size_t i = 0; ok && i < s->nchildren; i++)
+			ok =
+			    json_array_append_new(a, proto_spec_to_json(s->children[i], true)) == 0;
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* ---- replies ---- */
+
+json_t *
+proto_ok(void)
+{
+	json_t *o = json_object();
+
+	if (o && !set(o, "ok", json_true())) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *
+proto_error(const char *error, const char *fmt, ...)
+{
+	char message[256];
+	json_t *o = json_object();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	utf8_trim_tail(message);
+	if (o && !(set(o, "ok", json_false()) && set(o, "error", json_string(error)) &&
+	           set(o, "message", json_string(message)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *
+proto_error_from(const struct proto_error *err)
+{
+	return proto_error(err->error, "%s", err->message);
+}
+
+char *
+proto_dump(json_t *msg, json_t *tag, size_t *len)
+{
+	char *text, *line;
+	size_t n;
+
+	if (tag && json_object_set(msg, "tag", tag) < 0)
+		return NULL;
+	text = json_dumps(msg, JSON_COMPACT);
+	if (!text)
+		return NULL;
+	n = strlen(text);
+	line = realloc(text, n + 2);
+	if (!line) {
+		free(text);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	*len = n + 1;
+	return line;
+}
+
+json_t *
+proto_status_json(struct exit_status st)
+{
+	const char *name;
+
+	if (!st.signaled)
+		return json_pack("{s:i}", "code", st.value);
+	name = signal_name(st.value);
+	if (name)
+		return json_pack("{s:s}", "signal", name);
+	return json_pack("{s:i}", "signal", st.value);
+}
+
+json_t *
+proto_down_json(uint64_t ref, const char *path, pid_t pid, const char *reason,
+                const struct exit_status *st)
+{
+	json_t *o = json_object();
+
+	if (o && !(set(o, "event", json_string("down")) && set(o, "ref", json_integer(ref)) &&
+	           set(o, "path", path ? json_string(path) : json_null()) &&
+	           set(o, "pid", pid > 0 ? json_integer(pid) : json_null()) &&
+	           set(o, "reason", json_string(reason)) &&
+	           set(o, "status", st ? proto_status_json(*st) : json_null()))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* ---- views of the runtime tree ---- */
+
+bool
+proto_child_alive(const struct child *c)
+{
+	return c->state == CHILD_STARTING || c->state == CHILD_RUNNING ||
+	       c->state == CHILD_STOPPING;
+}
+
+static json_t *
+pid_json(const struct child *c)
+{
+	return c->pid > 0 ? json_integer(c->pid) : json_null();
+}
+
+struct ordered_child {
+	const struct child *c;
+	size_t pos;
+};
+
+/* Newest start first; children never started (start_seq 0) last, in start
+ * order among themselves. */
+static int
+cmp_newest_first(const void *a, const void *b)
+{
+	const struct ordered_child *x = a, *y = b;
+
+	if (x->c->start_seq != y->c->start_seq)
+		return x->c->start_seq > y->c->start_seq ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+json_t *
+proto_which_children(const struct sup *s)
+{
+	struct ordered_child *v;
+	const struct child *c;
+	json_t *a = json_array(), *e;
+	size_t n = 0;
+	bool ok = a != NULL;
+
+	v = calloc(s->nchildren ? s->nchildren : 1, sizeof(*v));
+	if (!v) {
+		json_decref(a);
+		return NULL;
+	}
+	TAILQ_FOREACH(c, &s->children, sibling)
+	{
+		if (n == s->nchildren)
+			break;
+		v[n].c = c;
+		v[n].pos = n;
+		n++;
+	}
+	qsort(v, n, sizeof(*v), cmp_newest_first);
+	for (size_t i = 0; ok && i < n; i++) {
+		c = v[i].c;
+		e = json_object();
+		ok = json_array_append_new(a, e) == 0 && set(e, "id", json_string(c->id)) &&
+		     set(e, "pid", pid_json(c)) &&
+		     set(e, "type", json_string(node_type_name(c->spec->type))) &&
+		     set(e, "restart", json_string(restart_name(c->spec->restart))) &&
+		     set(e, "state", json_string(proto_state_name(c->state)));
+	}
+	free(v);
+	if (!ok) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+int
+proto_count_children(const struct sup *s, json_t *reply)
+{
+	json_int_t specs = 0, active = 0, supervisors = 0, workers = 0;
+	const struct child *c;
+
+	TAILQ_FOREACH(c, &s->children, sibling)
+	{
+		specs++;
+		if (proto_child_alive(c))
+			active++;
+		if (spec_is_supervisor(c->spec))
+			supervisors++;
+		else
+			workers++;
+	}
+	if (!(set(reply, "specs", json_integer(specs)) &&
+	      set(reply, "active", json_integer(active)) &&
+	      set(reply, "supervisors", json_integer(supervisors)) &&
+	      set(reply, "workers", json_integer(workers))))
+		return -1;
+	return 0;
+}
+
+json_t *
+proto_tree(const struct child *c)
+{
+	const struct child_spec *spec = c->spec;
+	const struct child *k;
+	json_t *o = json_object(), *a;
+	bool ok = o != NULL;
+
+	if (ok && c->parent)
+		ok = set(o, "id", json_string(c->id));
+	ok = ok && set(o, "path", json_string(c->path)) &&
+	     set(o, "type", json_string(node_type_name(spec->type))) &&
+	     set(o, "state", json_string(proto_state_name(c->state))) &&
+	     set(o, "pid", pid_json(c)) && set(o, "restarts", json_integer(c->restarts));
+	if (ok && c->parent)
+		ok = set(o, "restart", json_string(restart_name(spec->restart)));
+	if (ok && c->sup) {
+		ok = set(o, "strategy", json_string(strategy_name(spec->sup.strategy))) &&
+		     set(o, "max_restarts", json_integer(spec->sup.max_restarts)) &&
+		     set(o, "max_seconds", json_integer(spec->sup.max_seconds)) &&
+		     set(o, "auto_shutdown",
+		         json_string(auto_shutdown_name(spec->sup.auto_shutdown)));
+		if (ok && spec->type == NODE_DYNAMIC)
+			ok = set(o, "max_children",
+			         spec->sup.max_children == SPEC_UNLIMITED
+			             ? json_string("infinity")
+			             : json_integer(spec->sup.max_children));
+		a = json_array();
+		ok = ok && set(o, "children", a);
+		TAILQ_FOREACH(k, &c->sup->children, sibling)
+		{
+			if (!ok)
+				break;
+			ok = json_array_append_new(a, proto_tree(k)) == 0;
+		}
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *
+proto_childspec(const struct child *c)
+{
+	json_t *o = proto_spec_to_json(c->spec, false), *a;
+	const struct child *k;
+	bool ok = o != NULL;
+
+	if (ok && c->spec->type == NODE_SUPERVISOR && c->sup) {
+		a = json_array();
+		ok = set(o, "children", a);
+		TAILQ_FOREACH(k, &c->sup->children, sibling)
+		{
+			if (!ok)
+				break;
+			ok = json_array_append_new(a, proto_childspec(k)) == 0;
+		}
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* ---- names ---- */
+
+const char *
+proto_core_error_name(enum core_error e)
+{
+	switch (e) {
+	case CORE_OK:
+		return "ok";
+	case CORE_E_NOT_FOUND:
+		return SUPD_E_NOT_FOUND;
+	case CORE_E_RUNNING:
+		return SUPD_E_RUNNING;
+	case CORE_E_RESTARTING:
+		return SUPD_E_RESTARTING;
+	case CORE_E_NOT_SUPPORTED:
+		return SUPD_E_NOT_SUPPORTED;
+	case CORE_E_ALREADY_STARTED:
+		return SUPD_E_ALREADY_STARTED;
+	case CORE_E_ALREADY_PRESENT:
+		return SUPD_E_ALREADY_PRESENT;
+	case CORE_E_MAX_CHILDREN:
+		return SUPD_E_MAX_CHILDREN;
+	case CORE_E_START_FAILED:
+		return SUPD_E_START_FAILED;
+	case CORE_E_SHUTDOWN:
+		return SUPD_E_SHUTTING_DOWN;
+	case CORE_E_NOMEM:
+		return SUPD_E_NO_MEMORY;
+	case CORE_E_INVALID:
+		/* The control server validates first; what the core still
+		 * refuses is a bad request all the same. */
+		return SUPD_E_BAD_REQUEST;
+	}
+	return SUPD_E_BAD_REQUEST;
+}
+
+const char *
+proto_state_name(enum child_state s)
+{
+	switch (s) {
+	case CHILD_DOWN:
+		return "stopped";
+	case CHILD_STARTING:
+		return "starting";
+	case CHILD_RUNNING:
+		return "running";
+	case CHILD_STOPPING:
+		return "stopping";
+	case CHILD_RESTARTING:
+		return "restarting";
+	}
+	return "?";
+}
+
+const char *
+proto_reason_name(enum exit_reason r)
+{
+	switch (r) {
+	case REASON_NORMAL:
+		return "normal";
+	case REASON_SHUTDOWN:
+		return "shutdown";
+	case REASON_KILLED:
+		return "killed";
+	case REASON_CRASH:
+		return "crash";
+	}
+	return "crash";
+}
