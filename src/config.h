@@ -16,19 +16,19 @@
 #include "spec.h"
 
 struct control_config {
-	char *socket_path; /* NULL: the default (see control.h) */
-	mode_t mode;       /* default 0600 */
-	char *group;       /* NULL: none */
-	gid_t gid;         /* resolved group, when group != NULL */
+	char *socket_path;    /* NULL: the default (see control.h) */
+	mode_t mode;          /* default 0600 */
+	char *group;          /* NULL: none */
+	gid_t gid;            /* resolved group, when group != NULL */
 	uint32_t max_clients; /* default 256 */
 };
 
 struct config {
-	char *file;                /* as given, for messages */
-	struct child_spec *root;   /* NODE_SUPERVISOR, id NULL */
+	char *file;              /* as given, for messages */
+	struct child_spec *root; /* NODE_SUPERVISOR, id NULL */
 	struct control_config control;
-	char *events_path;         /* NULL: none */
-	uint64_t forward_signals;  /* bit (sig - 1) set for each signal to forward */
+	char *events_path;        /* NULL: none */
+	uint64_t forward_signals; /* bit (sig - 1) set for each signal to forward */
 };
 
 /* Loads and validates `path`. On success returns 0 and *out (free with

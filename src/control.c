@@ -164,8 +164,7 @@ static void request_done(struct core_request *cr);
 /* ---- socket path ---- */
 
 const char *
-control_socket_path(const char *override, const struct control_config *cfg, char *buf,
-                    size_t len)
+control_socket_path(const char *override, const struct control_config *cfg, char *buf, size_t len)
 {
 	const char *given = override ? override : cfg ? cfg->socket_path : NULL;
 	int n;
@@ -238,7 +237,7 @@ conn_enqueue(struct conn *conn, const char *data, size_t len, int fd)
 	}
 	if (conn->out_bytes > SUPD_OUTPUT_MAX) {
 		log_warnx("control: client pid %d is not reading its replies; disconnecting it",
-		          (int)conn->cred.pid);
+			  (int)conn->cred.pid);
 		if (fd >= 0)
 			close(fd);
 		conn_kill(conn);
@@ -253,7 +252,7 @@ conn_enqueue(struct conn *conn, const char *data, size_t len, int fd)
 		chunk = malloc(sizeof(*chunk) + cap);
 		if (!chunk) {
 			log_warnx("control: out of memory; disconnecting client pid %d",
-			          (int)conn->cred.pid);
+				  (int)conn->cred.pid);
 			if (fd >= 0)
 				close(fd);
 			conn_kill(conn);
@@ -276,7 +275,7 @@ conn_enqueue(struct conn *conn, const char *data, size_t len, int fd)
 }
 
 static const char nomem_line[] =
-    "{\"ok\":false,\"error\":\"" SUPD_E_NO_MEMORY "\",\"message\":\"out of memory\"}\n";
+	"{\"ok\":false,\"error\":\"" SUPD_E_NO_MEMORY "\",\"message\":\"out of memory\"}\n";
 
 /* Sends msg (which it consumes) with the request's tag, and fd along. */
 static void
@@ -336,7 +335,7 @@ conn_flush(struct conn *conn)
 
 	while ((chunk = conn->out_head) && !conn->dead) {
 		n = send_with_fd(conn->fd, chunk->data + chunk->off, chunk->len - chunk->off,
-		                 chunk->fd);
+				 chunk->fd);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -427,8 +426,7 @@ monitors_on_event(struct control *ctl, const struct core_event *ev)
 /* ---- events ---- */
 
 static void
-on_event(struct event_listener *l, const struct core_event *ev, const char *line,
-         size_t len)
+on_event(struct event_listener *l, const struct core_event *ev, const char *line, size_t len)
 {
 	struct control *ctl = (struct control *)((char *)l - offsetof(struct control, listener));
 	struct conn *conn;
@@ -467,7 +465,7 @@ link_terminate(struct control *ctl, const struct link *link)
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		log_warnx("control: out of memory; linked child %s/%s is left running", link->sup,
-		          link->id);
+			  link->id);
 		return;
 	}
 	r->ctl = ctl;
@@ -498,7 +496,7 @@ conn_prune_links(struct conn *conn)
 		}
 	}
 	conn->links_prune_at =
-	    conn->nlinks * 2 > LINKS_PRUNE_INITIAL ? conn->nlinks * 2 : LINKS_PRUNE_INITIAL;
+		conn->nlinks * 2 > LINKS_PRUNE_INITIAL ? conn->nlinks * 2 : LINKS_PRUNE_INITIAL;
 }
 
 /* ---- requests ---- */
@@ -533,10 +531,10 @@ core_error_reply(const struct ctl_request *r)
 		return proto_error(name, "%s is a dynamic supervisor", sup);
 	case CORE_E_ALREADY_STARTED:
 		return proto_error(name, "a child '%s' is already running in %s", cr->child_id,
-		                   sup);
+				   sup);
 	case CORE_E_ALREADY_PRESENT:
 		return proto_error(name, "a stopped child '%s' already exists in %s", cr->child_id,
-		                   sup);
+				   sup);
 	case CORE_E_MAX_CHILDREN:
 		return proto_error(name, "%s already has its max_children", sup);
 	case CORE_E_SHUTDOWN:
@@ -562,13 +560,13 @@ request_reply(struct ctl_request *r)
 	if (msg && cr->op == OP_START_CHILD &&
 	    (json_object_set_new(msg, "id", json_string(cr->child_id)) < 0 ||
 	     json_object_set_new(msg, "pid", cr->pid > 0 ? json_integer(cr->pid) : json_null()) <
-	         0)) {
+		     0)) {
 		json_decref(msg);
 		msg = NULL;
 	}
 	if (msg && cr->op == OP_RESTART_CHILD &&
 	    json_object_set_new(msg, "pid", cr->pid > 0 ? json_integer(cr->pid) : json_null()) <
-	        0) {
+		    0) {
 		json_decref(msg);
 		msg = NULL;
 	}
@@ -615,8 +613,7 @@ request_done(struct core_request *cr)
 }
 
 static void
-request_submit(struct conn *conn, struct ctl_request *r, enum core_op op,
-               struct child *sup)
+request_submit(struct conn *conn, struct ctl_request *r, enum core_op op, struct child *sup)
 {
 	struct control *ctl = conn->ctl;
 
@@ -678,7 +675,7 @@ resolve_ids(struct child_spec *spec, struct proto_error *err)
 			if (errno || *end || end == w->user || uid > UINT32_MAX - 1) {
 				err->error = SUPD_E_BAD_REQUEST;
 				snprintf(err->message, sizeof(err->message), "unknown user '%s'",
-				         w->user);
+					 w->user);
 				return -1;
 			}
 			w->uid = (uid_t)uid;
@@ -697,7 +694,7 @@ resolve_ids(struct child_spec *spec, struct proto_error *err)
 			if (errno || *end || end == w->group || gid > UINT32_MAX - 1) {
 				err->error = SUPD_E_BAD_REQUEST;
 				snprintf(err->message, sizeof(err->message), "unknown group '%s'",
-				         w->group);
+					 w->group);
 				return -1;
 			}
 			w->gid = (gid_t)gid;
@@ -726,8 +723,8 @@ op_start_child(struct conn *conn, struct ctl_request *r)
 	if (sup->spec->type == NODE_SUPERVISOR) {
 		level = proto_path_level(sup->path);
 		if (proto_spec_from_json(q->spec, sup->spec->sup.auto_shutdown,
-		                         level < SPEC_MAX_DEPTH ? SPEC_MAX_DEPTH - level : 0, &spec,
-		                         &err) < 0 ||
+					 level < SPEC_MAX_DEPTH ? SPEC_MAX_DEPTH - level : 0, &spec,
+					 &err) < 0 ||
 		    resolve_ids(spec, &err) < 0) {
 			spec_free(spec);
 			conn_send_error(conn, q->tag, &err);
@@ -746,7 +743,7 @@ op_start_child(struct conn *conn, struct ctl_request *r)
 			r->link = calloc(1, sizeof(*r->link) + strlen(sup->path) + 1);
 			if (!r->link) {
 				conn_send(conn, proto_error(SUPD_E_NO_MEMORY, "out of memory"),
-				          q->tag, -1);
+					  q->tag, -1);
 				return false;
 			}
 			r->link->sup_seq = sup->start_seq;
@@ -843,7 +840,7 @@ op_monitor(struct conn *conn, struct ctl_request *r)
 		/* Erlang's answer for a monitor of nothing: a down message,
 		 * at once. */
 		conn_send(conn, proto_down_json(m->ref, path, m->pid, SUPD_REASON_NOPROC, NULL),
-		          NULL, -1);
+			  NULL, -1);
 		free(m);
 		return;
 	}
@@ -877,7 +874,7 @@ op_ping(struct conn *conn, struct ctl_request *r)
 	    (json_object_set_new(msg, "version", json_string(SUPD_VERSION)) < 0 ||
 	     json_object_set_new(msg, "pid", json_integer(getpid())) < 0 ||
 	     json_object_set_new(msg, "uptime_ms",
-	                         json_integer((json_int_t)(now - conn->ctl->started_ms))) < 0)) {
+				 json_integer((json_int_t)(now - conn->ctl->started_ms))) < 0)) {
 		json_decref(msg);
 		msg = NULL;
 	}
@@ -926,9 +923,9 @@ conn_dispatch(struct conn *conn, struct ctl_request *r)
 			reply_with(conn, r, "spec", proto_childspec(c));
 		else
 			conn_send(conn,
-			          proto_error(SUPD_E_NOT_FOUND, "no child '%s' in %s", r->req.id,
-			                      r->req.sup),
-			          r->req.tag, -1);
+				  proto_error(SUPD_E_NOT_FOUND, "no child '%s' in %s", r->req.id,
+					      r->req.sup),
+				  r->req.tag, -1);
 		return false;
 	case PROTO_OP_TREE:
 		c = core_find_path(core, r->req.path ? r->req.path : "/");
@@ -936,7 +933,7 @@ conn_dispatch(struct conn *conn, struct ctl_request *r)
 			reply_with(conn, r, "tree", proto_tree(c));
 		else
 			conn_send(conn, proto_error(SUPD_E_NOT_FOUND, "no node at %s", r->req.path),
-			          r->req.tag, -1);
+				  r->req.tag, -1);
 		return false;
 	case PROTO_OP_MONITOR:
 		op_monitor(conn, r);
@@ -952,7 +949,7 @@ conn_dispatch(struct conn *conn, struct ctl_request *r)
 	case PROTO_OP_STOP:
 		conn_send(conn, proto_ok(), r->req.tag, -1);
 		log_info("control: stop requested by pid %d (uid %u)", (int)conn->cred.pid,
-		         (unsigned)conn->cred.uid);
+			 (unsigned)conn->cred.uid);
 		loop_request_stop(conn->ctl->loop);
 		return false;
 	case PROTO_OP_PING:
@@ -1020,7 +1017,7 @@ conn_read(struct conn *conn)
 			in = realloc(conn->in, cap);
 			if (!in) {
 				log_warnx("control: out of memory; disconnecting client pid %d",
-				          (int)conn->cred.pid);
+					  (int)conn->cred.pid);
 				conn_kill(conn);
 				return;
 			}
@@ -1072,7 +1069,7 @@ conn_process(struct conn *conn)
 			/* The framing is lost: say why, then hang up. */
 			err.error = SUPD_E_LINE_TOO_LONG;
 			snprintf(err.message, sizeof(err.message),
-			         "request line longer than %d bytes", SUPD_LINE_MAX - 1);
+				 "request line longer than %d bytes", SUPD_LINE_MAX - 1);
 			conn_send_error(conn, NULL, &err);
 			conn_flush(conn);
 			conn_kill(conn);
@@ -1254,7 +1251,7 @@ refuse(struct control *ctl, int fd, const struct ucred *cred, const char *error,
 	int n;
 
 	n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\",\"message\":\"%s\"}\n",
-	             error, message);
+		     error, message);
 	/* Best effort: a client that is not reading yet just sees the close. */
 	if (n > 0 && (size_t)n < sizeof(line))
 		(void)send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -1263,7 +1260,7 @@ refuse(struct control *ctl, int fd, const struct ucred *cred, const char *error,
 	if (now - ctl->last_refusal_log_ms >= 1000 || ctl->last_refusal_log_ms == 0) {
 		ctl->last_refusal_log_ms = now;
 		log_warnx("control: refused pid %d (uid %u): %s", cred ? (int)cred->pid : 0,
-		          cred ? (unsigned)cred->uid : 0, message);
+			  cred ? (unsigned)cred->uid : 0, message);
 	}
 }
 
@@ -1445,8 +1442,7 @@ bind_with_mode(int fd, const struct sockaddr_un *sa, mode_t mode)
 }
 
 static int
-listen_on_path(struct control *ctl, const char *path, mode_t mode,
-               const struct control_config *cfg)
+listen_on_path(struct control *ctl, const char *path, mode_t mode, const struct control_config *cfg)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct stat st;
@@ -1454,7 +1450,7 @@ listen_on_path(struct control *ctl, const char *path, mode_t mode,
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		log_warnx("control: socket path too long (max %zu bytes): %s",
-		          sizeof(sa.sun_path) - 1, path);
+			  sizeof(sa.sun_path) - 1, path);
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
@@ -1507,8 +1503,8 @@ adopt_listen_fd(struct control *ctl, int fd)
 
 	if (sd_is_socket(fd, AF_UNIX, SOCK_STREAM, 1) <= 0) {
 		log_warnx("control: the activated socket (fd %d) is not a listening Unix stream "
-		          "socket",
-		          fd);
+			  "socket",
+			  fd);
 		return -EINVAL;
 	}
 	flags = fcntl(fd, F_GETFL);
@@ -1524,7 +1520,7 @@ adopt_listen_fd(struct control *ctl, int fd)
 
 int
 control_new(struct control **out, struct loop *loop, const struct control_config *cfg,
-            const char *path, int listen_fd)
+	    const char *path, int listen_fd)
 {
 	struct control *ctl;
 	mode_t mode = cfg && cfg->mode ? cfg->mode : SUPD_SOCKET_MODE_DEFAULT;
@@ -1563,7 +1559,7 @@ control_new(struct control **out, struct loop *loop, const struct control_config
 	r = sd_event_add_io(ctl->event, &ctl->accept_src, ctl->listen_fd, EPOLLIN, on_accept, ctl);
 	if (r >= 0)
 		r = sd_event_add_time_relative(ctl->event, &ctl->retry_src, CLOCK_MONOTONIC,
-		                               ACCEPT_RETRY_USEC, 0, on_accept_retry, ctl);
+					       ACCEPT_RETRY_USEC, 0, on_accept_retry, ctl);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(ctl->retry_src, SD_EVENT_OFF);
 	if (r >= 0)

@@ -18,8 +18,8 @@ struct loop;
 
 /* The socket path: `override` (--socket), else the config's, else
  * /run/supd.sock as root and $XDG_RUNTIME_DIR/supd.sock otherwise. */
-const char *control_socket_path(const char *override, const struct control_config *cfg,
-				char *buf, size_t len);
+const char *control_socket_path(const char *override, const struct control_config *cfg, char *buf,
+				size_t len);
 
 /* Listens on path (or uses listen_fd from socket activation when >= 0).
  * Returns 0 or -errno (logged). */

@@ -76,36 +76,36 @@ fail(struct proto_error *err, const char *error, const char *fmt, ...)
 /* ---- argument helpers ---- */
 
 static const char *const op_names[] = {
-    [PROTO_OP_START_CHILD] = SUPD_OP_START_CHILD,
-    [PROTO_OP_TERMINATE_CHILD] = SUPD_OP_TERMINATE_CHILD,
-    [PROTO_OP_RESTART_CHILD] = SUPD_OP_RESTART_CHILD,
-    [PROTO_OP_DELETE_CHILD] = SUPD_OP_DELETE_CHILD,
-    [PROTO_OP_WHICH_CHILDREN] = SUPD_OP_WHICH_CHILDREN,
-    [PROTO_OP_COUNT_CHILDREN] = SUPD_OP_COUNT_CHILDREN,
-    [PROTO_OP_GET_CHILDSPEC] = SUPD_OP_GET_CHILDSPEC,
-    [PROTO_OP_TREE] = SUPD_OP_TREE,
-    [PROTO_OP_MONITOR] = SUPD_OP_MONITOR,
-    [PROTO_OP_DEMONITOR] = SUPD_OP_DEMONITOR,
-    [PROTO_OP_SUBSCRIBE] = SUPD_OP_SUBSCRIBE,
-    [PROTO_OP_STOP] = SUPD_OP_STOP,
-    [PROTO_OP_PING] = SUPD_OP_PING,
+	[PROTO_OP_START_CHILD] = SUPD_OP_START_CHILD,
+	[PROTO_OP_TERMINATE_CHILD] = SUPD_OP_TERMINATE_CHILD,
+	[PROTO_OP_RESTART_CHILD] = SUPD_OP_RESTART_CHILD,
+	[PROTO_OP_DELETE_CHILD] = SUPD_OP_DELETE_CHILD,
+	[PROTO_OP_WHICH_CHILDREN] = SUPD_OP_WHICH_CHILDREN,
+	[PROTO_OP_COUNT_CHILDREN] = SUPD_OP_COUNT_CHILDREN,
+	[PROTO_OP_GET_CHILDSPEC] = SUPD_OP_GET_CHILDSPEC,
+	[PROTO_OP_TREE] = SUPD_OP_TREE,
+	[PROTO_OP_MONITOR] = SUPD_OP_MONITOR,
+	[PROTO_OP_DEMONITOR] = SUPD_OP_DEMONITOR,
+	[PROTO_OP_SUBSCRIBE] = SUPD_OP_SUBSCRIBE,
+	[PROTO_OP_STOP] = SUPD_OP_STOP,
+	[PROTO_OP_PING] = SUPD_OP_PING,
 };
 
 /* The members each operation takes besides "op" and "tag". */
 static const char *const op_keys[][7] = {
-    [PROTO_OP_START_CHILD] = {"sup", "id", "args", "env", "link", "spec", NULL},
-    [PROTO_OP_TERMINATE_CHILD] = {"sup", "id", NULL},
-    [PROTO_OP_RESTART_CHILD] = {"sup", "id", NULL},
-    [PROTO_OP_DELETE_CHILD] = {"sup", "id", NULL},
-    [PROTO_OP_WHICH_CHILDREN] = {"sup", NULL},
-    [PROTO_OP_COUNT_CHILDREN] = {"sup", NULL},
-    [PROTO_OP_GET_CHILDSPEC] = {"sup", "id", NULL},
-    [PROTO_OP_TREE] = {"path", NULL},
-    [PROTO_OP_MONITOR] = {"path", "pid", "pidfd", NULL},
-    [PROTO_OP_DEMONITOR] = {"ref", NULL},
-    [PROTO_OP_SUBSCRIBE] = {NULL},
-    [PROTO_OP_STOP] = {NULL},
-    [PROTO_OP_PING] = {NULL},
+	[PROTO_OP_START_CHILD] = {"sup", "id", "args", "env", "link", "spec", NULL},
+	[PROTO_OP_TERMINATE_CHILD] = {"sup", "id", NULL},
+	[PROTO_OP_RESTART_CHILD] = {"sup", "id", NULL},
+	[PROTO_OP_DELETE_CHILD] = {"sup", "id", NULL},
+	[PROTO_OP_WHICH_CHILDREN] = {"sup", NULL},
+	[PROTO_OP_COUNT_CHILDREN] = {"sup", NULL},
+	[PROTO_OP_GET_CHILDSPEC] = {"sup", "id", NULL},
+	[PROTO_OP_TREE] = {"path", NULL},
+	[PROTO_OP_MONITOR] = {"path", "pid", "pidfd", NULL},
+	[PROTO_OP_DEMONITOR] = {"ref", NULL},
+	[PROTO_OP_SUBSCRIBE] = {NULL},
+	[PROTO_OP_STOP] = {NULL},
+	[PROTO_OP_PING] = {NULL},
 };
 
 const char *
@@ -150,7 +150,7 @@ json_type_name(const json_t *v)
 
 static int
 wrong_type(struct proto_error *err, const char *where, const char *key, const char *want,
-           const json_t *v)
+	   const json_t *v)
 {
 	fail(err, SUPD_E_BAD_REQUEST, "%s%s must be %s, not %s", where, key, want,
 	     json_type_name(v));
@@ -159,7 +159,7 @@ wrong_type(struct proto_error *err, const char *where, const char *key, const ch
 
 static int
 arg_string(const json_t *obj, const char *key, bool required, const char **out,
-           struct proto_error *err)
+	   struct proto_error *err)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -192,8 +192,8 @@ arg_bool(const json_t *obj, const char *key, bool *out, struct proto_error *err)
 
 /* A positive integer no larger than max. */
 static int
-arg_uint(const json_t *obj, const char *key, bool required, json_int_t max,
-         json_int_t *out, struct proto_error *err)
+arg_uint(const json_t *obj, const char *key, bool required, json_int_t max, json_int_t *out,
+	 struct proto_error *err)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -215,8 +215,7 @@ arg_uint(const json_t *obj, const char *key, bool required, json_int_t max,
 }
 
 static int
-arg_path(json_t *obj, const char *key, bool required, const char **out,
-         struct proto_error *err)
+arg_path(json_t *obj, const char *key, bool required, const char **out, struct proto_error *err)
 {
 	if (arg_string(obj, key, required, out, err) < 0)
 		return -1;
@@ -232,8 +231,7 @@ arg_path(json_t *obj, const char *key, bool required, const char **out,
  * decimal text (dynamic children are numbered). The integer is replaced by
  * the string in the request object, so that *out points into it. */
 static int
-arg_id(json_t *obj, const char *key, bool required, const char **out,
-       struct proto_error *err)
+arg_id(json_t *obj, const char *key, bool required, const char **out, struct proto_error *err)
 {
 	json_t *v = json_object_get(obj, key);
 	char buf[32];
@@ -280,7 +278,7 @@ env_entry_valid(const char *s)
 /* An array of strings, as an allocated array of pointers into it. */
 static int
 arg_strv(const json_t *obj, const char *key, bool env, const char ***out, size_t *n,
-         struct proto_error *err)
+	 struct proto_error *err)
 {
 	json_t *v = json_object_get(obj, key), *e;
 	const char **vec;
@@ -373,7 +371,7 @@ parse_args(struct proto_request *req, struct proto_error *err)
 		    arg_strv(obj, "env", true, &req->env, &req->nenv, err) < 0)
 			return -1;
 		req->dynamic_args = json_object_get(obj, "id") || json_object_get(obj, "args") ||
-		                    json_object_get(obj, "env") || json_object_get(obj, "link");
+				    json_object_get(obj, "env") || json_object_get(obj, "link");
 		req->spec = json_object_get(obj, "spec");
 		if (req->spec && !json_is_object(req->spec))
 			return wrong_type(err, "", "spec", "an object", req->spec);
@@ -423,7 +421,7 @@ parse_args(struct proto_request *req, struct proto_error *err)
 
 int
 proto_parse_request(const char *line, size_t len, struct proto_request *req,
-                    struct proto_error *err)
+		    struct proto_error *err)
 {
 	json_error_t jerr;
 	const char *op, *key;
@@ -489,14 +487,14 @@ proto_request_fini(struct proto_request *req)
 
 int
 proto_check_start_child(const struct proto_request *req, enum node_type sup_type,
-                        struct proto_error *err)
+			struct proto_error *err)
 {
 	if (sup_type == NODE_DYNAMIC) {
 		if (req->spec) {
-			fail(
-			    err, SUPD_E_BAD_REQUEST,
-			    "%s is a dynamic supervisor: it takes args, id, env and link, not spec",
-			    req->sup);
+			fail(err, SUPD_E_BAD_REQUEST,
+			     "%s is a dynamic supervisor: it takes args, id, env and link, not "
+			     "spec",
+			     req->sup);
 			return -1;
 		}
 		return 0;
@@ -528,28 +526,28 @@ struct spec_key {
 #define K_TEMPLATE (1u << 8)
 
 static const struct spec_key spec_keys[] = {
-    {"id", K_ANY},
-    {"type", K_ANY | K_TEMPLATE},
-    {"restart", K_ANY | K_TEMPLATE},
-    {"shutdown", K_ANY | K_TEMPLATE},
-    {"significant", K_ANY | K_TEMPLATE},
-    {"start", K_WORKER | K_TEMPLATE},
-    {"env", K_WORKER | K_TEMPLATE},
-    {"cwd", K_WORKER | K_TEMPLATE},
-    {"user", K_WORKER | K_TEMPLATE},
-    {"group", K_WORKER | K_TEMPLATE},
-    {"stop_signal", K_WORKER | K_TEMPLATE},
-    {"kill_group", K_WORKER | K_TEMPLATE},
-    {"normal_exit", K_WORKER | K_TEMPLATE},
-    {"ready", K_WORKER | K_TEMPLATE},
-    {"start_timeout", K_WORKER | K_TEMPLATE},
-    {"strategy", K_SUP | K_DYN},
-    {"max_restarts", K_SUP | K_DYN},
-    {"max_seconds", K_SUP | K_DYN},
-    {"auto_shutdown", K_SUP | K_DYN},
-    {"children", K_SUP},
-    {"max_children", K_DYN},
-    {"template", K_DYN},
+	{"id", K_ANY},
+	{"type", K_ANY | K_TEMPLATE},
+	{"restart", K_ANY | K_TEMPLATE},
+	{"shutdown", K_ANY | K_TEMPLATE},
+	{"significant", K_ANY | K_TEMPLATE},
+	{"start", K_WORKER | K_TEMPLATE},
+	{"env", K_WORKER | K_TEMPLATE},
+	{"cwd", K_WORKER | K_TEMPLATE},
+	{"user", K_WORKER | K_TEMPLATE},
+	{"group", K_WORKER | K_TEMPLATE},
+	{"stop_signal", K_WORKER | K_TEMPLATE},
+	{"kill_group", K_WORKER | K_TEMPLATE},
+	{"normal_exit", K_WORKER | K_TEMPLATE},
+	{"ready", K_WORKER | K_TEMPLATE},
+	{"start_timeout", K_WORKER | K_TEMPLATE},
+	{"strategy", K_SUP | K_DYN},
+	{"max_restarts", K_SUP | K_DYN},
+	{"max_seconds", K_SUP | K_DYN},
+	{"auto_shutdown", K_SUP | K_DYN},
+	{"children", K_SUP},
+	{"max_children", K_DYN},
+	{"template", K_DYN},
 };
 
 struct spec_parse {
@@ -558,7 +556,7 @@ struct spec_parse {
 };
 
 static int spec_fail(struct spec_parse *sp, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 static int
 spec_fail(struct spec_parse *sp, const char *key, const char *fmt, ...)
@@ -581,8 +579,8 @@ spec_type_fail(struct spec_parse *sp, const char *key, const char *want, const j
 }
 
 static int
-spec_enum(struct spec_parse *sp, const json_t *obj, const char *key,
-          const char *const *names, size_t n, int *out)
+spec_enum(struct spec_parse *sp, const json_t *obj, const char *key, const char *const *names,
+	  size_t n, int *out)
 {
 	json_t *v = json_object_get(obj, key);
 	const char *s;
@@ -602,8 +600,8 @@ spec_enum(struct spec_parse *sp, const json_t *obj, const char *key,
 }
 
 static int
-spec_int(struct spec_parse *sp, const json_t *obj, const char *key, json_int_t min,
-         json_int_t max, json_int_t *out)
+spec_int(struct spec_parse *sp, const json_t *obj, const char *key, json_int_t min, json_int_t max,
+	 json_int_t *out)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -613,7 +611,7 @@ spec_int(struct spec_parse *sp, const json_t *obj, const char *key, json_int_t m
 		return spec_type_fail(sp, key, "an integer", v);
 	if (json_integer_value(v) < min || json_integer_value(v) > max)
 		return spec_fail(sp, key, "must be between %lld and %lld", (long long)min,
-		                 (long long)max);
+				 (long long)max);
 	*out = json_integer_value(v);
 	return 0;
 }
@@ -653,8 +651,8 @@ spec_opt_string(struct spec_parse *sp, const json_t *obj, const char *key, char 
 }
 
 static int
-spec_strv(struct spec_parse *sp, const json_t *obj, const char *key, bool env,
-          char ***out, size_t *n)
+spec_strv(struct spec_parse *sp, const json_t *obj, const char *key, bool env, char ***out,
+	  size_t *n)
 {
 	json_t *v = json_object_get(obj, key), *e;
 	char **vec;
@@ -675,11 +673,11 @@ spec_strv(struct spec_parse *sp, const json_t *obj, const char *key, bool env,
 	{
 		if (!json_is_string(e))
 			return spec_fail(sp, key, "entry %zu must be a string, not %s", i,
-			                 json_type_name(e));
+					 json_type_name(e));
 		if (env && !env_entry_valid(json_string_value(e)))
 			return spec_fail(sp, key, "entry %zu '%.*s' is not NAME=value", i,
-			                 (int)utf8_clip_len(json_string_value(e), QUOTE_MAX),
-			                 json_string_value(e));
+					 (int)utf8_clip_len(json_string_value(e), QUOTE_MAX),
+					 json_string_value(e));
 		vec[i] = strdup(json_string_value(e));
 		if (!vec[i]) {
 			fail(sp->err, SUPD_E_NO_MEMORY, "out of memory");
@@ -705,7 +703,7 @@ spec_shutdown(struct spec_parse *sp, const json_t *obj, int64_t *out)
 			*out = SHUTDOWN_INFINITY;
 		else
 			return spec_fail(sp, "shutdown",
-			                 "must be brutal_kill, infinity or milliseconds");
+					 "must be brutal_kill, infinity or milliseconds");
 		return 0;
 	}
 	if (spec_int(sp, obj, "shutdown", 0, SPEC_MAX_MS_LIMIT, &ms) < 0)
@@ -729,8 +727,8 @@ spec_signal(struct spec_parse *sp, const json_t *v, const char *key, int *out)
 	*out = signal_from_name(json_string_value(v));
 	if (*out == 0)
 		return spec_fail(sp, key, "unknown signal '%.*s'",
-		                 (int)utf8_clip_len(json_string_value(v), QUOTE_MAX),
-		                 json_string_value(v));
+				 (int)utf8_clip_len(json_string_value(v), QUOTE_MAX),
+				 json_string_value(v));
 	return 0;
 }
 
@@ -745,7 +743,7 @@ spec_normal_exit(struct spec_parse *sp, const json_t *obj, struct exit_set *set)
 		return 0;
 	if (!json_is_array(v))
 		return spec_type_fail(sp, "normal_exit", "an array of exit codes and signal names",
-		                      v);
+				      v);
 	memset(set, 0, sizeof(*set));
 	json_array_foreach(v, i, e)
 	{
@@ -759,7 +757,7 @@ spec_normal_exit(struct spec_parse *sp, const json_t *obj, struct exit_set *set)
 			exit_set_add_signal(set, sig);
 		} else {
 			return spec_fail(sp, "normal_exit",
-			                 "entry %zu must be an exit code or a signal name", i);
+					 "entry %zu must be an exit code or a signal name", i);
 		}
 	}
 	return 0;
@@ -801,10 +799,10 @@ spec_worker(struct spec_parse *sp, const json_t *obj, struct child_spec *spec)
 }
 
 static int spec_node(struct spec_parse *sp, const json_t *obj, enum auto_shutdown parent_auto,
-                     unsigned levels_left, bool is_template, struct child_spec **out);
+		     unsigned levels_left, bool is_template, struct child_spec **out);
 
 static int spec_enter(struct spec_parse *sp, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 
 /* Appends to sp->where; returns the old length, to restore it. */
 static int
@@ -821,7 +819,7 @@ spec_enter(struct spec_parse *sp, const char *fmt, ...)
 
 static int
 spec_supervisor(struct spec_parse *sp, const json_t *obj, unsigned levels_left,
-                struct child_spec *spec)
+		struct child_spec *spec)
 {
 	static const char *const strategy_names[] = {"one_for_one", "one_for_all", "rest_for_one"};
 	static const char *const auto_names[] = {"never", "any_significant", "all_significant"};
@@ -832,7 +830,7 @@ spec_supervisor(struct spec_parse *sp, const json_t *obj, unsigned levels_left,
 	size_t i, j;
 
 	if (spec_enum(sp, obj, "strategy", strategy_names, ARRAY_SIZE(strategy_names), &strategy) <
-	        0 ||
+		    0 ||
 	    spec_enum(sp, obj, "auto_shutdown", auto_names, ARRAY_SIZE(auto_names), &autos) < 0)
 		return -1;
 	s->strategy = (enum strategy)strategy;
@@ -855,7 +853,7 @@ spec_supervisor(struct spec_parse *sp, const json_t *obj, unsigned levels_left,
 		} else if (v) {
 			if (!json_is_integer(v))
 				return spec_type_fail(sp, "max_children",
-				                      "an integer or \"infinity\"", v);
+						      "an integer or \"infinity\"", v);
 			if (spec_int(sp, obj, "max_children", 0, SPEC_UNLIMITED - 1, &num) < 0)
 				return -1;
 			s->max_children = (uint32_t)num;
@@ -863,7 +861,7 @@ spec_supervisor(struct spec_parse *sp, const json_t *obj, unsigned levels_left,
 		v = json_object_get(obj, "template");
 		if (!v)
 			return spec_fail(sp, "template",
-			                 "missing (a dynamic supervisor needs one)");
+					 "missing (a dynamic supervisor needs one)");
 		if (!json_is_object(v))
 			return spec_type_fail(sp, "template", "an object", v);
 		old = spec_enter(sp, "template.");
@@ -891,7 +889,7 @@ spec_supervisor(struct spec_parse *sp, const json_t *obj, unsigned levels_left,
 		if (!json_is_object(e)) {
 			sp->where[old] = '\0';
 			return spec_fail(sp, "children", "entry %zu must be an object, not %s", i,
-			                 json_type_name(e));
+					 json_type_name(e));
 		}
 		if (spec_node(sp, e, s->auto_shutdown, levels_left - 1, false, &s->children[i]) < 0)
 			return -1;
@@ -907,7 +905,7 @@ spec_supervisor(struct spec_parse *sp, const json_t *obj, unsigned levels_left,
 
 static int
 spec_node(struct spec_parse *sp, const json_t *obj, enum auto_shutdown parent_auto,
-          unsigned levels_left, bool is_template, struct child_spec **out)
+	  unsigned levels_left, bool is_template, struct child_spec **out)
 {
 	static const char *const type_names[] = {"worker", "supervisor", "dynamic"};
 	static const char *const restart_names[] = {"permanent", "transient", "temporary"};
@@ -924,7 +922,7 @@ spec_node(struct spec_parse *sp, const json_t *obj, enum auto_shutdown parent_au
 		return spec_fail(sp, "type", "a template is a worker");
 	if (type != NODE_WORKER && levels_left == 0)
 		return spec_fail(sp, "type", "supervisors nest at most %d levels deep",
-		                 SPEC_MAX_DEPTH);
+				 SPEC_MAX_DEPTH);
 	json_object_foreach((json_t *)obj, key, v)
 	{
 		for (k = 0; k < ARRAY_SIZE(spec_keys); k++)
@@ -952,10 +950,10 @@ spec_node(struct spec_parse *sp, const json_t *obj, enum auto_shutdown parent_au
 			return spec_type_fail(sp, "id", "a string", v);
 		if (!spec_id_valid(json_string_value(v)))
 			return spec_fail(sp, "id",
-			                 "invalid id '%.*s' (1 to %d characters of "
-			                 "[A-Za-z0-9_.-], not . or ..)",
-			                 (int)utf8_clip_len(json_string_value(v), QUOTE_MAX),
-			                 json_string_value(v), SPEC_ID_MAX);
+					 "invalid id '%.*s' (1 to %d characters of "
+					 "[A-Za-z0-9_.-], not . or ..)",
+					 (int)utf8_clip_len(json_string_value(v), QUOTE_MAX),
+					 json_string_value(v), SPEC_ID_MAX);
 		spec->id = strdup(json_string_value(v));
 		if (!spec->id) {
 			fail(sp->err, SUPD_E_NO_MEMORY, "out of memory");
@@ -971,7 +969,7 @@ spec_node(struct spec_parse *sp, const json_t *obj, enum auto_shutdown parent_au
 		return spec_fail(sp, "significant", "needs restart transient or temporary");
 	if (spec->significant && parent_auto == AUTO_SHUTDOWN_NEVER)
 		return spec_fail(sp, "significant",
-		                 "needs a supervisor whose auto_shutdown is not never");
+				 "needs a supervisor whose auto_shutdown is not never");
 	if (type == NODE_WORKER)
 		return spec_worker(sp, obj, spec);
 	return spec_supervisor(sp, obj, levels_left, spec);
@@ -979,7 +977,7 @@ spec_node(struct spec_parse *sp, const json_t *obj, enum auto_shutdown parent_au
 
 int
 proto_spec_from_json(const json_t *obj, enum auto_shutdown parent_auto_shutdown,
-                     unsigned levels_left, struct child_spec **out, struct proto_error *err)
+		     unsigned levels_left, struct child_spec **out, struct proto_error *err)
 {
 	struct spec_parse sp = {.err = err, .where = "spec."};
 
@@ -1104,16 +1102,16 @@ proto_spec_to_json(const struct child_spec *spec, bool with_children)
 		     set(o, "auto_shutdown", json_string(auto_shutdown_name(s->auto_shutdown)));
 	if (ok && spec->type == NODE_DYNAMIC)
 		ok = set(o, "max_children",
-		         s->max_children == SPEC_UNLIMITED ? json_string("infinity")
-		                                           : json_integer(s->max_children)) &&
+			 s->max_children == SPEC_UNLIMITED ? json_string("infinity")
+							   : json_integer(s->max_children)) &&
 		     (!s->template_spec ||
 		      set(o, "template", proto_spec_to_json(s->template_spec, false)));
 	if (ok && spec->type == NODE_SUPERVISOR && with_children) {
 		a = json_array();
 		ok = set(o, "children", a);
 		for (size_t i = 0; ok && i < s->nchildren; i++)
-			ok =
-			    json_array_append_new(a, proto_spec_to_json(s->children[i], true)) == 0;
+			ok = json_array_append_new(a, proto_spec_to_json(s->children[i], true)) ==
+			     0;
 	}
 	if (!ok) {
 		json_decref(o);
@@ -1148,7 +1146,7 @@ proto_error(const char *error, const char *fmt, ...)
 	va_end(ap);
 	utf8_trim_tail(message);
 	if (o && !(set(o, "ok", json_false()) && set(o, "error", json_string(error)) &&
-	           set(o, "message", json_string(message)))) {
+		   set(o, "message", json_string(message)))) {
 		json_decref(o);
 		return NULL;
 	}
@@ -1199,15 +1197,15 @@ proto_status_json(struct exit_status st)
 
 json_t *
 proto_down_json(uint64_t ref, const char *path, pid_t pid, const char *reason,
-                const struct exit_status *st)
+		const struct exit_status *st)
 {
 	json_t *o = json_object();
 
 	if (o && !(set(o, "event", json_string("down")) && set(o, "ref", json_integer(ref)) &&
-	           set(o, "path", path ? json_string(path) : json_null()) &&
-	           set(o, "pid", pid > 0 ? json_integer(pid) : json_null()) &&
-	           set(o, "reason", json_string(reason)) &&
-	           set(o, "status", st ? proto_status_json(*st) : json_null()))) {
+		   set(o, "path", path ? json_string(path) : json_null()) &&
+		   set(o, "pid", pid > 0 ? json_integer(pid) : json_null()) &&
+		   set(o, "reason", json_string(reason)) &&
+		   set(o, "status", st ? proto_status_json(*st) : json_null()))) {
 		json_decref(o);
 		return NULL;
 	}
@@ -1331,12 +1329,12 @@ proto_tree(const struct child *c)
 		     set(o, "max_restarts", json_integer(spec->sup.max_restarts)) &&
 		     set(o, "max_seconds", json_integer(spec->sup.max_seconds)) &&
 		     set(o, "auto_shutdown",
-		         json_string(auto_shutdown_name(spec->sup.auto_shutdown)));
+			 json_string(auto_shutdown_name(spec->sup.auto_shutdown)));
 		if (ok && spec->type == NODE_DYNAMIC)
 			ok = set(o, "max_children",
-			         spec->sup.max_children == SPEC_UNLIMITED
-			             ? json_string("infinity")
-			             : json_integer(spec->sup.max_children));
+				 spec->sup.max_children == SPEC_UNLIMITED
+					 ? json_string("infinity")
+					 : json_integer(spec->sup.max_children));
 		a = json_array();
 		ok = ok && set(o, "children", a);
 		TAILQ_FOREACH(k, &c->sup->children, sibling)

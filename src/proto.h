@@ -79,7 +79,7 @@ struct proto_request {
  * the line was a JSON object, so that the error reply can echo it.
  */
 int proto_parse_request(const char *line, size_t len, struct proto_request *req,
-                        struct proto_error *err);
+			struct proto_error *err);
 void proto_request_fini(struct proto_request *req);
 
 const char *proto_op_name(enum proto_op op);
@@ -96,7 +96,7 @@ unsigned proto_path_level(const char *path);
  * `spec`. Returns 0, or -1 with *err filled (bad_request).
  */
 int proto_check_start_child(const struct proto_request *req, enum node_type sup_type,
-                            struct proto_error *err);
+			    struct proto_error *err);
 
 /*
  * proto_spec_from_json - a child spec from its JSON form (the keys and rules
@@ -112,7 +112,7 @@ int proto_check_start_child(const struct proto_request *req, enum node_type sup_
  * "spec.children[2].restart").
  */
 int proto_spec_from_json(const json_t *obj, enum auto_shutdown parent_auto_shutdown,
-                         unsigned levels_left, struct child_spec **out, struct proto_error *err);
+			 unsigned levels_left, struct child_spec **out, struct proto_error *err);
 
 /* The JSON form of spec, with every key (defaults included); a supervisor's
  * "children" are included only when with_children. NULL on ENOMEM. */
@@ -131,7 +131,7 @@ json_t *proto_status_json(struct exit_status st);
 /* {"event":"down","ref":R,"path":P,"pid":N|null,"reason":R,"status":S|null};
  * a NULL path, pid 0 and a NULL st give null. */
 json_t *proto_down_json(uint64_t ref, const char *path, pid_t pid, const char *reason,
-                        const struct exit_status *st);
+			const struct exit_status *st);
 
 /* Views of the runtime tree (read only). NULL on ENOMEM. */
 json_t *proto_which_children(const struct sup *s); /* newest first */

@@ -64,11 +64,11 @@ enum spawn_stage {
 };
 
 static const char *const stage_names[STAGE_COUNT] = {
-    [STAGE_SIGNALS] = "signals",     [STAGE_SETSID] = "setsid",
-    [STAGE_CLOSE_FDS] = "close_fds", [STAGE_SETGROUPS] = "setgroups",
-    [STAGE_SETGID] = "setgid",       [STAGE_SETUID] = "setuid",
-    [STAGE_CHDIR] = "chdir",         [STAGE_PDEATHSIG] = "pdeathsig",
-    [STAGE_EXEC] = "exec",
+	[STAGE_SIGNALS] = "signals",     [STAGE_SETSID] = "setsid",
+	[STAGE_CLOSE_FDS] = "close_fds", [STAGE_SETGROUPS] = "setgroups",
+	[STAGE_SETGID] = "setgid",       [STAGE_SETUID] = "setuid",
+	[STAGE_CHDIR] = "chdir",         [STAGE_PDEATHSIG] = "pdeathsig",
+	[STAGE_EXEC] = "exec",
 };
 
 /* What the child writes to the error pipe; 8 bytes, so the write is atomic. */
@@ -102,7 +102,8 @@ static bool fork_forced;
 /* supd's own notification and socket-activation variables: they describe
  * supd, not its workers. */
 static const char *const supd_private_env[] = {
-    "NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC",
+	"NOTIFY_SOCKET",  "LISTEN_PID",   "LISTEN_FDS",
+	"LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC",
 };
 
 void
@@ -254,7 +255,7 @@ env_search_path(char *const *envp)
  * supd may still "switch" to its own uid and gid. */
 static int
 creds_prepare(const struct worker_spec *w, struct spawn_plan *plan, gid_t *inline_groups,
-              gid_t **heap_groups, const char **stage)
+	      gid_t **heap_groups, const char **stage)
 {
 	bool privileged = geteuid() == 0;
 
@@ -459,9 +460,9 @@ start_child(const struct spawn_plan *plan, int *pidfd, const char **stage)
 	*stage = "fork";
 	if (spawn_clone3_enabled()) {
 		struct clone_args args = {
-		    .flags = CLONE_PIDFD,
-		    .pidfd = (uint64_t)(uintptr_t)&fd,
-		    .exit_signal = SIGCHLD,
+			.flags = CLONE_PIDFD,
+			.pidfd = (uint64_t)(uintptr_t)&fd,
+			.exit_signal = SIGCHLD,
 		};
 
 		pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
@@ -474,7 +475,7 @@ start_child(const struct spawn_plan *plan, int *pidfd, const char **stage)
 		if (errno != ENOSYS && errno != EPERM)
 			return -1;
 		log_debug("clone3 failed (%s): using fork and pidfd_open from now on",
-		          strerrorname_np(errno));
+			  strerrorname_np(errno));
 		clone3_unavailable = true;
 	}
 
@@ -513,7 +514,7 @@ fd_limit(void)
 
 int
 spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct spawn_result *out,
-             char *err, size_t errlen)
+	     char *err, size_t errlen)
 {
 	struct worker_spec *w = &spec->worker;
 	struct spawn_plan plan = {0};
@@ -590,7 +591,7 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 
 	if (n == (ssize_t)sizeof(report)) {
 		stage = report.stage >= 0 && report.stage < STAGE_COUNT ? stage_names[report.stage]
-		                                                        : "child";
+									: "child";
 		r = report.err > 0 ? -report.err : -EIO;
 	} else {
 		/* Unreadable report: do not leave a half-set-up child running. */

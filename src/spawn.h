@@ -55,7 +55,7 @@ struct spawn_result {
  * spec->worker.envp_cache; it depends on supd's environment at that moment
  * and on opt->notify_socket, both constant for a supd run. */
 int spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct spawn_result *out,
-                 char *err, size_t errlen);
+		 char *err, size_t errlen);
 
 /* Frees spec->worker.envp_cache (spec_free() calls it). */
 void spawn_forget_env(struct worker_spec *w);

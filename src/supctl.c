@@ -49,8 +49,7 @@ struct client {
 static const char *progname = "supctl";
 static volatile sig_atomic_t got_signal;
 
-static void
-__attribute__((format(printf, 1, 2))) warnx_(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) warnx_(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -87,7 +86,7 @@ client_connect(struct client *cl, const char *path, bool check_owner)
 	/* The /tmp fallback lives in a world-writable directory: make sure
 	 * the listener is supd of this user (or root), not an impostor. */
 	if (check_owner && (getsockopt(cl->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	                    (cred.uid != 0 && cred.uid != geteuid()))) {
+			    (cred.uid != 0 && cred.uid != geteuid()))) {
 		warnx_("%s is not owned by this user or root; refusing to use it", path);
 		return -1;
 	}
@@ -282,7 +281,7 @@ reply_status(json_t *reply)
 	warnx_("%s%s%s", error ? error : "error", message ? ": " : "", message ? message : "");
 	/* Turned away at the door: supd is not reachable for us. */
 	if (error && (strcmp(error, SUPD_E_ACCESS_DENIED) == 0 ||
-	              strcmp(error, SUPD_E_TOO_MANY_CLIENTS) == 0))
+		      strcmp(error, SUPD_E_TOO_MANY_CLIENTS) == 0))
 		return EXIT_FAILURE_TO_REACH;
 	return EXIT_ERROR;
 }
@@ -505,7 +504,7 @@ cmd_start_child(struct client *cl, int argc, char **argv)
 	 * ends, or until we are told to go (and take it with us). */
 	if (link && path)
 		status =
-		    wait_down(cl, json_pack("{s:s, s:s}", "op", SUPD_OP_MONITOR, "path", path));
+			wait_down(cl, json_pack("{s:s, s:s}", "op", SUPD_OP_MONITOR, "path", path));
 	free(path);
 out:
 	json_decref(req);
@@ -647,7 +646,7 @@ static const struct branches ascii_branches = {"|-- ", "`-- ", "|   ", "    "};
 
 static void
 draw_node(json_t *node, const struct branches *br, char *prefix, size_t prefix_len,
-          size_t prefix_cap, bool root, bool last)
+	  size_t prefix_cap, bool root, bool last)
 {
 	const char *type = str(node, "type");
 	json_t *children = json_object_get(node, "children"), *k;
@@ -688,7 +687,7 @@ draw_node(json_t *node, const struct branches *br, char *prefix, size_t prefix_l
 	if (!root)
 		memcpy(prefix + prefix_len, last ? br->blank : br->pipe, add);
 	json_array_foreach(children, i, k)
-	    draw_node(k, br, prefix, prefix_len + add, prefix_cap, false, i + 1 == n);
+		draw_node(k, br, prefix, prefix_len + add, prefix_cap, false, i + 1 == n);
 }
 
 static const struct branches *
@@ -798,13 +797,13 @@ cmd_monitor(struct client *cl, int argc, char **argv)
 	client_watch_signals(cl);
 	if (argv[0][0] == '/')
 		return wait_down(cl,
-		                 json_pack("{s:s, s:s}", "op", SUPD_OP_MONITOR, "path", argv[0]));
+				 json_pack("{s:s, s:s}", "op", SUPD_OP_MONITOR, "path", argv[0]));
 	errno = 0;
 	pid = strtol(argv[0], &end, 10);
 	if (errno || *end || end == argv[0] || pid <= 0 || pid > INT32_MAX)
 		return usage_error("monitor: '%s' is neither a path nor a pid", argv[0]);
 	return wait_down(cl,
-	                 json_pack("{s:s, s:I}", "op", SUPD_OP_MONITOR, "pid", (json_int_t)pid));
+			 json_pack("{s:s, s:I}", "op", SUPD_OP_MONITOR, "pid", (json_int_t)pid));
 }
 
 static void
@@ -908,20 +907,20 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"start-child", 1, -1, cmd_start_child,
-     "start-child SUP [--id ID] [--env NAME=VALUE]... [--link] [--] [ARGS...]\n"
-     "  start-child SUP --spec JSON"},
-    {"terminate-child", 2, 2, cmd_terminate_child, "terminate-child SUP ID"},
-    {"restart-child", 2, 2, cmd_restart_child, "restart-child SUP ID"},
-    {"delete-child", 2, 2, cmd_delete_child, "delete-child SUP ID"},
-    {"which-children", 1, 1, cmd_which_children, "which-children SUP"},
-    {"count-children", 1, 1, cmd_count_children, "count-children SUP"},
-    {"get-childspec", 2, 2, cmd_get_childspec, "get-childspec SUP ID"},
-    {"tree", 0, 2, cmd_tree, "tree [--watch] [PATH]"},
-    {"monitor", 1, 1, cmd_monitor, "monitor PATH|PID"},
-    {"events", 0, 0, cmd_events, "events"},
-    {"stop", 0, 0, cmd_stop, "stop"},
-    {"ping", 0, 0, cmd_ping, "ping"},
+	{"start-child", 1, -1, cmd_start_child,
+	 "start-child SUP [--id ID] [--env NAME=VALUE]... [--link] [--] [ARGS...]\n"
+	 "  start-child SUP --spec JSON"},
+	{"terminate-child", 2, 2, cmd_terminate_child, "terminate-child SUP ID"},
+	{"restart-child", 2, 2, cmd_restart_child, "restart-child SUP ID"},
+	{"delete-child", 2, 2, cmd_delete_child, "delete-child SUP ID"},
+	{"which-children", 1, 1, cmd_which_children, "which-children SUP"},
+	{"count-children", 1, 1, cmd_count_children, "count-children SUP"},
+	{"get-childspec", 2, 2, cmd_get_childspec, "get-childspec SUP ID"},
+	{"tree", 0, 2, cmd_tree, "tree [--watch] [PATH]"},
+	{"monitor", 1, 1, cmd_monitor, "monitor PATH|PID"},
+	{"events", 0, 0, cmd_events, "events"},
+	{"stop", 0, 0, cmd_stop, "stop"},
+	{"ping", 0, 0, cmd_ping, "ping"},
 };
 
 static void
@@ -936,11 +935,11 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+		{"socket", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
 	};
 	struct client cl = {.fd = -1};
 	const struct command *cmd = NULL;

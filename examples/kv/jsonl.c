@@ -120,7 +120,7 @@ flush(struct jsonl *conn)
 {
 	while (conn->out.len > 0 && !conn->failed) {
 		ssize_t n =
-		    send(conn->fd, conn->out.data, conn->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+			send(conn->fd, conn->out.data, conn->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n > 0)
 			buf_consume(&conn->out, n);
@@ -181,7 +181,7 @@ on_defer(sd_event_source *s, void *userdata)
 
 int
 jsonl_new(struct jsonl **out, sd_event *event, int fd, jsonl_message_fn on_message,
-          jsonl_close_fn on_close, void *userdata)
+	  jsonl_close_fn on_close, void *userdata)
 {
 	struct jsonl *conn = calloc(1, sizeof(*conn));
 	int r;

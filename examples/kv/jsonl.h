@@ -25,7 +25,7 @@ typedef void (*jsonl_close_fn)(struct jsonl *conn, void *userdata);
 
 /* Takes ownership of fd (made non-blocking). Returns 0 or -errno. */
 int jsonl_new(struct jsonl **out, sd_event *event, int fd, jsonl_message_fn on_message,
-              jsonl_close_fn on_close, void *userdata);
+	      jsonl_close_fn on_close, void *userdata);
 /* Frees at once, without calling on_close: only for tearing down at exit. */
 void jsonl_free(struct jsonl *conn);
 

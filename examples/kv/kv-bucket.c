@@ -136,9 +136,9 @@ int
 main(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+		{"socket", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	const char *path = NULL;
 	int opt, fd, r;
@@ -158,10 +158,10 @@ main(int argc, char **argv)
 	r = sd_event_default(&event);
 	if (r >= 0)
 		r = sd_event_add_signal(event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_signal,
-		                        NULL);
+					NULL);
 	if (r >= 0)
 		r = sd_event_add_signal(event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_signal,
-		                        NULL);
+					NULL);
 	if (r < 0)
 		errx(1, "event loop: %s", strerror(-r));
 	fd = jsonl_listen(path);

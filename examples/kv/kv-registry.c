@@ -78,7 +78,7 @@ static json_t *
 bucket_reply(const char *name, json_t *bucket)
 {
 	return json_pack("{s:b, s:s, s:O, s:O}", "ok", 1, "name", name, "socket",
-	                 json_object_get(bucket, "socket"), "pid", json_object_get(bucket, "pid"));
+			 json_object_get(bucket, "socket"), "pid", json_object_get(bucket, "pid"));
 }
 
 static void
@@ -228,8 +228,8 @@ create(struct client *client, const char *name)
 			return error_reply("bad_name", "name too long for a socket");
 		json_object_set_new(buckets, name, json_pack("{s:s}", "socket", path));
 		supd_call(json_pack("{s:s, s:s, s:s, s:[ss]}", "op", "start_child", "sup",
-		                    "/buckets", "id", name, "args", "--socket", path),
-		          on_started, name);
+				    "/buckets", "id", name, "args", "--socket", path),
+			  on_started, name);
 	}
 	/* One request at a time per client: wait for the bucket to be up. */
 	client->waiting_for = strdup(name);
@@ -329,10 +329,10 @@ static void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	        "usage: kv-registry [--supd-socket PATH] [--dir DIR] [--socket PATH]\n"
-	        "  --supd-socket  supd's control socket (default $SUPD_SOCKET)\n"
-	        "  --dir          where the sockets go (default $KV_DIR); buckets in DIR/buckets\n"
-	        "  --socket       the registry's socket (default DIR/registry.sock)\n");
+		"usage: kv-registry [--supd-socket PATH] [--dir DIR] [--socket PATH]\n"
+		"  --supd-socket  supd's control socket (default $SUPD_SOCKET)\n"
+		"  --dir          where the sockets go (default $KV_DIR); buckets in DIR/buckets\n"
+		"  --socket       the registry's socket (default DIR/registry.sock)\n");
 	exit(status);
 }
 
@@ -340,11 +340,11 @@ int
 main(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"supd-socket", required_argument, NULL, 'S'},
-	    {"dir", required_argument, NULL, 'd'},
-	    {"socket", required_argument, NULL, 's'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+		{"supd-socket", required_argument, NULL, 'S'},
+		{"dir", required_argument, NULL, 'd'},
+		{"socket", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	const char *supd_path = getenv("SUPD_SOCKET"), *dir = getenv("KV_DIR");
 	char registry_path[PATH_SIZE], buckets_path[PATH_SIZE];
@@ -364,9 +364,9 @@ main(int argc, char **argv)
 	if (!supd_path || !dir || optind != argc)
 		usage(64);
 	if ((size_t)snprintf(registry_path, sizeof(registry_path), "%s/registry.sock", dir) >=
-	        sizeof(registry_path) ||
+		    sizeof(registry_path) ||
 	    (size_t)snprintf(buckets_path, sizeof(buckets_path), "%s/buckets", dir) >=
-	        sizeof(buckets_path))
+		    sizeof(buckets_path))
 		errx(64, "%s: directory name too long for sockets", dir);
 	if (!path)
 		path = registry_path;
@@ -381,10 +381,10 @@ main(int argc, char **argv)
 	r = sd_event_default(&event);
 	if (r >= 0)
 		r = sd_event_add_signal(event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_signal,
-		                        NULL);
+					NULL);
 	if (r >= 0)
 		r = sd_event_add_signal(event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_signal,
-		                        NULL);
+					NULL);
 	if (r < 0)
 		errx(1, "event loop: %s", strerror(-r));
 

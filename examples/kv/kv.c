@@ -32,16 +32,16 @@ static void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	        "usage: kv [--dir DIR] COMMAND\n"
-	        "  create NAME            start a bucket (or find the running one)\n"
-	        "  lookup NAME            print the bucket's pid and socket\n"
-	        "  put NAME KEY VALUE     store a value\n"
-	        "  get NAME KEY           print a value\n"
-	        "  delete NAME KEY        remove a key, print its old value\n"
-	        "  keys NAME              print the keys, one a line\n"
-	        "  stop NAME              stop the bucket normally (Agent.stop)\n"
-	        "  crash NAME             kill the bucket with SIGKILL\n"
-	        "DIR defaults to $KV_DIR; the registry listens on DIR/registry.sock.\n");
+		"usage: kv [--dir DIR] COMMAND\n"
+		"  create NAME            start a bucket (or find the running one)\n"
+		"  lookup NAME            print the bucket's pid and socket\n"
+		"  put NAME KEY VALUE     store a value\n"
+		"  get NAME KEY           print a value\n"
+		"  delete NAME KEY        remove a key, print its old value\n"
+		"  keys NAME              print the keys, one a line\n"
+		"  stop NAME              stop the bucket normally (Agent.stop)\n"
+		"  crash NAME             kill the bucket with SIGKILL\n"
+		"DIR defaults to $KV_DIR; the registry listens on DIR/registry.sock.\n");
 	exit(status);
 }
 
@@ -133,7 +133,7 @@ run(const char *cmd, int argc, char **argv)
 		print_bucket(reply);
 	} else if (!strcmp(cmd, "put") && argc == 3) {
 		reply = bucket(argv[0], json_pack("{s:s, s:s, s:s}", "op", "put", "key", argv[1],
-		                                  "value", argv[2]));
+						  "value", argv[2]));
 	} else if (!strcmp(cmd, "get") && argc == 2) {
 		reply = bucket(argv[0], json_pack("{s:s, s:s}", "op", "get", "key", argv[1]));
 		print_value(reply);
@@ -143,7 +143,7 @@ run(const char *cmd, int argc, char **argv)
 	} else if (!strcmp(cmd, "keys") && argc == 1) {
 		reply = bucket(argv[0], json_pack("{s:s}", "op", "keys"));
 		json_array_foreach(json_object_get(reply, "keys"), i, key)
-		    printf("%s\n", json_string_value(key));
+			printf("%s\n", json_string_value(key));
 	} else if (!strcmp(cmd, "stop") && argc == 1) {
 		reply = bucket(argv[0], json_pack("{s:s}", "op", "stop"));
 	} else if (!strcmp(cmd, "crash") && argc == 1) {
@@ -160,9 +160,9 @@ int
 main(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"dir", required_argument, NULL, 'd'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+		{"dir", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	int opt;
 

@@ -106,7 +106,8 @@
  *
  * Returns 0, or -ENAMETOOLONG when the path does not fit in len bytes.
  */
-static inline int supd_default_socket_path(char *buf, size_t len)
+static inline int
+supd_default_socket_path(char *buf, size_t len)
 {
 	const char *dir = getenv("XDG_RUNTIME_DIR");
 	uid_t uid = geteuid();

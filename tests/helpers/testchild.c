@@ -66,21 +66,21 @@
 #define EXIT_USAGE 64
 
 static const char usage_text[] =
-    "usage: testchild MODE [ARGS...]\n"
-    "  exit CODE [--after MS]       exit with CODE (after MS ms)\n"
-    "  kill SIGNAME [--after MS]    raise SIGNAME with its default disposition\n"
-    "  sleep                        wait forever\n"
-    "  ignore-term                  ignore SIGTERM, wait forever\n"
-    "  term-exit CODE               exit with CODE on SIGTERM\n"
-    "  orphans N [--code C] [--exit] [--print]\n"
-    "                               leave N grandchildren that exit with C (42)\n"
-    "                               once reparented; --print their pids\n"
-    "  sigstate FILE                write signal state, fds, ids and cwd to FILE\n"
-    "  notify [--delay MS] [--never] [--status TEXT]\n"
-    "                               send READY=1 to $NOTIFY_SOCKET\n"
-    "  stamp FILE                   append \"<pid> <monotonic ns>\" to FILE\n"
-    "  env FILE                     write the environment to FILE\n"
-    "Every mode that waits forever keeps the signal dispositions it was given.\n";
+	"usage: testchild MODE [ARGS...]\n"
+	"  exit CODE [--after MS]       exit with CODE (after MS ms)\n"
+	"  kill SIGNAME [--after MS]    raise SIGNAME with its default disposition\n"
+	"  sleep                        wait forever\n"
+	"  ignore-term                  ignore SIGTERM, wait forever\n"
+	"  term-exit CODE               exit with CODE on SIGTERM\n"
+	"  orphans N [--code C] [--exit] [--print]\n"
+	"                               leave N grandchildren that exit with C (42)\n"
+	"                               once reparented; --print their pids\n"
+	"  sigstate FILE                write signal state, fds, ids and cwd to FILE\n"
+	"  notify [--delay MS] [--never] [--status TEXT]\n"
+	"                               send READY=1 to $NOTIFY_SOCKET\n"
+	"  stamp FILE                   append \"<pid> <monotonic ns>\" to FILE\n"
+	"  env FILE                     write the environment to FILE\n"
+	"Every mode that waits forever keeps the signal dispositions it was given.\n";
 
 extern char **environ;
 
@@ -450,7 +450,7 @@ mode_sigstate(int argc, char **argv)
 	text_add(&t, "\n");
 
 	text_add(&t, "sid: %d\npgid: %d\npid: %d\nppid: %d\n", (int)getsid(0), (int)getpgrp(),
-	         (int)getpid(), (int)getppid());
+		 (int)getpid(), (int)getppid());
 	text_add(&t, "uid: %u\ngid: %u\ngroups:", (unsigned)getuid(), (unsigned)getgid());
 	ngroups = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);
 	if (ngroups < 0)
@@ -488,7 +488,7 @@ mode_notify(int argc, char **argv)
 		wait_forever();
 	sleep_ms(delay);
 	snprintf(message, sizeof(message), "%s%s%s", never ? "" : "READY=1\n",
-	         status ? "STATUS=" : "", status ? status : "");
+		 status ? "STATUS=" : "", status ? status : "");
 	r = sd_notify(0, message);
 	if (r < 0) {
 		errno = -r;
@@ -512,7 +512,7 @@ mode_stamp(int argc, char **argv)
 		usage_error("stamp needs a FILE");
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	len = snprintf(line, sizeof(line), "%d %lld\n", (int)getpid(),
-	               (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+		       (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
 	fd = open(argv[2], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		die(argv[2]);
@@ -562,11 +562,11 @@ main(int argc, char **argv)
 		const char *name;
 		int (*run)(int argc, char **argv);
 	} modes[] = {
-	    {"exit", mode_exit},           {"kill", mode_kill},
-	    {"sleep", mode_sleep},         {"ignore-term", mode_ignore_term},
-	    {"term-exit", mode_term_exit}, {"orphans", mode_orphans},
-	    {"sigstate", mode_sigstate},   {"notify", mode_notify},
-	    {"stamp", mode_stamp},         {"env", mode_env},
+		{"exit", mode_exit},           {"kill", mode_kill},
+		{"sleep", mode_sleep},         {"ignore-term", mode_ignore_term},
+		{"term-exit", mode_term_exit}, {"orphans", mode_orphans},
+		{"sigstate", mode_sigstate},   {"notify", mode_notify},
+		{"stamp", mode_stamp},         {"env", mode_env},
 	};
 
 	if (argc < 2)

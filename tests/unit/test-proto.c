@@ -34,7 +34,7 @@ expect_refused(const char *line, const char *error)
 	cr_assert(eq(int, r, -1), "accepted: %s", line);
 	cr_assert(err.error != NULL, "no error name for: %s", line);
 	cr_assert(eq(str, (char *)err.error, (char *)error), "line: %s (message: %s)", line,
-	          err.message);
+		  err.message);
 	cr_assert(err.message[0] != '\0', "empty message for: %s", line);
 	proto_request_fini(&req);
 }
@@ -83,7 +83,7 @@ spec_bad(const char *text, const char *needle)
 	cr_assert(spec == NULL, "spec left behind for: %s", text);
 	cr_assert(eq(str, (char *)err.error, SUPD_E_BAD_REQUEST));
 	cr_assert(strstr(err.message, needle) != NULL, "message '%s' lacks '%s' for %s",
-	          err.message, needle, text);
+		  err.message, needle, text);
 }
 
 /* ---- framing and envelope ---- */
@@ -91,9 +91,9 @@ spec_bad(const char *text, const char *needle)
 Test(request, ping_with_tag_of_any_type)
 {
 	const char *lines[] = {
-	    "{\"op\":\"ping\",\"tag\":\"abc\"}",
-	    "{\"op\":\"ping\",\"tag\":42}",
-	    "{\"tag\":{\"k\":[1,2]},\"op\":\"ping\"}",
+		"{\"op\":\"ping\",\"tag\":\"abc\"}",
+		"{\"op\":\"ping\",\"tag\":42}",
+		"{\"tag\":{\"k\":[1,2]},\"op\":\"ping\"}",
 	};
 	const char *tags[] = {"\"abc\"", "42", "{\"k\":[1,2]}"};
 
@@ -178,7 +178,7 @@ Test(request, oversized_line)
 	/* The longest allowed line parses. */
 	memcpy(line + SUPD_LINE_MAX - 3, "\"}", 2);
 	cr_assert(eq(int, proto_parse_request(line, SUPD_LINE_MAX - 1, &req, &err), 0), "%s",
-	          err.message);
+		  err.message);
 	cr_assert(eq(sz, strlen(json_string_value(req.tag)), SUPD_LINE_MAX - 3 - prefix));
 	proto_request_fini(&req);
 	free(line);
@@ -235,7 +235,7 @@ Test(paths, valid_and_invalid)
 {
 	const char *good[] = {"/", "/a", "/web/db", "/b-1/x_y/z.9", "/1/2/3"};
 	const char *bad[] = {"",     "a",   "web/db", "//",          "/a/", "/a//b",
-	                     "/./a", "/..", "/a b",   "/a/\xc3\xa9", "/a:b"};
+			     "/./a", "/..", "/a b",   "/a/\xc3\xa9", "/a:b"};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		cr_assert(proto_path_valid(good[i]), "%s", good[i]);
@@ -271,13 +271,13 @@ Test(args, start_child_dynamic)
 	struct proto_request req;
 	struct proto_error err;
 
-	cr_assert(
-	    eq(int,
-	       parse("{\"op\":\"start_child\",\"sup\":\"/buckets\",\"id\":\"shop\","
-	             "\"args\":[\"--name\",\"x y\",\"\"],\"env\":[\"A=1\",\"B=\"],\"link\":true}",
-	             &req, &err),
-	       0),
-	    "%s", err.message);
+	cr_assert(eq(int,
+		     parse("{\"op\":\"start_child\",\"sup\":\"/buckets\",\"id\":\"shop\","
+			   "\"args\":[\"--name\",\"x "
+			   "y\",\"\"],\"env\":[\"A=1\",\"B=\"],\"link\":true}",
+			   &req, &err),
+		     0),
+		  "%s", err.message);
 	cr_assert(eq(str, (char *)req.sup, "/buckets"));
 	cr_assert(eq(str, (char *)req.id, "shop"));
 	cr_assert(eq(sz, req.nargs, 3));
@@ -301,12 +301,13 @@ Test(args, integer_ids_read_as_decimal_text)
 	struct proto_request req;
 	struct proto_error err;
 
-	cr_assert(
-	    eq(int, parse("{\"op\":\"terminate_child\",\"sup\":\"/b\",\"id\":17}", &req, &err), 0));
+	cr_assert(eq(int,
+		     parse("{\"op\":\"terminate_child\",\"sup\":\"/b\",\"id\":17}", &req, &err),
+		     0));
 	cr_assert(eq(str, (char *)req.id, "17"));
 	proto_request_fini(&req);
 	cr_assert(
-	    eq(int, parse("{\"op\":\"start_child\",\"sup\":\"/b\",\"id\":0}", &req, &err), 0));
+		eq(int, parse("{\"op\":\"start_child\",\"sup\":\"/b\",\"id\":0}", &req, &err), 0));
 	cr_assert(eq(str, (char *)req.id, "0"));
 	proto_request_fini(&req);
 	expect_bad("{\"op\":\"terminate_child\",\"sup\":\"/b\",\"id\":-1}");
@@ -363,7 +364,7 @@ Test(args, child_calls_need_sup_and_id)
 		struct proto_error err;
 
 		snprintf(line, sizeof(line), "{\"op\":\"%s\",\"sup\":\"/web\",\"id\":\"db\"}",
-		         ops[i]);
+			 ops[i]);
 		cr_assert(eq(int, parse(line, &req, &err), 0), "%s", err.message);
 		cr_assert(eq(str, (char *)req.sup, "/web"));
 		cr_assert(eq(str, (char *)req.id, "db"));
@@ -373,13 +374,13 @@ Test(args, child_calls_need_sup_and_id)
 		snprintf(line, sizeof(line), "{\"op\":\"%s\",\"id\":\"db\"}", ops[i]);
 		expect_bad(line);
 		snprintf(line, sizeof(line), "{\"op\":\"%s\",\"sup\":\"/web/\",\"id\":\"db\"}",
-		         ops[i]);
+			 ops[i]);
 		expect_bad(line);
 		snprintf(line, sizeof(line), "{\"op\":\"%s\",\"sup\":\"/web\",\"id\":[\"db\"]}",
-		         ops[i]);
+			 ops[i]);
 		expect_bad(line);
 		snprintf(line, sizeof(line),
-		         "{\"op\":\"%s\",\"sup\":\"/web\",\"id\":\"db\",\"args\":[]}", ops[i]);
+			 "{\"op\":\"%s\",\"sup\":\"/web\",\"id\":\"db\",\"args\":[]}", ops[i]);
 		expect_bad(line);
 	}
 }
@@ -419,8 +420,9 @@ Test(args, monitor)
 	struct proto_request req;
 	struct proto_error err;
 
-	cr_assert(eq(
-	    int, parse("{\"op\":\"monitor\",\"path\":\"/web/db\",\"pidfd\":true}", &req, &err), 0));
+	cr_assert(eq(int,
+		     parse("{\"op\":\"monitor\",\"path\":\"/web/db\",\"pidfd\":true}", &req, &err),
+		     0));
 	cr_assert(eq(str, (char *)req.path, "/web/db"));
 	cr_assert(eq(int, req.pid, 0));
 	cr_assert(req.pidfd);
@@ -459,17 +461,18 @@ Test(args, start_child_kind_check)
 	struct proto_request req;
 	struct proto_error err;
 
-	cr_assert(eq(
-	    int, parse("{\"op\":\"start_child\",\"sup\":\"/d\",\"args\":[\"x\"]}", &req, &err), 0));
+	cr_assert(eq(int,
+		     parse("{\"op\":\"start_child\",\"sup\":\"/d\",\"args\":[\"x\"]}", &req, &err),
+		     0));
 	cr_assert(eq(int, proto_check_start_child(&req, NODE_DYNAMIC, &err), 0));
 	cr_assert(eq(int, proto_check_start_child(&req, NODE_SUPERVISOR, &err), -1));
 	cr_assert(eq(str, (char *)err.error, SUPD_E_BAD_REQUEST));
 	proto_request_fini(&req);
 
-	cr_assert(
-	    eq(int,
-	       parse("{\"op\":\"start_child\",\"sup\":\"/\",\"spec\":{\"id\":\"a\"}}", &req, &err),
-	       0));
+	cr_assert(eq(
+		int,
+		parse("{\"op\":\"start_child\",\"sup\":\"/\",\"spec\":{\"id\":\"a\"}}", &req, &err),
+		0));
 	cr_assert(eq(int, proto_check_start_child(&req, NODE_SUPERVISOR, &err), 0));
 	cr_assert(eq(int, proto_check_start_child(&req, NODE_DYNAMIC, &err), -1));
 	proto_request_fini(&req);
@@ -487,7 +490,7 @@ Test(args, start_child_kind_check)
 Test(spec, worker_defaults)
 {
 	struct child_spec *s =
-	    spec_ok("{\"id\":\"w\",\"start\":[\"/bin/true\"]}", AUTO_SHUTDOWN_NEVER, 0);
+		spec_ok("{\"id\":\"w\",\"start\":[\"/bin/true\"]}", AUTO_SHUTDOWN_NEVER, 0);
 
 	cr_assert(eq(str, s->id, "w"));
 	cr_assert(eq(int, s->type, NODE_WORKER));
@@ -509,14 +512,14 @@ Test(spec, worker_defaults)
 
 Test(spec, worker_every_key)
 {
-	struct child_spec *s =
-	    spec_ok("{\"id\":\"w\",\"type\":\"worker\",\"start\":[\"/bin/sh\",\"-c\",\"x\"],"
-	            "\"restart\":\"transient\",\"shutdown\":\"brutal_kill\",\"significant\":true,"
-	            "\"env\":[\"A=1\",\"B=x=y\"],\"cwd\":\"/tmp\",\"user\":\"nobody\","
-	            "\"group\":\"nogroup\",\"stop_signal\":\"INT\",\"kill_group\":false,"
-	            "\"normal_exit\":[0,3,\"SIGTERM\",\"HUP\"],\"ready\":\"notify\","
-	            "\"start_timeout\":250}",
-	            AUTO_SHUTDOWN_ANY_SIGNIFICANT, 0);
+	struct child_spec *s = spec_ok(
+		"{\"id\":\"w\",\"type\":\"worker\",\"start\":[\"/bin/sh\",\"-c\",\"x\"],"
+		"\"restart\":\"transient\",\"shutdown\":\"brutal_kill\",\"significant\":true,"
+		"\"env\":[\"A=1\",\"B=x=y\"],\"cwd\":\"/tmp\",\"user\":\"nobody\","
+		"\"group\":\"nogroup\",\"stop_signal\":\"INT\",\"kill_group\":false,"
+		"\"normal_exit\":[0,3,\"SIGTERM\",\"HUP\"],\"ready\":\"notify\","
+		"\"start_timeout\":250}",
+		AUTO_SHUTDOWN_ANY_SIGNIFICANT, 0);
 
 	cr_assert(eq(int, s->restart, RESTART_TRANSIENT));
 	cr_assert(eq(i64, s->shutdown_ms, SHUTDOWN_BRUTAL_KILL));
@@ -562,12 +565,13 @@ Test(spec, shutdown_forms)
 Test(spec, signals_by_number)
 {
 	struct child_spec *s = spec_ok(
-	    "{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":10,\"normal_exit\":[\"USR2\"]}", 0, 0);
+		"{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":10,\"normal_exit\":[\"USR2\"]}", 0,
+		0);
 
 	cr_assert(eq(int, s->worker.stop_signal, 10));
 	cr_assert(exit_set_has_signal(&s->worker.normal_exit, SIGUSR2));
 	cr_assert(not(exit_set_has_code(&s->worker.normal_exit, 0)),
-	          "the list replaces the default");
+		  "the list replaces the default");
 	spec_free(s);
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":0}", "stop_signal");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":65}", "stop_signal");
@@ -587,7 +591,7 @@ Test(spec, worker_errors)
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\",2]}", "entry 1");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"bogus\":1}", "spec.bogus: unknown key");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"strategy\":\"one_for_one\"}",
-	         "does not apply to a worker");
+		 "does not apply to a worker");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"restart\":\"sometimes\"}", "sometimes");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"restart\":1}", "spec.restart");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"type\":\"daemon\"}", "spec.type");
@@ -610,7 +614,7 @@ Test(spec, worker_errors)
 Test(spec, significant_needs_auto_shutdown_in_the_parent)
 {
 	const char *text = "{\"id\":\"w\",\"start\":[\"x\"],\"restart\":\"temporary\","
-	                   "\"significant\":true}";
+			   "\"significant\":true}";
 	struct child_spec *spec = NULL;
 	struct proto_error err = {0};
 	json_t *v = load(text);
@@ -618,7 +622,7 @@ Test(spec, significant_needs_auto_shutdown_in_the_parent)
 	cr_assert(eq(int, proto_spec_from_json(v, AUTO_SHUTDOWN_NEVER, 0, &spec, &err), -1));
 	cr_assert(strstr(err.message, "auto_shutdown") != NULL, "%s", err.message);
 	cr_assert(
-	    eq(int, proto_spec_from_json(v, AUTO_SHUTDOWN_ALL_SIGNIFICANT, 0, &spec, &err), 0));
+		eq(int, proto_spec_from_json(v, AUTO_SHUTDOWN_ALL_SIGNIFICANT, 0, &spec, &err), 0));
 	cr_assert(spec->significant);
 	spec_free(spec);
 	json_decref(v);
@@ -627,11 +631,12 @@ Test(spec, significant_needs_auto_shutdown_in_the_parent)
 Test(spec, nested_supervisor)
 {
 	struct child_spec *s = spec_ok(
-	    "{\"id\":\"web\",\"type\":\"supervisor\",\"strategy\":\"rest_for_one\","
-	    "\"max_restarts\":0,\"max_seconds\":60,\"auto_shutdown\":\"any_significant\","
-	    "\"children\":[{\"id\":\"db\",\"start\":[\"db\"]},"
-	    "{\"id\":\"app\",\"start\":[\"app\"],\"restart\":\"transient\",\"significant\":true}]}",
-	    AUTO_SHUTDOWN_NEVER, 2);
+		"{\"id\":\"web\",\"type\":\"supervisor\",\"strategy\":\"rest_for_one\","
+		"\"max_restarts\":0,\"max_seconds\":60,\"auto_shutdown\":\"any_significant\","
+		"\"children\":[{\"id\":\"db\",\"start\":[\"db\"]},"
+		"{\"id\":\"app\",\"start\":[\"app\"],\"restart\":\"transient\",\"significant\":"
+		"true}]}",
+		AUTO_SHUTDOWN_NEVER, 2);
 
 	cr_assert(eq(int, s->type, NODE_SUPERVISOR));
 	cr_assert(eq(i64, s->shutdown_ms, SHUTDOWN_INFINITY), "supervisors default to infinity");
@@ -654,29 +659,29 @@ Test(spec, nested_supervisor)
 Test(spec, supervisor_errors)
 {
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"start\":[\"x\"]}",
-	         "spec.start: does not apply to a supervisor");
+		 "spec.start: does not apply to a supervisor");
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"template\":{}}", "spec.template");
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"strategy\":\"all_for_one\"}", "strategy");
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"max_restarts\":-1}", "max_restarts");
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"max_restarts\":1000001}", "max_restarts");
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"max_seconds\":0}", "max_seconds");
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"auto_shutdown\":\"sometimes\"}",
-	         "auto_shutdown");
+		 "auto_shutdown");
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"children\":{}}", "children");
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"children\":[1]}", "entry 0");
-	spec_bad(
-	    "{\"id\":\"s\",\"type\":\"supervisor\",\"children\":[{\"id\":\"a\",\"start\":[\"x\"]},"
-	    "{\"id\":\"a\",\"start\":[\"y\"]}]}",
-	    "duplicate id 'a'");
-	spec_bad(
-	    "{\"id\":\"s\",\"type\":\"supervisor\",\"children\":[{\"id\":\"a\",\"start\":[\"x\"]},"
-	    "{\"id\":\"b\",\"start\":[\"y\"],\"restart\":\"oops\"}]}",
-	    "spec.children[1].restart");
+	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"children\":[{\"id\":\"a\",\"start\":["
+		 "\"x\"]},"
+		 "{\"id\":\"a\",\"start\":[\"y\"]}]}",
+		 "duplicate id 'a'");
+	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"children\":[{\"id\":\"a\",\"start\":["
+		 "\"x\"]},"
+		 "{\"id\":\"b\",\"start\":[\"y\"],\"restart\":\"oops\"}]}",
+		 "spec.children[1].restart");
 	/* a significant child of a supervisor that never auto-shuts down */
-	spec_bad(
-	    "{\"id\":\"s\",\"type\":\"supervisor\",\"children\":[{\"id\":\"a\",\"start\":[\"x\"],"
-	    "\"restart\":\"temporary\",\"significant\":true}]}",
-	    "spec.children[0].significant");
+	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"children\":[{\"id\":\"a\",\"start\":["
+		 "\"x\"],"
+		 "\"restart\":\"temporary\",\"significant\":true}]}",
+		 "spec.children[0].significant");
 }
 
 Test(spec, nesting_depth)
@@ -684,14 +689,14 @@ Test(spec, nesting_depth)
 	struct child_spec *spec = NULL;
 	struct proto_error err = {0};
 	json_t *two =
-	    load("{\"id\":\"a\",\"type\":\"supervisor\",\"children\":[{\"id\":\"b\","
-	         "\"type\":\"supervisor\",\"children\":[{\"id\":\"w\",\"start\":[\"x\"]}]}]}");
+		load("{\"id\":\"a\",\"type\":\"supervisor\",\"children\":[{\"id\":\"b\","
+		     "\"type\":\"supervisor\",\"children\":[{\"id\":\"w\",\"start\":[\"x\"]}]}]}");
 	json_t *worker = load("{\"id\":\"w\",\"start\":[\"x\"]}");
 
 	cr_assert(eq(int, proto_spec_from_json(two, AUTO_SHUTDOWN_NEVER, 1, &spec, &err), -1));
 	cr_assert(strstr(err.message, "spec.children[0].type") != NULL, "%s", err.message);
 	cr_assert(eq(int, proto_spec_from_json(two, AUTO_SHUTDOWN_NEVER, 2, &spec, &err), 0), "%s",
-	          err.message);
+		  err.message);
 	spec_free(spec);
 	cr_assert(eq(int, proto_spec_from_json(worker, AUTO_SHUTDOWN_NEVER, 0, &spec, &err), 0));
 	spec_free(spec);
@@ -702,10 +707,10 @@ Test(spec, nesting_depth)
 Test(spec, dynamic_supervisor)
 {
 	struct child_spec *s = spec_ok(
-	    "{\"id\":\"buckets\",\"type\":\"dynamic\",\"max_children\":1000,"
-	    "\"template\":{\"start\":[\"/usr/libexec/kv-bucket\"],\"restart\":\"temporary\","
-	    "\"shutdown\":5000}}",
-	    AUTO_SHUTDOWN_NEVER, 1);
+		"{\"id\":\"buckets\",\"type\":\"dynamic\",\"max_children\":1000,"
+		"\"template\":{\"start\":[\"/usr/libexec/kv-bucket\"],\"restart\":\"temporary\","
+		"\"shutdown\":5000}}",
+		AUTO_SHUTDOWN_NEVER, 1);
 
 	cr_assert(eq(int, s->type, NODE_DYNAMIC));
 	cr_assert(eq(u32, s->sup.max_children, 1000));
@@ -716,36 +721,36 @@ Test(spec, dynamic_supervisor)
 	spec_free(s);
 
 	s = spec_ok("{\"id\":\"d\",\"type\":\"dynamic\",\"max_children\":\"infinity\","
-	            "\"template\":{\"type\":\"worker\",\"start\":[\"x\"]}}",
-	            AUTO_SHUTDOWN_NEVER, 1);
+		    "\"template\":{\"type\":\"worker\",\"start\":[\"x\"]}}",
+		    AUTO_SHUTDOWN_NEVER, 1);
 	cr_assert(eq(u32, s->sup.max_children, SPEC_UNLIMITED));
 	spec_free(s);
 
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\"}", "spec.template: missing");
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"template\":[]}", "spec.template");
 	spec_bad(
-	    "{\"id\":\"d\",\"type\":\"dynamic\",\"template\":{\"id\":\"t\",\"start\":[\"x\"]}}",
-	    "spec.template.id: does not apply to a template");
+		"{\"id\":\"d\",\"type\":\"dynamic\",\"template\":{\"id\":\"t\",\"start\":[\"x\"]}}",
+		"spec.template.id: does not apply to a template");
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"template\":{\"type\":\"supervisor\"}}",
-	         "a template is a worker");
+		 "a template is a worker");
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"template\":{\"start\":[]}}",
-	         "spec.template.start");
+		 "spec.template.start");
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"strategy\":\"one_for_all\","
-	         "\"template\":{\"start\":[\"x\"]}}",
-	         "one_for_one");
-	spec_bad(
-	    "{\"id\":\"d\",\"type\":\"dynamic\",\"children\":[],\"template\":{\"start\":[\"x\"]}}",
-	    "spec.children: does not apply to a dynamic");
+		 "\"template\":{\"start\":[\"x\"]}}",
+		 "one_for_one");
+	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"children\":[],\"template\":{\"start\":["
+		 "\"x\"]}}",
+		 "spec.children: does not apply to a dynamic");
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"max_children\":-1,"
-	         "\"template\":{\"start\":[\"x\"]}}",
-	         "max_children");
+		 "\"template\":{\"start\":[\"x\"]}}",
+		 "max_children");
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"max_children\":\"lots\","
-	         "\"template\":{\"start\":[\"x\"]}}",
-	         "max_children");
+		 "\"template\":{\"start\":[\"x\"]}}",
+		 "max_children");
 	/* significant templates need the dynamic supervisor's auto_shutdown */
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"template\":{\"start\":[\"x\"],"
-	         "\"restart\":\"temporary\",\"significant\":true}}",
-	         "spec.template.significant");
+		 "\"restart\":\"temporary\",\"significant\":true}}",
+		 "spec.template.significant");
 }
 
 Test(spec, not_an_object)
@@ -769,9 +774,9 @@ round_trip(const char *text, unsigned levels)
 	char *dump;
 
 	cr_assert(ja != NULL);
-	cr_assert(
-	    eq(int, proto_spec_from_json(ja, AUTO_SHUTDOWN_ANY_SIGNIFICANT, levels, &b, &err), 0),
-	    "the JSON form does not read back: %s", err.message);
+	cr_assert(eq(int, proto_spec_from_json(ja, AUTO_SHUTDOWN_ANY_SIGNIFICANT, levels, &b, &err),
+		     0),
+		  "the JSON form does not read back: %s", err.message);
 	jb = proto_spec_to_json(b, true);
 	dump = json_dumps(ja, JSON_COMPACT | JSON_SORT_KEYS);
 	cr_assert(json_equal(ja, jb), "round trip changed %s", dump);
@@ -786,17 +791,17 @@ Test(spec, round_trips)
 {
 	round_trip("{\"id\":\"w\",\"start\":[\"x\"]}", 0);
 	round_trip(
-	    "{\"id\":\"w\",\"start\":[\"/bin/sh\",\"-c\",\"é ☃\"],\"restart\":\"transient\","
-	    "\"shutdown\":\"infinity\",\"significant\":true,\"env\":[\"A=1\"],\"cwd\":\"/\","
-	    "\"user\":\"u\",\"group\":\"g\",\"stop_signal\":\"SIGQUIT\",\"kill_group\":false,"
-	    "\"normal_exit\":[1,255,\"SIGKILL\"],\"ready\":\"notify\",\"start_timeout\":9}",
-	    0);
+		"{\"id\":\"w\",\"start\":[\"/bin/sh\",\"-c\",\"é ☃\"],\"restart\":\"transient\","
+		"\"shutdown\":\"infinity\",\"significant\":true,\"env\":[\"A=1\"],\"cwd\":\"/\","
+		"\"user\":\"u\",\"group\":\"g\",\"stop_signal\":\"SIGQUIT\",\"kill_group\":false,"
+		"\"normal_exit\":[1,255,\"SIGKILL\"],\"ready\":\"notify\",\"start_timeout\":9}",
+		0);
 	round_trip("{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":40}", 0);
 	round_trip("{\"id\":\"s\",\"type\":\"supervisor\",\"strategy\":\"one_for_all\","
-	           "\"children\":[{\"id\":\"d\",\"type\":\"dynamic\",\"max_children\":5,"
-	           "\"template\":{\"start\":[\"b\"]}},{\"id\":\"w\",\"start\":[\"x\"],"
-	           "\"shutdown\":\"brutal_kill\"}]}",
-	           3);
+		   "\"children\":[{\"id\":\"d\",\"type\":\"dynamic\",\"max_children\":5,"
+		   "\"template\":{\"start\":[\"b\"]}},{\"id\":\"w\",\"start\":[\"x\"],"
+		   "\"shutdown\":\"brutal_kill\"}]}",
+		   3);
 }
 
 Test(spec, to_json_has_every_key)
@@ -804,9 +809,9 @@ Test(spec, to_json_has_every_key)
 	struct child_spec *s = spec_ok("{\"id\":\"w\",\"start\":[\"x\"]}", 0, 0);
 	json_t *j = proto_spec_to_json(s, true);
 	const char *keys[] = {"id",          "type",  "restart",      "shutdown",
-	                      "significant", "start", "env",          "cwd",
-	                      "user",        "group", "stop_signal",  "kill_group",
-	                      "normal_exit", "ready", "start_timeout"};
+			      "significant", "start", "env",          "cwd",
+			      "user",        "group", "stop_signal",  "kill_group",
+			      "normal_exit", "ready", "start_timeout"};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		cr_assert(json_object_get(j, keys[i]) != NULL, "missing %s", keys[i]);
@@ -846,8 +851,8 @@ Test(reply, ok_and_error_lines)
 	free(line);
 	line = dump(proto_error(SUPD_E_NOT_FOUND, "no child '%s' in %s", "x", "/web"), tag);
 	cr_assert(eq(str, line,
-	             "{\"ok\":false,\"error\":\"not_found\",\"message\":\"no child 'x' in /web\","
-	             "\"tag\":\"t1\"}\n"));
+		     "{\"ok\":false,\"error\":\"not_found\",\"message\":\"no child 'x' in /web\","
+		     "\"tag\":\"t1\"}\n"));
 	free(line);
 	json_decref(tag);
 }
@@ -861,8 +866,8 @@ Test(reply, error_from_parse_failure)
 	cr_assert(eq(int, parse("{\"op\":\"which_children\",\"tag\":[1]}", &req, &err), -1));
 	line = dump(proto_error_from(&err), req.tag);
 	cr_assert(eq(str, line,
-	             "{\"ok\":false,\"error\":\"bad_request\",\"message\":\"missing argument "
-	             "'sup'\",\"tag\":[1]}\n"));
+		     "{\"ok\":false,\"error\":\"bad_request\",\"message\":\"missing argument "
+		     "'sup'\",\"tag\":[1]}\n"));
 	free(line);
 	proto_request_fini(&req);
 }
@@ -912,14 +917,14 @@ Test(reply, status_and_down)
 	free(line);
 	line = dump(proto_down_json(7, "/web/db", 4242, "crash", &sig), NULL);
 	cr_assert(eq(str, line,
-	             "{\"event\":\"down\",\"ref\":7,\"path\":\"/web/db\",\"pid\":4242,\"reason\":"
-	             "\"crash\",\"status\":{\"signal\":\"SIGSEGV\"}}\n"));
+		     "{\"event\":\"down\",\"ref\":7,\"path\":\"/web/db\",\"pid\":4242,\"reason\":"
+		     "\"crash\",\"status\":{\"signal\":\"SIGSEGV\"}}\n"));
 	free(line);
 	line = dump(proto_down_json(8, NULL, 0, SUPD_REASON_NOPROC, NULL), NULL);
 	cr_assert(
-	    eq(str, line,
-	       "{\"event\":\"down\",\"ref\":8,\"path\":null,\"pid\":null,\"reason\":\"noproc\","
-	       "\"status\":null}\n"));
+		eq(str, line,
+		   "{\"event\":\"down\",\"ref\":8,\"path\":null,\"pid\":null,\"reason\":\"noproc\","
+		   "\"status\":null}\n"));
 	free(line);
 }
 
@@ -929,23 +934,23 @@ Test(names, core_errors)
 		enum core_error e;
 		const char *name;
 	} table[] = {
-	    {CORE_OK, "ok"},
-	    {CORE_E_NOT_FOUND, SUPD_E_NOT_FOUND},
-	    {CORE_E_RUNNING, SUPD_E_RUNNING},
-	    {CORE_E_RESTARTING, SUPD_E_RESTARTING},
-	    {CORE_E_NOT_SUPPORTED, SUPD_E_NOT_SUPPORTED},
-	    {CORE_E_ALREADY_STARTED, SUPD_E_ALREADY_STARTED},
-	    {CORE_E_ALREADY_PRESENT, SUPD_E_ALREADY_PRESENT},
-	    {CORE_E_MAX_CHILDREN, SUPD_E_MAX_CHILDREN},
-	    {CORE_E_START_FAILED, SUPD_E_START_FAILED},
-	    {CORE_E_SHUTDOWN, SUPD_E_SHUTTING_DOWN},
-	    {CORE_E_NOMEM, SUPD_E_NO_MEMORY},
-	    {CORE_E_INVALID, SUPD_E_BAD_REQUEST},
+		{CORE_OK, "ok"},
+		{CORE_E_NOT_FOUND, SUPD_E_NOT_FOUND},
+		{CORE_E_RUNNING, SUPD_E_RUNNING},
+		{CORE_E_RESTARTING, SUPD_E_RESTARTING},
+		{CORE_E_NOT_SUPPORTED, SUPD_E_NOT_SUPPORTED},
+		{CORE_E_ALREADY_STARTED, SUPD_E_ALREADY_STARTED},
+		{CORE_E_ALREADY_PRESENT, SUPD_E_ALREADY_PRESENT},
+		{CORE_E_MAX_CHILDREN, SUPD_E_MAX_CHILDREN},
+		{CORE_E_START_FAILED, SUPD_E_START_FAILED},
+		{CORE_E_SHUTDOWN, SUPD_E_SHUTTING_DOWN},
+		{CORE_E_NOMEM, SUPD_E_NO_MEMORY},
+		{CORE_E_INVALID, SUPD_E_BAD_REQUEST},
 	};
 
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
 		cr_assert(
-		    eq(str, (char *)proto_core_error_name(table[i].e), (char *)table[i].name));
+			eq(str, (char *)proto_core_error_name(table[i].e), (char *)table[i].name));
 	cr_assert(eq(str, SUPD_E_SHUTTING_DOWN, "shutting_down"));
 	cr_assert(eq(str, SUPD_E_ALREADY_PRESENT, "already_present"));
 }
@@ -971,8 +976,8 @@ struct fixture {
 };
 
 static struct child *
-node(struct fixture *f, struct child *parent, const char *id,
-     enum node_type type, enum child_state state, pid_t pid, uint64_t seq)
+node(struct fixture *f, struct child *parent, const char *id, enum node_type type,
+     enum child_state state, pid_t pid, uint64_t seq)
 {
 	struct child *c = calloc(1, sizeof(*c));
 	char path[256];
@@ -996,7 +1001,7 @@ node(struct fixture *f, struct child *parent, const char *id,
 		snprintf(path, sizeof(path), "/");
 	else
 		snprintf(path, sizeof(path), "%s%s%s", parent->path,
-		         strcmp(parent->path, "/") == 0 ? "" : "/", id);
+			 strcmp(parent->path, "/") == 0 ? "" : "/", id);
 	c->path = strdup(path);
 	if (type != NODE_WORKER) {
 		c->sup = calloc(1, sizeof(*c->sup));
@@ -1040,7 +1045,7 @@ build(struct fixture *f)
 	node(f, web, "db", NODE_WORKER, CHILD_DOWN, 0, 4);
 	node(f, root, "never", NODE_WORKER, CHILD_DOWN, 0, 0);
 	node(f, root, "late", NODE_WORKER, CHILD_RESTARTING, 0, 5)->spec->restart =
-	    RESTART_TRANSIENT;
+		RESTART_TRANSIENT;
 	node(f, root, "buckets", NODE_DYNAMIC, CHILD_RUNNING, 0, 2)->restarts = 2;
 	return root;
 }
@@ -1056,9 +1061,9 @@ Test(views, which_children_newest_first)
 	cr_assert(eq(sz, json_array_size(a), 5));
 	for (size_t i = 0; i < 5; i++)
 		cr_assert(eq(str,
-		             (char *)json_string_value(json_object_get(json_array_get(a, i), "id")),
-		             (char *)order[i]),
-		          "position %zu", i);
+			     (char *)json_string_value(json_object_get(json_array_get(a, i), "id")),
+			     (char *)order[i]),
+			  "position %zu", i);
 	e = json_array_get(a, 1);
 	cr_assert(eq(int, json_integer_value(json_object_get(e, "pid")), 100));
 	cr_assert(eq(str, (char *)json_string_value(json_object_get(e, "type")), "worker"));
@@ -1100,7 +1105,7 @@ Test(views, tree)
 	cr_assert(json_object_get(t, "restart") == NULL, "the root has no restart type");
 	cr_assert(eq(str, (char *)json_string_value(json_object_get(t, "path")), "/"));
 	cr_assert(
-	    eq(str, (char *)json_string_value(json_object_get(t, "strategy")), "one_for_one"));
+		eq(str, (char *)json_string_value(json_object_get(t, "strategy")), "one_for_one"));
 	cr_assert(eq(int, json_integer_value(json_object_get(t, "max_restarts")), 3));
 	cr_assert(eq(int, json_integer_value(json_object_get(t, "max_seconds")), 5));
 	cr_assert(eq(sz, json_array_size(json_object_get(t, "children")), 5));
@@ -1117,7 +1122,7 @@ Test(views, tree)
 	buckets = json_array_get(json_object_get(t, "children"), 4);
 	cr_assert(eq(int, json_integer_value(json_object_get(buckets, "restarts")), 2));
 	cr_assert(eq(str, (char *)json_string_value(json_object_get(buckets, "max_children")),
-	             "infinity"));
+		     "infinity"));
 	json_decref(t);
 	fixture_free(&f);
 }
@@ -1132,9 +1137,9 @@ Test(views, childspec_of_a_static_supervisor_lists_its_current_children)
 	cr_assert(eq(str, (char *)json_string_value(json_object_get(j, "id")), "web"));
 	cr_assert(eq(sz, json_array_size(json_object_get(j, "children")), 1));
 	cr_assert(eq(str,
-	             (char *)json_string_value(
-	                 json_object_get(json_array_get(json_object_get(j, "children"), 0), "id")),
-	             "db"));
+		     (char *)json_string_value(json_object_get(
+			     json_array_get(json_object_get(j, "children"), 0), "id")),
+		     "db"));
 	json_decref(j);
 	j = proto_childspec(f.nodes[1]);
 	cr_assert(eq(str, (char *)json_string_value(json_object_get(j, "type")), "worker"));

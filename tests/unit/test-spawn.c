@@ -122,7 +122,7 @@ wait_exit(int pidfd, int timeout_ms, siginfo_t *si)
 	}
 	memset(si, 0, sizeof(*si));
 	cr_assert_eq(waitid(P_PIDFD, (id_t)pidfd, si, WEXITED | WNOHANG), 0, "waitid: %s",
-	             strerror(errno));
+		     strerror(errno));
 	cr_assert_neq(si->si_pid, 0, "pidfd readable but nothing to reap");
 	return true;
 }
@@ -147,7 +147,7 @@ assert_no_children(void)
 	memset(&si, 0, sizeof(si));
 	errno = 0;
 	cr_assert_eq(waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT), -1,
-	             "a child is left (pid %d)", (int)si.si_pid);
+		     "a child is left (pid %d)", (int)si.si_pid);
 	cr_assert_eq(errno, ECHILD);
 }
 
@@ -194,7 +194,7 @@ wait_for_file(const char *dir, const char *name, int pidfd)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	for (;;) {
 		struct pollfd p[2] = {{.fd = in, .events = POLLIN},
-		                      {.fd = pidfd, .events = POLLIN}};
+				      {.fd = pidfd, .events = POLLIN}};
 		int64_t left;
 
 		if (access(path, F_OK) == 0) {
@@ -300,19 +300,19 @@ expect_failure(struct child_spec *spec, int expected, const char *expected_err)
 }
 
 /* Runs both suites' copy of a test body with the path forced either way. */
-#define BOTH_PATHS(name)                            \
-	static void name(void);                     \
-	Test(spawn_clone3, name)                    \
-	{                                           \
-		spawn_force_fork_fallback(false);   \
-		name();                             \
-	}                                           \
-	Test(spawn_fork, name)                      \
-	{                                           \
-		spawn_force_fork_fallback(true);    \
-		cr_assert(!spawn_clone3_enabled()); \
-		name();                             \
-	}                                           \
+#define BOTH_PATHS(name)                                                                           \
+	static void name(void);                                                                    \
+	Test(spawn_clone3, name)                                                                   \
+	{                                                                                          \
+		spawn_force_fork_fallback(false);                                                  \
+		name();                                                                            \
+	}                                                                                          \
+	Test(spawn_fork, name)                                                                     \
+	{                                                                                          \
+		spawn_force_fork_fallback(true);                                                   \
+		cr_assert(!spawn_clone3_enabled());                                                \
+		name();                                                                            \
+	}                                                                                          \
 	static void name(void)
 
 /* ---- the clone3 path is really taken where the kernel has it ---- */
@@ -375,10 +375,10 @@ static void
 spawn_under_seccomp(void)
 {
 	struct sock_filter filter[] = {
-	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
-	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)seccomp_errno),
-	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)seccomp_errno),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = {.len = sizeof(filter) / sizeof(filter[0]), .filter = filter};
 	struct child_spec *spec = spec_new(NODE_WORKER);
@@ -426,7 +426,7 @@ BOTH_PATHS(clean_process_state)
 {
 	char *dir = make_tmpdir();
 	struct child_spec *spec =
-	    make_worker((const char *[]){"testchild", "sigstate", "state", NULL});
+		make_worker((const char *[]){"testchild", "sigstate", "state", NULL});
 	struct sigaction ign = {.sa_handler = SIG_IGN};
 	sigset_t block, before, after;
 	struct spawn_result res;
@@ -457,7 +457,7 @@ BOTH_PATHS(clean_process_state)
 	pthread_sigmask(SIG_SETMASK, NULL, &after);
 	for (int sig = 1; sig < NSIG; sig++)
 		cr_assert_eq(sigismember(&before, sig), sigismember(&after, sig),
-		             "caller's mask changed for signal %d", sig);
+			     "caller's mask changed for signal %d", sig);
 
 	cr_assert(wait_for_file(dir, "state", res.pidfd), "no state file from the worker");
 	text = read_text(dir, "state");
@@ -498,7 +498,7 @@ BOTH_PATHS(environment)
 	setenv("SUPD_TEST_OVERRIDE", "old", 1);
 	setenv("LISTEN_FDS_NOT", "similar-name", 1);
 	set_env(spec, (const char *[]){"SUPD_TEST_OVERRIDE=first", "SUPD_TEST_ADD=added",
-	                               "SUPD_TEST_OVERRIDE=new", NULL});
+				       "SUPD_TEST_OVERRIDE=new", NULL});
 	spec->worker.cwd = strdup(dir);
 	res = spawn_ok(spec, "/run/unused.sock");
 
@@ -636,7 +636,7 @@ BOTH_PATHS(exec_enoent)
 BOTH_PATHS(exec_enoent_in_path)
 {
 	struct child_spec *spec =
-	    make_worker((const char *[]){"supd-test-no-such-program", "x", NULL});
+		make_worker((const char *[]){"supd-test-no-such-program", "x", NULL});
 
 	set_env(spec, (const char *[]){"PATH=/nonexistent:" TESTCHILD_DIR ":", NULL});
 	expect_failure(spec, -ENOENT, "exec:ENOENT");
@@ -729,7 +729,7 @@ setuid_eperm_as_nobody(void)
 BOTH_PATHS(setuid_failure)
 {
 	cr_expect_eq(run_in_child(setuid_eperm_as_nobody), 0,
-	             "see child_expect_setuid_eperm for the code");
+		     "see child_expect_setuid_eperm for the code");
 	assert_no_children();
 }
 
@@ -760,7 +760,7 @@ fork_eagain_without_nproc(void)
 BOTH_PATHS(fork_failure)
 {
 	cr_expect_eq(run_in_child(fork_eagain_without_nproc), 0,
-	             "see fork_eagain_without_nproc for the code");
+		     "see fork_eagain_without_nproc for the code");
 }
 
 /* ---- credentials ---- */
@@ -864,7 +864,7 @@ check_parent_death(bool as_nobody)
 	pfd = (struct pollfd){.fd = death_pipe[0], .events = POLLIN};
 	cr_assert_eq(poll(&pfd, 1, DEADLINE_MS), 1, "no pid from the intermediate process");
 	cr_assert_eq(read(death_pipe[0], &worker, sizeof(worker)), (ssize_t)sizeof(worker),
-	             "intermediate failed");
+		     "intermediate failed");
 	worker_fd = pidfd_open(worker, 0);
 	cr_assert_geq(worker_fd, 0, "worker %d already gone: %s", (int)worker, strerror(errno));
 	cr_assert_eq(write(go_pipe[1], "g", 1), 1);
