@@ -152,7 +152,7 @@ BOTH_MODES(rest_for_one_order)
 BOTH_MODES(kill_timeout)
 {
 	struct harness *h = start_yaml("children:\n"
-				       "  - id: stubborn\n"
+				       "  - id: deaf\n"
 				       "    shutdown: 300\n"
 				       "    start: [\"/bin/sh\", \"-c\", \"trap '' TERM; : > "
 				       "@DIR@/ready; exec @TESTCHILD@ ignore-term\"]\n",
@@ -162,22 +162,22 @@ BOTH_MODES(kill_timeout)
 	uint64_t seen_stopping, seen_timeout;
 	size_t at;
 
-	h_wait_event(h, "child_started", "/stubborn", T);
+	h_wait_event(h, "child_started", "/deaf", T);
 	/* SIGTERM is ignored from here on (the shell set it before exec). */
 	h_wait_file(h, "ready", T);
 	h_signal(h, SIGTERM);
-	stopping = h_wait_event(h, "child_stopping", "/stubborn", T);
+	stopping = h_wait_event(h, "child_stopping", "/deaf", T);
 	seen_stopping = h_now_ms();
 	at = h_index(h);
-	timeout = h_wait_event(h, "shutdown_timeout", "/stubborn", T);
+	timeout = h_wait_event(h, "shutdown_timeout", "/deaf", T);
 	seen_timeout = h_now_ms();
 	delay_us = ev_ts_us(timeout) - ev_ts_us(stopping);
 	h_report("kill_timeout%s: shutdown 300 ms, measured %.3f ms between child_stopping and "
 		 "shutdown_timeout (events' ts), %llu ms as seen by the test",
 		 pid1 ? "_pid1" : "", (double)delay_us / 1000.0,
 		 (unsigned long long)(seen_timeout - seen_stopping));
-	H_ASSERT_NEXT(h, at, "child_stopping /stubborn", "shutdown_timeout /stubborn",
-		      "child_exited /stubborn killed");
+	H_ASSERT_NEXT(h, at, "child_stopping /deaf", "shutdown_timeout /deaf",
+		      "child_exited /deaf killed");
 	exited = h_event(h, at + 2);
 	H_CHECK(h, strcmp(ev_str(stopping, "signal"), "SIGTERM") == 0, "stop signal not SIGTERM");
 	H_CHECK(h, ev_int(timeout, "pid") == ev_int(stopping, "pid"),
