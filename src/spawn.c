@@ -401,18 +401,25 @@ child_exec(const struct spawn_plan *plan)
 static _Noreturn void
 child_run(const struct spawn_plan *plan)
 {
-	struct sigaction dfl = {.sa_handler = SIG_DFL};
 	sigset_t none;
 
 	/* The parent blocked every signal around the fork, so no inherited
 	 * handler can run here before the dispositions are reset; only then
-	 * is the mask emptied. */
+	 * is the mask emptied. The raw system call reaches glibc's two
+	 * internal signals (32, 33) too, which sigaction() refuses: a parent
+	 * that was itself started by posix_spawn() may have them ignored, and
+	 * an ignored disposition survives exec. */
 	for (int sig = 1; sig < NSIG; sig++) {
+		struct {
+			void *handler;
+			unsigned long flags;
+			void *restorer;
+			uint64_t mask;
+		} dfl = {.handler = SIG_DFL};
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		/* glibc refuses its two internal signals with EINVAL; they
-		 * are never ignored, and exec resets caught signals. */
-		if (sigaction(sig, &dfl, NULL) < 0 && errno != EINVAL)
+		if (syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask)) < 0 &&
+		    errno != EINVAL)
 			child_fail(plan, STAGE_SIGNALS, errno);
 	}
 	sigemptyset(&none);
@@ -487,6 +494,13 @@ start_child(const struct spawn_plan *plan, int *pidfd, const char **stage)
 	/* A pid cannot be reused before it is reaped, and only this function
 	 * reaps it now, so the pidfd names our child. */
 	fd = pidfd_open(pid, 0);
+	if (fd < 0 && errno == ENOSYS) {
+		/* Kernels before 5.3, some seccomp profiles and valgrind have
+		 * no pidfds: the worker runs without one. Signals then go by
+		 * pid, which is still safe because we are its only reaper. */
+		*pidfd = -1;
+		return pid;
+	}
 	if (fd < 0) {
 		int saved = errno;
 

@@ -110,6 +110,13 @@ client_send(struct client *cl, json_t *req)
 		w = send(cl->fd, text + done, n + 1 - done, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			/* supd refused us (access_denied, too_many_clients) and
+			 * closed before our request went out: its reply is
+			 * still waiting to be read, so let the caller read it. */
+			free(text);
+			return 0;
+		}
 		if (w < 0) {
 			warnx_("sending to supd: %s", strerror(errno));
 			free(text);

@@ -382,6 +382,15 @@ worker_signal(struct core *core, struct child *c, int sig)
 	core->fx->signal(core->ctx, c, sig);
 }
 
+/* SIGKILL a worker already told to stop: its child_stopping event was
+ * emitted with the stop signal; shutdown_timeout says the rest. */
+static void
+worker_kill_quietly(struct core *core, struct child *c)
+{
+	c->kill_sent = true;
+	core->fx->signal(core->ctx, c, SIGKILL);
+}
+
 /* SIGKILL every worker of the subtree at once: brutal_kill of a supervisor
  * node, or its shutdown time ran out. */
 static void
@@ -397,7 +406,10 @@ sup_kill_all(struct core *core, struct sup *s)
 				sup_kill_all(core, c->sup);
 		} else if (c->pid && !c->kill_sent) {
 			timer_disarm(core, &c->timer);
-			worker_signal(core, c, SIGKILL);
+			if (c->stop_signal_sent)
+				worker_kill_quietly(core, c);
+			else
+				worker_signal(core, c, SIGKILL);
 		}
 	}
 }
@@ -1432,7 +1444,7 @@ on_timer_fired(struct core *core, struct timer *t, uint64_t now)
 		{
 			if (c->pid && !c->kill_sent) {
 				emit_simple(core, EV_SHUTDOWN_TIMEOUT, c, c->pid);
-				worker_signal(core, c, SIGKILL);
+				worker_kill_quietly(core, c);
 			} else if (c->sup && c->sup->op != SUP_DOWN) {
 				sup_kill_all(core, c->sup);
 			}
@@ -1457,7 +1469,7 @@ on_timer_fired(struct core *core, struct timer *t, uint64_t now)
 	if (c->sup)
 		sup_kill_all(core, c->sup);
 	else if (!c->kill_sent)
-		worker_signal(core, c, SIGKILL);
+		worker_kill_quietly(core, c);
 	(void)now;
 }
 
