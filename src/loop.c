@@ -371,6 +371,8 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 		log_info("SIGHUP: configuration reload is not supported yet; ignored");
 		break;
 	default:
+		log_info("%s ignored (not in forward_signals)",
+			 signal_name(sig) ? signal_name(sig) : "signal");
 		break;
 	}
 	return 0;
@@ -471,37 +473,54 @@ tree_needs_notify(const struct child_spec *s)
 	return false;
 }
 
-/* The signals we read through the loop must be blocked in every thread
- * before sd-event can own them (-EBUSY otherwise); workers get a clean
- * mask back in spawn.c. */
+/* Fault signals are about supd itself and keep their default action;
+ * SIGPIPE is ignored (we write to sockets and pipes whose readers vanish);
+ * SIGKILL and SIGSTOP cannot be caught. */
+static bool
+signal_left_alone(int sig)
+{
+	switch (sig) {
+	case SIGKILL:
+	case SIGSTOP:
+	case SIGPIPE:
+	case SIGSEGV:
+	case SIGBUS:
+	case SIGFPE:
+	case SIGILL:
+	case SIGABRT:
+	case SIGTRAP:
+	case SIGSYS:
+		return true;
+	default:
+		/* glibc keeps 32 and 33 for itself */
+		return sig > SIGSYS && sig < SIGRTMIN;
+	}
+}
+
+/* Every other signal is read through the loop, so that none can kill or
+ * stop supd (and with it the tree): SIGTERM/SIGINT shut down, SIGHUP is
+ * logged, SIGCHLD reaps, forwarded ones go to the workers, and the rest
+ * are logged and ignored. They must be blocked before sd-event can own
+ * them (-EBUSY otherwise); workers get a clean mask back in spawn.c. */
 static int
 setup_signals(struct loop *loop)
 {
-	static const int handled[] = {SIGTERM, SIGINT, SIGHUP};
 	sigset_t mask;
 	int r;
 
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
-		sigaddset(&mask, handled[i]);
-	for (int sig = 1; sig <= 64; sig++)
-		if (loop->forward_signals & (UINT64_C(1) << (sig - 1)))
+	for (int sig = 1; sig <= SIGRTMAX && sig <= 64; sig++)
+		if (!signal_left_alone(sig))
 			sigaddset(&mask, sig);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
-	/* We write to sockets and pipes whose readers may vanish. */
 	signal(SIGPIPE, SIG_IGN);
 
-	r = sd_event_add_signal(loop->event, NULL, SIGCHLD, on_sigchld, loop);
-	if (r < 0)
-		return r;
-	for (int sig = 1; sig <= 64; sig++) {
-		bool forward = loop->forward_signals & (UINT64_C(1) << (sig - 1));
-		bool ours = sig == SIGTERM || sig == SIGINT || sig == SIGHUP;
-		if (sig == SIGCHLD || (!forward && !ours))
+	for (int sig = 1; sig <= SIGRTMAX && sig <= 64; sig++) {
+		if (signal_left_alone(sig))
 			continue;
-		r = sd_event_add_signal(loop->event, NULL, sig, on_signal, loop);
+		r = sd_event_add_signal(loop->event, NULL, sig,
+					sig == SIGCHLD ? on_sigchld : on_signal, loop);
 		if (r < 0)
 			return r;
 	}

@@ -602,6 +602,28 @@ BOTH_MODES(forward_signals)
 	stop_cleanly(h);
 }
 
+/* 12b. Signals supd does not act on and does not forward cannot kill or
+ * stop it: they are logged and ignored, and the tree is untouched. */
+BOTH_MODES(stray_signals_ignored)
+{
+	static const int stray[] = {SIGUSR1, SIGUSR2, SIGALRM, SIGQUIT, SIGTSTP, SIGTTIN, SIGPWR};
+	struct harness *h = start_yaml("children:\n"
+				       "  - id: w\n"
+				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+				       pid1);
+	json_t *exited;
+
+	h_wait_event(h, "child_started", "/w", T);
+	for (size_t i = 0; i < sizeof(stray) / sizeof(stray[0]); i++)
+		h_signal(h, stray[i]);
+	/* Had one of them killed or stopped supd, this orderly stop fails. */
+	h_signal(h, SIGTERM);
+	exited = h_wait_event(h, "child_exited", "/w", T);
+	H_CHECK(h, strcmp(ev_str(exited, "reason"), "shutdown") == 0,
+		"the worker was not running until the orderly stop");
+	H_CHECK(h, h_wait_exit(h, T) == 0, "supd did not exit 0");
+}
+
 /* The worker of many_restarts: it crashes at once while DIR/go exists,
  * else it stays up and writes DIR/quiet (atomically, with its pid). */
 #define FLAPPING_WORKER                                                                            \
