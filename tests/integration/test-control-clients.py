@@ -42,6 +42,14 @@ def call(path, req, timeout=10):
     return json.loads(buf.split(b"\n")[0]) if buf else None
 
 
+def call_ok(path):
+    try:
+        r = call(path, {"op": "ping"}, timeout=2)
+        return bool(r and r["ok"])
+    except OSError:
+        return False
+
+
 def wait_for(pred, seconds):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -82,10 +90,26 @@ children:
       start: ["{testchild}", "sleep"]
       restart: temporary
 """)
+    # A stale socket file, left by a supd that died: nobody listens on it.
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(sock)
+    stale.close()
     proc = subprocess.Popen([supd, "-q", "-c", cfg, "-s", sock, "--events", events_path],
                             start_new_session=True)
     try:
-        check(wait_for(lambda: os.path.exists(sock), 10), "the control socket appears")
+        check(wait_for(lambda: call_ok(sock), 10), "a stale socket file is replaced")
+
+        # A live one is not stolen: a second supd on the same path refuses.
+        second = subprocess.run([supd, "-q", "-c", cfg, "-s", sock], capture_output=True,
+                                timeout=10)
+        check(second.returncode == 70 and call_ok(sock),
+              "a second supd on a live socket exits 70; the first keeps it")
+        notsock = os.path.join(work, "plain-file")
+        open(notsock, "w").close()
+        third = subprocess.run([supd, "-q", "-c", cfg, "-s", notsock], capture_output=True,
+                               timeout=10)
+        check(third.returncode == 70 and os.path.isfile(notsock),
+              "a file that is not a socket is left alone; supd exits 70")
         w_pid = call(sock, {"op": "which_children", "sup": "/"})["children"]
 
         # 1. connects and sends nothing: kept, costs nothing, others are served
