@@ -708,14 +708,18 @@ step_restarting(struct core *core, struct sup *s, uint64_t now)
 		struct child *c = s->cursor;
 		enum start_result r;
 
-		if (s->failed == c)
+		if (s->failed == c) {
 			r = START_FAILED;
-		else if (c->state == CHILD_RUNNING)
+		} else if (c->state == CHILD_RUNNING) {
 			r = START_DONE;
-		else if (c->state == CHILD_STARTING)
+		} else if (c->state == CHILD_STARTING) {
 			r = START_PENDING;
-		else
+		} else {
+			/* every start a restart makes counts, bystanders of a
+			 * group restart included */
+			c->restarts++;
 			r = child_start(core, c, now);
+		}
 		if (r == START_PENDING) {
 			s->waiting = true;
 			return;
@@ -994,7 +998,6 @@ handle_exit(struct core *core, struct sup *s, struct child *c, uint64_t now)
 			sup_begin_stop(core, s, REASON_SHUTDOWN, now);
 		return;
 	}
-	c->restarts++;
 	if (intensity_add(&s->intensity, now / 1000)) {
 		give_up(core, s, now);
 		return;
@@ -1007,7 +1010,6 @@ handle_retry(struct core *core, struct sup *s, struct child *c, uint64_t now)
 {
 	if (c->state != CHILD_RESTARTING)
 		return;
-	c->restarts++;
 	if (intensity_add(&s->intensity, now / 1000)) {
 		give_up(core, s, now);
 		return;

@@ -193,6 +193,8 @@ Test(core, one_for_all_terminates_others_in_reverse_then_starts_all_in_order)
 	       "child_stopping /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
 	       "child_stopping /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
 	       "child_started /a\nchild_started /b\nchild_started /c\nchild_started /d");
+	cr_assert(eq(u32, rec_find(&R, "/a")->restarts, 1), "bystanders count their restart");
+	cr_assert(eq(u32, rec_find(&R, "/b")->restarts, 1));
 }
 
 Test(core, rest_for_one_restarts_the_exited_child_and_those_after_it)
