@@ -276,7 +276,7 @@ class Bench:
 
     def check_supd(self):
         if not self.supd or not os.access(self.supd, os.X_OK):
-            return False, "supd not built"
+            return False, "supd not built (see bench/.build.log)"
         try:
             r = subprocess.run([self.supd, "--version"], capture_output=True, timeout=5)
         except (OSError, subprocess.TimeoutExpired) as e:
@@ -385,6 +385,17 @@ stderr_logfile=NONE
                   f"i=$((i+1)); done; wait")
         p = self.spawn(["tini", "-s", "--", "sh", "-c", script], "tini")
         p.members = lambda: [p.pid]
+        return p
+
+    def start_erlang(self, n, stamp):
+        """OTP 25 supervisor (one_for_one, permanent, brutal_kill) of n workers
+        that each own a port running the stamp child (bench/erlsup.escript)."""
+        if not shutil.which("escript"):
+            raise Skip("erlang-base not installed")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "erlsup.escript")
+        p = self.spawn(["escript", script, self.b("stamp"), stamp, str(n)], "erlang")
+        p.members = lambda: [p.pid] + [c for c in descendants(p.pid)
+                                       if comm(c) == "erl_child_setup"]
         return p
 
     def start_raw(self, n, stamp, mode="hold"):
@@ -507,8 +518,17 @@ children:
                        + (f" ({why})" if why else ""))
         return p
 
+    def start_erlang(stamp):
+        p = bb.start_erlang(1, stamp)
+        try:
+            wait_stamps(stamp, 1, 20)
+        except Skip:
+            bb.stop(p, signal.SIGKILL)
+            raise
+        return p
+
     fast = [("raw", lambda s: bb.start_raw(1, s)), ("supd", start_supd),
-            ("tini+sh", bb.start_tini_loop)]
+            ("tini+sh", bb.start_tini_loop), ("erlang", start_erlang)]
     for r in range(rounds):
         for subject, starter in fast:
             if "skip" in samples.get(subject, {}):
@@ -533,7 +553,7 @@ children:
     raw = samples.get("raw", {}).get("ns", [])
     raw_p50, raw_p99 = pct(raw, 0.5), pct(raw, 0.99)
     bb.data["restart"] = {k: v.get("ns", []) for k, v in samples.items()}
-    for subject in ["raw", "supd", "s6", "runit", "supervisord", "tini+sh"]:
+    for subject in ["raw", "supd", "s6", "runit", "supervisord", "tini+sh", "erlang"]:
         entry = samples.get(subject, {})
         ns = entry.get("ns", [])
         if not ns:
@@ -676,13 +696,16 @@ def metric_memory(bb):
     # Peers run one supervisor process per service (s6, runit) or keep one
     # Python process (supervisord); all of it counts.
     peers = [("s6", bb.start_s6), ("runit", bb.start_runit),
-             ("supervisord", bb.start_supervisord)]
+             ("supervisord", bb.start_supervisord), ("erlang", bb.start_erlang)]
     for n in (1, 100):
-        log(f"memory: s6, runit, supervisord with {n} services each")
+        log(f"memory: s6, runit, supervisord, erlang with {n} services each")
         running = []
         for name, starter in peers:
             stamp = bb.path(f"mem-{name}-{n}.stamp")
-            running.append((name, starter(n, stamp), stamp))
+            try:
+                running.append((name, starter(n, stamp), stamp))
+            except Skip as e:
+                mem[(name, n)] = str(e)
         for name, p, stamp in running:
             try:
                 wait_stamps(stamp, n, 30)
@@ -693,7 +716,8 @@ def metric_memory(bb):
             bb.stop(p)
     bb.data["memory"] = {f"{k[0]}/{k[1]}": v for k, v in mem.items()}
     for subject, sizes in [("supd", supd_sizes), ("raw", supd_sizes), ("s6", [1, 100]),
-                           ("runit", [1, 100]), ("supervisord", [1, 100])]:
+                           ("runit", [1, 100]), ("supervisord", [1, 100]),
+                           ("erlang", [1, 100])]:
         base = mem.get((subject, 1))
         for n in sizes:
             v = mem.get((subject, n))
@@ -728,7 +752,8 @@ def metric_idle(bb):
     starters = [("raw", lambda s: bb.start_raw(n, s)), ("s6", lambda s: bb.start_s6(n, s)),
                 ("runit", lambda s: bb.start_runit(n, s)),
                 ("supervisord", lambda s: bb.start_supervisord(n, s)),
-                ("tini", lambda s: bb.start_tini_hold(n, s))]
+                ("tini", lambda s: bb.start_tini_hold(n, s)),
+                ("erlang", lambda s: bb.start_erlang(n, s))]
     results = {}
     stamp = bb.path("idle-supd.stamp")
     try:
@@ -741,7 +766,10 @@ def metric_idle(bb):
         results["supd"] = str(e)
     for name, starter in starters:
         s = bb.path(f"idle-{name}.stamp")
-        subjects.append((name, starter(s), s))
+        try:
+            subjects.append((name, starter(s), s))
+        except Skip as e:
+            results[name] = str(e)
     ready = []
     for name, p, s in subjects:
         try:
@@ -762,7 +790,7 @@ def metric_idle(bb):
     for name, p, s in subjects:
         bb.stop(p)
     bb.data["idle"] = results
-    for name in ["raw", "supd", "s6", "runit", "supervisord", "tini"]:
+    for name in ["raw", "supd", "s6", "runit", "supervisord", "tini", "erlang"]:
         v = results.get(name)
         if not isinstance(v, tuple):
             bb.skip_row("idle", name, "wakeups/s", v or "not measured",
@@ -1173,6 +1201,12 @@ SETTINGS = """## Subjects and their settings
 - **tini** 0.19 (`tini -s -- sh -c 'while :; do stamp; done'`): tini itself never
   restarts anything; the row measures a shell loop under tini. Idle: tini waits in
   sigtimedwait with a 1 s timeout. Orphans: `tini -- orphans` as PID 1.
+- **erlang** (OTP 25, erlang-base, optional): bench/erlsup.escript, a `supervisor`
+  (one_for_one, permanent, brutal_kill, intensity 1000000/1 s) of workers that each
+  own a port (`open_port({spawn_executable, stamp}, [exit_status])`) and exit when
+  the port program dies; the VM starts OS processes through erl_child_setup.
+  Default emulator flags; logger level `none` (no supervisor reports). Memory and
+  idle count beam.smp and erl_child_setup.
 - The three peers with a 1 s floor (s6, runit, supervisord) are measured side by
   side in the restart test (their kills are a second apart); everything else runs
   alone. Service directories and stamp files live on a tmpfs (as under /run).
