@@ -138,7 +138,7 @@ class Bench:
         self.supd = args.supd
         self.quick = args.quick
         self.run_id = args.run_id
-        self.work = tempfile.mkdtemp(prefix="supd-bench.")
+        self.work = args.work or tempfile.mkdtemp(prefix="supd-bench.")
         self.procs = []
         self.rows = []
         self.data = {}
@@ -268,9 +268,12 @@ class Bench:
 
     def cleanup(self):
         self.sweep()
+        if self.work is None:
+            return
         if self.in_ns:
             subprocess.run(["umount", "-l", self.work], check=False)
         shutil.rmtree(self.work, ignore_errors=True)
+        self.work = None
 
     # ---- supd
 
@@ -1269,6 +1272,7 @@ def main():
     ap.add_argument("--supd", default="", help="the supd binary to measure")
     ap.add_argument("--results", required=True, help="directory for RESULTS.md")
     ap.add_argument("--run-id", default=str(os.getpid()))
+    ap.add_argument("--work", default="", help="an empty directory for the run's files")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     ap.add_argument("metrics", nargs="*", help=f"any of {' '.join(METRICS)} (default: all)")
     args = ap.parse_args()
@@ -1292,7 +1296,12 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     try:
         for m in metrics:
-            globals()["metric_" + m](bb)
+            try:
+                globals()["metric_" + m](bb)
+            except (Skip, OSError, ValueError, subprocess.SubprocessError) as e:
+                # A broken metric must not cost the others their results.
+                log(f"{m}: failed: {e!r}")
+                bb.skip_row(m, "-", "whole metric", f"failed: {e!r}"[:160])
             bb.sweep()
     except KeyboardInterrupt:
         log("interrupted: stopping everything")
