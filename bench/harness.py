@@ -988,7 +988,7 @@ serverurl=unix://{sock}
 def metric_orphans(bb):
     """PID 1 of a fresh namespace reaps 5,000 orphans that exit at once."""
     n, reps = 5000, (1 if bb.quick else 7)
-    res = {}
+    res, lags = {}, {}
     counter_desc = "pids cgroup" if bb.cgroot else "/proc/loadavg task count"
 
     def once(subject, argv_fn):
@@ -1007,11 +1007,13 @@ def metric_orphans(bb):
         try:
             out = bb.run([bb.b("supbench"), "orphans", stamp, str(n), counter], 90,
                          "supbench-orphans")
-            reap_ns, before, after = (int(x) for x in out.split())
+            reap_ns, before, after, lag_ns = (int(x) for x in out.split())
             time.sleep(0.2)
             zombies = count_zombies(p.pid)
             if zombies:
                 raise Skip(f"{zombies} zombies left")
+            if lag_ns >= 0:
+                lags.setdefault(subject, []).append(lag_ns)
             return reap_ns
         finally:
             p.send_signal(signal.SIGKILL)
@@ -1049,6 +1051,7 @@ def metric_orphans(bb):
             except Skip as e:
                 res.setdefault(subject, {})["skip"] = str(e)
     bb.data["orphans"] = {k: v.get("ns", []) for k, v in res.items()}
+    bb.data["orphans_lag"] = lags
     raw = median(res.get("raw", {}).get("ns", []))
     for subject in ["raw", "supd", "tini"]:
         entry = res.get(subject, {})
@@ -1065,6 +1068,10 @@ def metric_orphans(bb):
                ratio=t / raw if raw else None, target=target, met=met,
                note=f"median of {len(ns)}, range {min(ns) / 1e6:.0f}-{max(ns) / 1e6:.0f} ms, "
                f"no zombie left; end seen through the {counter_desc}")
+        if lags.get(subject):
+            lag = median(lags[subject])
+            bb.row("orphans", subject, "last exit -> all reaped", lag / 1e6, "ms",
+                   note="how far reaping trails the exits (less noisy than the total)")
 
 
 def count_zombies(shell_pid):
@@ -1238,8 +1245,8 @@ def markdown(bb, info, metrics, elapsed):
     md.append(f"- date: {info['date']}")
     md.append(f"- machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory']}, "
               f"Linux {info['kernel']}")
-    md.append(f"- load average (1, 5, 15 min) at start: {info['load']}, at end: "
-              f"{info.get('load_end', '?')} (the machine is shared: other jobs add noise)")
+    md.append(f"- load average (1, 5, 15 min) at start: {info['load']} "
+              f"(the machine is shared: other jobs add noise)")
     md.append("- peers: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
     supd_state = f"measured, {bb.supd_why}" if bb.supd_ok else f"not yet measured: {bb.supd_why}"
     md.append(f"- supd: {supd_state}")
@@ -1310,7 +1317,6 @@ def main():
     finally:
         bb.cleanup()
     elapsed = time.monotonic() - started
-    info["load_end"] = loadavg()
     print()
     print_table(bb.rows)
     os.makedirs(args.results, exist_ok=True)

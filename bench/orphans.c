@@ -19,7 +19,8 @@
 
 #include "stamp.h"
 
-static void make_orphans(int rd, unsigned n)
+static void
+make_orphans(int rd, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		pid_t pid = fork();
@@ -38,7 +39,8 @@ static void make_orphans(int rd, unsigned n)
 	_exit(0);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	struct timespec settle = {.tv_nsec = 300000000};
 	unsigned n;

@@ -20,19 +20,22 @@
 
 extern char **environ;
 
-static inline int proc_pidfd_open(pid_t pid)
+static inline int
+proc_pidfd_open(pid_t pid)
 {
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-static inline int proc_pidfd_signal(int pidfd, int sig)
+static inline int
+proc_pidfd_signal(int pidfd, int sig)
 {
 	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
 /* Spawns argv with a clean signal state. Returns the pid (and *pidfd when
  * pidfd is not NULL), or -errno. */
-static inline pid_t proc_spawn(char *const argv[], int *pidfd)
+static inline pid_t
+proc_spawn(char *const argv[], int *pidfd)
 {
 	posix_spawnattr_t attr;
 	sigset_t none;
@@ -62,7 +65,8 @@ static inline pid_t proc_spawn(char *const argv[], int *pidfd)
 }
 
 /* A baseline must not outlive the harness that started it. */
-static inline void proc_die_with_parent(void)
+static inline void
+proc_die_with_parent(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)

@@ -24,7 +24,8 @@
 
 static int term_fd = -1;
 
-static void on_term(int sig)
+static void
+on_term(int sig)
 {
 	int saved = errno;
 
@@ -33,7 +34,8 @@ static void on_term(int sig)
 	errno = saved;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	int64_t started = stamp_now();
 	const char *path = getenv("STAMP_FILE");

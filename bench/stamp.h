@@ -33,7 +33,8 @@ struct stamp_rec {
 
 _Static_assert(sizeof(struct stamp_rec) == 16, "stamp records are 16 bytes");
 
-static inline int64_t stamp_now(void)
+static inline int64_t
+stamp_now(void)
 {
 	struct timespec ts;
 
@@ -42,7 +43,8 @@ static inline int64_t stamp_now(void)
 }
 
 /* Async-signal-safe: used from signal handlers too. */
-static inline int stamp_write(int fd, int64_t ns, enum stamp_kind kind, unsigned tag)
+static inline int
+stamp_write(int fd, int64_t ns, enum stamp_kind kind, unsigned tag)
 {
 	struct stamp_rec rec = {
 	    .ns = ns,
@@ -54,7 +56,8 @@ static inline int stamp_write(int fd, int64_t ns, enum stamp_kind kind, unsigned
 	return write(fd, &rec, sizeof rec) == (ssize_t)sizeof rec ? 0 : -errno;
 }
 
-static inline int stamp_append(const char *path, int64_t ns, enum stamp_kind kind, unsigned tag)
+static inline int
+stamp_append(const char *path, int64_t ns, enum stamp_kind kind, unsigned tag)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	int r;

@@ -15,7 +15,7 @@
  *   supbench ctl SOCKET CLIENTS REQUESTS JSON
  *   supbench killtimeout FILE REPS MS raw PID
  *   supbench killtimeout FILE REPS MS supd SOCKET SUP ID
- *   supbench orphans FILE N COUNTER
+ *   supbench orphans FILE N COUNTER      (COUNTER: a pids.current, or -)
  *   supbench waitsock SOCKET TIMEOUT_MS
  */
 #include <jansson.h>
@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -40,7 +41,8 @@ struct stampfile {
 	off_t off;
 };
 
-static int sf_open(struct stampfile *sf, const char *path)
+static int
+sf_open(struct stampfile *sf, const char *path)
 {
 	sf->fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
 	sf->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
@@ -55,7 +57,8 @@ static int sf_open(struct stampfile *sf, const char *path)
 /* The next record, waiting until the deadline. Returns 1, or 0 on timeout.
  * The inotify wake-up is backed by a short poll timeout because a record
  * seen half-written has already spent its event. */
-static int sf_next(struct stampfile *sf, struct stamp_rec *rec, int64_t deadline)
+static int
+sf_next(struct stampfile *sf, struct stamp_rec *rec, int64_t deadline)
 {
 	char drain[4096];
 
@@ -78,8 +81,8 @@ static int sf_next(struct stampfile *sf, struct stamp_rec *rec, int64_t deadline
 }
 
 /* The next record of the given kind (and pid, unless pid is 0). */
-static int sf_next_kind(struct stampfile *sf, struct stamp_rec *rec, int kind, pid_t pid,
-                        int64_t deadline)
+static int
+sf_next_kind(struct stampfile *sf, struct stamp_rec *rec, int kind, pid_t pid, int64_t deadline)
 {
 	while (sf_next(sf, rec, deadline))
 		if (rec->kind == kind && (pid == 0 || rec->pid == pid))
@@ -87,7 +90,8 @@ static int sf_next_kind(struct stampfile *sf, struct stamp_rec *rec, int kind, p
 	return 0;
 }
 
-static void sleep_until(int64_t when)
+static void
+sleep_until(int64_t when)
 {
 	struct timespec ts = {.tv_sec = when / 1000000000, .tv_nsec = when % 1000000000};
 
@@ -103,7 +107,8 @@ struct conn {
 	size_t len, cap;
 };
 
-static int conn_open(struct conn *c, const char *path)
+static int
+conn_open(struct conn *c, const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
@@ -124,7 +129,8 @@ static int conn_open(struct conn *c, const char *path)
 	return 0;
 }
 
-static void conn_close(struct conn *c)
+static void
+conn_close(struct conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
@@ -135,7 +141,8 @@ static void conn_close(struct conn *c)
 
 /* Pops one complete line from the buffer into *line (NUL-terminated, valid
  * until the next call). Returns 1 or 0 when none is complete yet. */
-static int conn_pop_line(struct conn *c, char **line, size_t *consumed)
+static int
+conn_pop_line(struct conn *c, char **line, size_t *consumed)
 {
 	char *nl = c->buf ? memchr(c->buf + *consumed, '\n', c->len - *consumed) : NULL;
 
@@ -147,7 +154,8 @@ static int conn_pop_line(struct conn *c, char **line, size_t *consumed)
 	return 1;
 }
 
-static void conn_compact(struct conn *c, size_t consumed)
+static void
+conn_compact(struct conn *c, size_t consumed)
 {
 	memmove(c->buf, c->buf + consumed, c->len - consumed);
 	c->len -= consumed;
@@ -155,7 +163,8 @@ static void conn_compact(struct conn *c, size_t consumed)
 
 /* Reads what is available into the buffer. Returns bytes read, 0 on EOF,
  * -EAGAIN when a non-blocking socket has nothing, or -errno. */
-static ssize_t conn_fill(struct conn *c)
+static ssize_t
+conn_fill(struct conn *c)
 {
 	ssize_t got;
 
@@ -177,7 +186,8 @@ static ssize_t conn_fill(struct conn *c)
 
 /* Blocking: one request line, one reply line. Returns the parsed reply or
  * NULL (connection lost or unparsable). */
-static json_t *conn_call(struct conn *c, const char *req)
+static json_t *
+conn_call(struct conn *c, const char *req)
 {
 	size_t n = strlen(req), done = 0, consumed = 0;
 	char *line;
@@ -202,12 +212,14 @@ static json_t *conn_call(struct conn *c, const char *req)
 	}
 }
 
-static bool reply_ok(const json_t *reply)
+static bool
+reply_ok(const json_t *reply)
 {
 	return reply && json_is_true(json_object_get(reply, "ok"));
 }
 
-static const char *reply_error(const json_t *reply)
+static const char *
+reply_error(const json_t *reply)
 {
 	const char *e = json_string_value(json_object_get(reply, "error"));
 
@@ -216,7 +228,8 @@ static const char *reply_error(const json_t *reply)
 
 /* ---- restart ---------------------------------------------------------- */
 
-static int cmd_restart(int argc, char **argv)
+static int
+cmd_restart(int argc, char **argv)
 {
 	struct stampfile sf;
 	struct stamp_rec cur, rec;
@@ -277,7 +290,8 @@ struct spawner {
 
 /* Writes all requests while reading replies, so neither side's buffers can
  * fill up and stall the other. */
-static void *spawner_run(void *arg)
+static void *
+spawner_run(void *arg)
 {
 	struct spawner *s = arg;
 	size_t outlen = 0, outcap = (size_t)s->n * 96 + 1, sent = 0;
@@ -343,7 +357,8 @@ static void *spawner_run(void *arg)
 	return NULL;
 }
 
-static int cmd_spawn(int argc, char **argv)
+static int
+cmd_spawn(int argc, char **argv)
 {
 	unsigned n, clients, ok = 0, errors = 0, seen = 0;
 	struct spawner *sp;
@@ -406,7 +421,8 @@ struct caller {
 	int64_t *lat;
 };
 
-static void *caller_run(void *arg)
+static void *
+caller_run(void *arg)
 {
 	struct caller *k = arg;
 	struct conn c;
@@ -432,21 +448,24 @@ static void *caller_run(void *arg)
 	return NULL;
 }
 
-static int cmp_i64(const void *a, const void *b)
+static int
+cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 
 	return (x > y) - (x < y);
 }
 
-static int64_t percentile(const int64_t *sorted, size_t n, double p)
+static int64_t
+percentile(const int64_t *sorted, size_t n, double p)
 {
 	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
 
 	return n ? sorted[i < n ? i : n - 1] : 0;
 }
 
-static int cmd_ctl(int argc, char **argv)
+static int
+cmd_ctl(int argc, char **argv)
 {
 	unsigned clients, per, errors = 0;
 	size_t total = 0, reqlen;
@@ -489,7 +508,8 @@ static int cmd_ctl(int argc, char **argv)
 
 /* ---- killtimeout ------------------------------------------------------ */
 
-static int supd_simple(struct conn *c, const char *op, const char *sup, const char *id)
+static int
+supd_simple(struct conn *c, const char *op, const char *sup, const char *id)
 {
 	char req[512];
 	json_t *reply;
@@ -504,7 +524,8 @@ static int supd_simple(struct conn *c, const char *op, const char *sup, const ch
 	return ok ? 0 : -1;
 }
 
-static int cmd_killtimeout(int argc, char **argv)
+static int
+cmd_killtimeout(int argc, char **argv)
 {
 	bool raw = argc == 7 && strcmp(argv[5], "raw") == 0;
 	struct stampfile sf;
@@ -579,7 +600,8 @@ static int cmd_killtimeout(int argc, char **argv)
 
 /* pids.current of a cgroup, or with "-" the kernel's count of tasks from
  * /proc/loadavg: both count a zombie until it is reaped. */
-static long read_counter(const char *path)
+static long
+read_counter(const char *path)
 {
 	char buf[128];
 	long v = -1;
@@ -604,13 +626,48 @@ static long read_counter(const char *path)
 	return v;
 }
 
-static int cmd_orphans(int argc, char **argv)
+/* pidfds of every process of the cgroup the counter belongs to, in one
+ * epoll set: the orphans are the ones that exit after the release. */
+static int
+watch_cgroup(const char *counter, int *watched)
+{
+	char path[4096];
+	const char *slash = strrchr(counter, '/');
+	FILE *f;
+	int ep, pid;
+
+	*watched = 0;
+	if (!slash || (size_t)(slash - counter) + 20 > sizeof path)
+		return -1;
+	snprintf(path, sizeof path, "%.*s/cgroup.procs", (int)(slash - counter), counter);
+	f = fopen(path, "re");
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!f || ep < 0) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	while (fscanf(f, "%d", &pid) == 1) {
+		int fd = proc_pidfd_open(pid);
+
+		if (fd >= 0 &&
+		    epoll_ctl(ep, EPOLL_CTL_ADD, fd,
+		              &(struct epoll_event){.events = EPOLLIN, .data.fd = fd}) == 0)
+			(*watched)++;
+	}
+	fclose(f);
+	return ep;
+}
+
+static int
+cmd_orphans(int argc, char **argv)
 {
 	struct timespec tick = {.tv_nsec = 100000};
 	struct stampfile sf;
 	struct stamp_rec armed, release;
-	long n, before, target, now_count = -1;
-	int64_t deadline, t_end = 0;
+	long n, before, target, now_count = -1, exited = 0;
+	int64_t deadline, t_end = 0, t_exited = 0;
+	int ep = -1, watched = 0;
 
 	if (argc != 5)
 		return 64;
@@ -623,10 +680,21 @@ static int cmd_orphans(int argc, char **argv)
 	}
 	before = read_counter(argv[4]);
 	target = before - n;
+	if (strcmp(argv[4], "-") != 0)
+		ep = watch_cgroup(argv[4], &watched);
 	if (!sf_next_kind(&sf, &release, STAMP_RELEASE, 0, stamp_now() + 5000 * NS_PER_MS))
 		return 2;
 	deadline = stamp_now() + 60000 * NS_PER_MS;
 	while (stamp_now() < deadline) {
+		struct epoll_event evs[512];
+		int k = ep >= 0 ? epoll_wait(ep, evs, 512, 0) : 0;
+
+		for (int i = 0; i < k; i++) {
+			close(evs[i].data.fd);
+			exited++;
+		}
+		if (!t_exited && exited >= n)
+			t_exited = stamp_now();
 		now_count = read_counter(argv[4]);
 		if (now_count >= 0 && now_count <= target) {
 			t_end = stamp_now();
@@ -639,14 +707,17 @@ static int cmd_orphans(int argc, char **argv)
 		        now_count - target, n);
 		return 2;
 	}
-	printf("%lld %ld %ld\n", (long long)(t_end - release.ns), before, now_count);
+	/* The last column: how long reaping lagged behind the last exit. */
+	printf("%lld %ld %ld %lld\n", (long long)(t_end - release.ns), before, now_count,
+	       t_exited ? (long long)(t_end - t_exited) : -1LL);
 	return 0;
 }
 
 /* ---- waitsock --------------------------------------------------------- */
 
 /* Waits until a ping on the socket gets an ok reply. */
-static int cmd_waitsock(int argc, char **argv)
+static int
+cmd_waitsock(int argc, char **argv)
 {
 	struct timespec tick = {.tv_nsec = 5000000};
 	int64_t deadline;
@@ -671,7 +742,8 @@ static int cmd_waitsock(int argc, char **argv)
 	return 2;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;

@@ -18,7 +18,8 @@
 
 #include "../proc.h"
 
-static int stop_child(int pidfd, int tfd, long ms)
+static int
+stop_child(int pidfd, int tfd, long ms)
 {
 	struct itimerspec its = {
 	    .it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000}};
@@ -37,7 +38,8 @@ static int stop_child(int pidfd, int tfd, long ms)
 	return waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 ? -errno : 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	sigset_t mask;
 	long ms;

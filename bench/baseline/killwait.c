@@ -19,7 +19,8 @@
 #include "../proc.h"
 #include "../stamp.h"
 
-static int wait_for_stamps(const char *path, unsigned n, int64_t deadline)
+static int
+wait_for_stamps(const char *path, unsigned n, int64_t deadline)
 {
 	struct timespec tick = {.tv_nsec = 1000000};
 	struct stat st;
@@ -32,7 +33,8 @@ static int wait_for_stamps(const char *path, unsigned n, int64_t deadline)
 	return -ETIMEDOUT;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	struct timespec settle = {.tv_nsec = 100000000};
 	unsigned n, started = 0;

@@ -18,7 +18,8 @@
 
 #include "../proc.h"
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 	sigset_t mask;

@@ -22,7 +22,8 @@ struct slot {
 	int pidfd;
 };
 
-static int start_slot(int ep, struct slot *s, unsigned idx, char *const argv[])
+static int
+start_slot(int ep, struct slot *s, unsigned idx, char *const argv[])
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = idx};
 	pid_t pid = proc_spawn(argv, &s->pidfd);
@@ -37,7 +38,8 @@ static int start_slot(int ep, struct slot *s, unsigned idx, char *const argv[])
 	return 0;
 }
 
-static void stop_all(struct slot *slots, unsigned n)
+static void
+stop_all(struct slot *slots, unsigned n)
 {
 	siginfo_t si;
 
@@ -49,7 +51,8 @@ static void stop_all(struct slot *slots, unsigned n)
 			waitid(P_PIDFD, (id_t)slots[i].pidfd, &si, WEXITED);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	unsigned n = 1, sig_idx;
 	struct slot *slots;

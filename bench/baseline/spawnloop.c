@@ -15,7 +15,8 @@
 #include "../proc.h"
 #include "../stamp.h"
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	sigset_t mask;
 	unsigned n, started = 0;
