@@ -107,11 +107,11 @@ def ppid_map():
 
 def descendants(pid, kids=None):
     kids = kids if kids is not None else proc_children_map()
-    out, todo = [], [pid]
-    while todo:
-        for c in kids.get(todo.pop(), []):
+    out, pending = [], [pid]
+    while pending:
+        for c in kids.get(pending.pop(), []):
             out.append(c)
-            todo.append(c)
+            pending.append(c)
     return out
 
 
@@ -890,7 +890,7 @@ def metric_shutdown(bb):
     log(f"shutdown: kill timeout, supd terminate_child ({kt_reps} x 500 ms)")
     stamp = bb.path("kt-supd.stamp")
     body = f"""children:
-  - id: stubborn
+  - id: deaf
     start: [{json.dumps(bb.b("stamp"))}, {json.dumps(stamp)}, "ignore-term"]
     restart: permanent
     shutdown: 500
@@ -899,7 +899,7 @@ def metric_shutdown(bb):
         p = bb.start_supd("kt-supd", body)
         try:
             out = bb.run([bb.b("supbench"), "killtimeout", stamp, str(kt_reps), "500", "supd",
-                          p.sock, "/", "stubborn"], 60, "supbench-kt")
+                          p.sock, "/", "deaf"], 60, "supbench-kt")
             kt["supd"] = [int(x) for x in out.split()]
         finally:
             bb.stop(p)
