@@ -3,7 +3,7 @@
  *
  * Owns everything between "the core wants this worker running" and "the exec
  * happened or failed": the worker's environment block (cached in its spec),
- * the clone3(CLONE_PIDFD) or fork() + pidfd_open(), the child-side setup
+ * the vfork-style clone, clone3(CLONE_PIDFD) or fork() + pidfd_open(), the child-side setup
  * (signals, session, descriptors, credentials, cwd, parent-death signal,
  * PATH search) and the close-on-exec pipe that carries a failure back as
  * {stage, errno}.
@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <linux/sched.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -94,10 +95,16 @@ struct spawn_plan {
 	uid_t uid;
 };
 
-/* Set once clone3 has failed with ENOSYS or EPERM (no kernel support, or a
- * seccomp filter): it will fail the same way every time. */
+/* Set once a method has failed with ENOSYS, EINVAL or EPERM (no kernel
+ * support, or a seccomp filter): it would fail the same way every time. */
+static bool vfork_unavailable;
 static bool clone3_unavailable;
-static bool fork_forced;
+static enum spawn_method first_method = SPAWN_VFORK;
+
+/* The vfork-style child runs on this stack while the parent is suspended in
+ * clone() until the exec: one child at a time, so one stack serves every
+ * spawn. Only the pages the child touches are ever backed by memory. */
+static char vfork_stack[256 * 1024] __attribute__((aligned(64)));
 
 /* supd's own notification and socket-activation variables: they describe
  * supd, not its workers. */
@@ -107,15 +114,19 @@ static const char *const supd_private_env[] = {
 };
 
 void
-spawn_force_fork_fallback(bool force)
+spawn_set_method(enum spawn_method first)
 {
-	fork_forced = force;
+	first_method = first;
 }
 
-bool
-spawn_clone3_enabled(void)
+enum spawn_method
+spawn_method(void)
 {
-	return !fork_forced && !clone3_unavailable;
+	if (first_method <= SPAWN_VFORK && !vfork_unavailable)
+		return SPAWN_VFORK;
+	if (first_method <= SPAWN_CLONE3 && !clone3_unavailable)
+		return SPAWN_CLONE3;
+	return SPAWN_FORK;
 }
 
 void
@@ -454,6 +465,12 @@ child_run(const struct spawn_plan *plan)
 	child_exec(plan);
 }
 
+static int
+vfork_entry(void *plan)
+{
+	child_run(plan);
+}
+
 /* ---- the parent ---- */
 
 /* Returns the child's pid and its pidfd, or -1 with errno set and *stage
@@ -465,7 +482,25 @@ start_child(const struct spawn_plan *plan, int *pidfd, const char **stage)
 	int fd = -1;
 
 	*stage = "fork";
-	if (spawn_clone3_enabled()) {
+	if (spawn_method() == SPAWN_VFORK) {
+		/* As posix_spawn does: the child shares our memory and we sleep
+		 * until it has exec'd or failed, so nothing is copied. That is
+		 * safe because the child only reads the plan, writes on its own
+		 * stack, makes system calls and never returns; every signal is
+		 * blocked meanwhile, so no handler of ours runs in it. */
+		pid = clone(vfork_entry, vfork_stack + sizeof(vfork_stack),
+			    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, (void *)plan, &fd);
+		if (pid > 0) {
+			*pidfd = fd;
+			return pid;
+		}
+		if (errno != ENOSYS && errno != EINVAL && errno != EPERM)
+			return -1;
+		log_debug("vfork-style clone failed (%s): using clone3 from now on",
+			  strerrorname_np(errno));
+		vfork_unavailable = true;
+	}
+	if (spawn_method() == SPAWN_CLONE3) {
 		struct clone_args args = {
 			.flags = CLONE_PIDFD,
 			.pidfd = (uint64_t)(uintptr_t)&fd,

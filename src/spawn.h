@@ -60,11 +60,18 @@ int spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struc
 /* Frees spec->worker.envp_cache (spec_free() calls it). */
 void spawn_forget_env(struct worker_spec *w);
 
-/* Test hook: true makes every spawn use fork() + pidfd_open() instead of
- * clone3(CLONE_PIDFD); false lets spawns try clone3 again unless it has
- * already failed with ENOSYS or EPERM in this process. */
-void spawn_force_fork_fallback(bool force);
-/* Whether the next spawn will try clone3. */
-bool spawn_clone3_enabled(void);
+/* How the child is created, in order of preference; each later method is
+ * the fallback of the one before. */
+enum spawn_method {
+	SPAWN_VFORK,  /* clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD): no page tables copied */
+	SPAWN_CLONE3, /* clone3(CLONE_PIDFD): a full fork that returns a pidfd */
+	SPAWN_FORK,   /* fork() + pidfd_open(): where clone3 is refused */
+};
+
+/* Test hook: the first method to try (the later ones stay fallbacks). A
+ * method that failed with ENOSYS, EINVAL or EPERM is not tried again. */
+void spawn_set_method(enum spawn_method first);
+/* The method the next spawn will use. */
+enum spawn_method spawn_method(void);
 
 #endif

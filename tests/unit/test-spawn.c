@@ -299,18 +299,24 @@ expect_failure(struct child_spec *spec, int expected, const char *expected_err)
 	assert_no_children();
 }
 
-/* Runs both suites' copy of a test body with the path forced either way. */
+/* Runs a test body once per way of creating the child. */
 #define BOTH_PATHS(name)                                                                           \
 	static void name(void);                                                                    \
+	Test(spawn_vfork, name)                                                                    \
+	{                                                                                          \
+		spawn_set_method(SPAWN_VFORK);                                                     \
+		cr_assert_eq(spawn_method(), SPAWN_VFORK);                                         \
+		name();                                                                            \
+	}                                                                                          \
 	Test(spawn_clone3, name)                                                                   \
 	{                                                                                          \
-		spawn_force_fork_fallback(false);                                                  \
+		spawn_set_method(SPAWN_CLONE3);                                                    \
 		name();                                                                            \
 	}                                                                                          \
 	Test(spawn_fork, name)                                                                     \
 	{                                                                                          \
-		spawn_force_fork_fallback(true);                                                   \
-		cr_assert(!spawn_clone3_enabled());                                                \
+		spawn_set_method(SPAWN_FORK);                                                      \
+		cr_assert_eq(spawn_method(), SPAWN_FORK);                                          \
 		name();                                                                            \
 	}                                                                                          \
 	static void name(void)
@@ -327,20 +333,20 @@ Test(spawn, clone3_used_when_available)
 	cr_assert_eq(syscall(SYS_clone3, NULL, 0), -1);
 	if (errno != EINVAL)
 		cr_skip_test("clone3 unavailable here (%s)", strerror(errno));
-	spawn_force_fork_fallback(false);
-	cr_assert(spawn_clone3_enabled());
+	spawn_set_method(SPAWN_CLONE3);
+	cr_assert_eq(spawn_method(), SPAWN_CLONE3);
 	res = spawn_ok(spec, NULL);
-	cr_expect(spawn_clone3_enabled(), "clone3 failed and the fallback took over");
+	cr_expect_eq(spawn_method(), SPAWN_CLONE3, "clone3 failed and the fallback took over");
 	kill_and_reap(&res);
 	spec_free(spec);
 }
 
-Test(spawn, force_fallback_switch)
+Test(spawn, method_switch)
 {
-	spawn_force_fork_fallback(true);
-	cr_assert(!spawn_clone3_enabled());
-	spawn_force_fork_fallback(false);
-	cr_assert(spawn_clone3_enabled());
+	spawn_set_method(SPAWN_FORK);
+	cr_assert_eq(spawn_method(), SPAWN_FORK);
+	spawn_set_method(SPAWN_VFORK);
+	cr_assert_eq(spawn_method(), SPAWN_VFORK, "the vfork-style clone is the default");
 }
 
 /* Runs fn in a forked helper and returns its exit code. */
@@ -394,11 +400,11 @@ spawn_under_seccomp(void)
 		_exit(11);
 	spec->worker.argv = argv;
 	spec->worker.argc = 3;
-	spawn_force_fork_fallback(false);
+	spawn_set_method(SPAWN_CLONE3);
 	for (int i = 0; i < 2; i++) {
 		if (spawn_worker(spec, NULL, &res, err, sizeof(err)) != 0)
 			_exit(12);
-		if (spawn_clone3_enabled())
+		if (spawn_method() != SPAWN_FORK)
 			_exit(13);
 		if (waitid(P_PIDFD, (id_t)res.pidfd, &si, WEXITED) != 0 || si.si_pid != res.pid ||
 		    si.si_code != CLD_EXITED || si.si_status != 5)
