@@ -57,6 +57,7 @@ struct loop {
 	bool stopping;
 	int exit_code;
 	bool tree_started;
+	bool exec_failure_status;
 	char first_start_error[48]; /* the first start failure before the tree started */
 };
 
@@ -91,12 +92,6 @@ loop_core(struct loop *loop)
 	return loop->core;
 }
 
-const char *
-loop_first_start_error(struct loop *loop)
-{
-	return loop->first_start_error;
-}
-
 /* ---- effects: what the core asks for ---- */
 
 static int
@@ -118,17 +113,21 @@ fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
 static void
 fx_signal(void *ctx, struct child *c, int sig)
 {
+	int r;
+
 	(void)ctx;
 	if (c->pid <= 0)
 		return;
 	/* The worker is not reaped yet (we are the only reaper), so its pid,
 	 * which is also its process group id after setsid(), cannot have been
 	 * reused. */
-	if (c->spec->worker.kill_group && kill(-c->pid, sig) == 0)
-		return;
-	if (c->pidfd >= 0 && pidfd_send_signal(c->pidfd, sig, NULL, 0) == 0)
-		return;
-	if (errno != ESRCH)
+	if (c->spec->worker.kill_group)
+		r = kill(-c->pid, sig);
+	else if (c->pidfd >= 0)
+		r = pidfd_send_signal(c->pidfd, sig, NULL, 0);
+	else
+		r = kill(c->pid, sig);
+	if (r < 0 && errno != ESRCH)
 		log_warn("%s: cannot send %s to pid %d", c->path, signal_name(sig), c->pid);
 }
 
@@ -286,8 +285,10 @@ reap_all(struct loop *loop)
 		struct exit_status st;
 		struct child *c;
 
+		/* Peek first: while the exited process is a zombie, its pid
+		 * (and so its process group id) cannot be reused. */
 		memset(&si, 0, sizeof(si));
-		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0) {
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno != ECHILD)
@@ -296,9 +297,15 @@ reap_all(struct loop *loop)
 		}
 		if (si.si_pid == 0)
 			return;
+		c = index_find_pid(&loop->core->index, si.si_pid);
+		/* A worker never outlives itself: what is left of its process
+		 * group (helpers it forked and did not wait for) goes with it. */
+		if (c && !c->sup && c->spec->worker.kill_group)
+			kill(-si.si_pid, SIGKILL);
+		while (waitid(P_PID, (id_t)si.si_pid, &si, WEXITED) < 0 && errno == EINTR)
+			;
 		st.signaled = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
 		st.value = si.si_status;
-		c = index_find_pid(&loop->core->index, si.si_pid);
 		if (c && !c->sup) {
 			if (c->pidfd >= 0)
 				close(c->pidfd);
@@ -460,19 +467,6 @@ open_notify_socket(struct loop *loop)
 	return 0;
 }
 
-static bool
-tree_needs_notify(const struct child_spec *s)
-{
-	if (s->type == NODE_WORKER)
-		return s->worker.ready == READY_NOTIFY;
-	if (s->type == NODE_DYNAMIC)
-		return tree_needs_notify(s->sup.template_spec);
-	for (size_t i = 0; i < s->sup.nchildren; i++)
-		if (tree_needs_notify(s->sup.children[i]))
-			return true;
-	return false;
-}
-
 /* Fault signals are about supd itself and keep their default action;
  * SIGPIPE is ignored (we write to sockets and pipes whose readers vanish);
  * SIGKILL and SIGSTOP cannot be caught. */
@@ -539,6 +533,7 @@ loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 	loop->cfg = cfg;
 	loop->notify_fd = -1;
 	loop->forward_signals = cfg->forward_signals;
+	loop->exec_failure_status = opt->exec_failure_status;
 
 	r = sd_event_default(&loop->event);
 	if (r < 0) {
@@ -564,12 +559,12 @@ loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 	/* Under systemd with WatchdogSec=, ping it from the loop. */
 	sd_event_set_watchdog(loop->event, true);
 
-	if (tree_needs_notify(cfg->root)) {
-		r = open_notify_socket(loop);
-		if (r < 0) {
-			log_error("cannot open the notification socket: %s", strerror(-r));
-			goto fail;
-		}
+	/* Always: a worker with ready: notify may also arrive later, through
+	 * start_child. */
+	r = open_notify_socket(loop);
+	if (r < 0) {
+		log_error("cannot open the notification socket: %s", strerror(-r));
+		goto fail;
 	}
 
 	if (opt->events_path || cfg->events_path) {
@@ -634,6 +629,13 @@ loop_run(struct loop *loop)
 	}
 	/* Orphans that exited in the last moments are reaped too. */
 	reap_all(loop);
+	if (loop->exec_failure_status && r == 1 && !loop->tree_started &&
+	    strncmp(loop->first_start_error, "exec:", 5) == 0) {
+		/* `supd -- PROGRAM`: a program that could not be executed at
+		 * all is reported like a shell does (127 not found, 126 found
+		 * but not runnable). */
+		r = strcmp(loop->first_start_error, "exec:ENOENT") == 0 ? 127 : 126;
+	}
 	ev.exit_code = r;
 	events_emit(&ev);
 	return r;

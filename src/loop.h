@@ -20,9 +20,10 @@ struct core;
 struct loop;
 
 struct loop_options {
-	const char *socket_path; /* --socket, overrides the config */
-	const char *events_path; /* --events, overrides the config */
-	bool no_control;         /* do not open a control socket */
+	const char *socket_path;  /* --socket, overrides the config */
+	const char *events_path;  /* --events, overrides the config */
+	bool no_control;          /* do not open a control socket */
+	bool exec_failure_status; /* `--` mode: exit 126/127 when PROGRAM cannot be executed */
 };
 
 /* Builds the loop and the runtime tree for cfg (whose root the core takes).
@@ -37,7 +38,5 @@ struct core *loop_core(struct loop *loop);
 uint64_t loop_now_ms(struct loop *loop);
 /* Orderly shutdown of the tree (SIGTERM, or the control op `stop`). */
 void loop_request_stop(struct loop *loop);
-/* The error of the first failed start ("exec:ENOENT"), or "" (for `--` mode). */
-const char *loop_first_start_error(struct loop *loop);
 
 #endif

@@ -226,6 +226,7 @@ main(int argc, char **argv)
 		/* No control socket unless asked for one. */
 		if (!opt.socket_path)
 			opt.no_control = true;
+		opt.exec_failure_status = true;
 	} else {
 		if (!config_path)
 			config_path = default_config_path();
@@ -246,13 +247,6 @@ main(int argc, char **argv)
 	}
 	/* From here on, supd must not die. */
 	status = loop_run(loop);
-	if (dashdash && status == 1) {
-		/* The program could not be executed at all: report it like a
-		 * shell (127 not found, 126 found but not runnable). */
-		const char *e = loop_first_start_error(loop);
-		if (strncmp(e, "exec:", 5) == 0)
-			status = strcmp(e, "exec:ENOENT") == 0 ? 127 : 126;
-	}
 	loop_free(loop);
 	config_free(cfg);
 	return status;

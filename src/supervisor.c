@@ -392,9 +392,11 @@ worker_kill_quietly(struct core *core, struct child *c)
 }
 
 /* SIGKILL every worker of the subtree at once: brutal_kill of a supervisor
- * node, or its shutdown time ran out. */
+ * node, or its shutdown time ran out. Every supervisor below is put into
+ * its own shutdown too, so that none of them takes the deaths for crashes
+ * and restarts what was just killed. */
 static void
-sup_kill_all(struct core *core, struct sup *s)
+sup_kill_all(struct core *core, struct sup *s, uint64_t now)
 {
 	struct child *c;
 
@@ -402,8 +404,15 @@ sup_kill_all(struct core *core, struct sup *s)
 	TAILQ_FOREACH(c, &s->children, sibling)
 	{
 		if (c->sup) {
-			if (c->sup->op != SUP_DOWN)
-				sup_kill_all(core, c->sup);
+			if (c->sup->op == SUP_DOWN)
+				continue;
+			sup_kill_all(core, c->sup, now);
+			if (child_alive(c)) {
+				c->state = CHILD_STOPPING;
+				timer_disarm(core, &c->timer);
+			}
+			/* may finish at once; its parent hears of it later */
+			sup_begin_stop(core, c->sup, REASON_SHUTDOWN, now);
 		} else if (c->pid && !c->kill_sent) {
 			timer_disarm(core, &c->timer);
 			if (c->stop_signal_sent)
@@ -436,7 +445,7 @@ child_stop(struct core *core, struct child *c, uint64_t now)
 
 	if (c->sup) {
 		if (brutal)
-			sup_kill_all(core, c->sup);
+			sup_kill_all(core, c->sup, now);
 		else if (shutdown_ms >= 0)
 			timer_arm(core, &c->timer, now + (uint64_t)shutdown_ms);
 		sup_begin_stop(core, c->sup, REASON_SHUTDOWN, now);
@@ -1448,7 +1457,7 @@ on_timer_fired(struct core *core, struct timer *t, uint64_t now)
 				emit_simple(core, EV_SHUTDOWN_TIMEOUT, c, c->pid);
 				worker_kill_quietly(core, c);
 			} else if (c->sup && c->sup->op != SUP_DOWN) {
-				sup_kill_all(core, c->sup);
+				sup_kill_all(core, c->sup, now);
 			}
 		}
 		return;
@@ -1469,10 +1478,9 @@ on_timer_fired(struct core *core, struct timer *t, uint64_t now)
 		return;
 	emit_simple(core, EV_SHUTDOWN_TIMEOUT, c, c->pid);
 	if (c->sup)
-		sup_kill_all(core, c->sup);
+		sup_kill_all(core, c->sup, now);
 	else if (!c->kill_sent)
 		worker_kill_quietly(core, c);
-	(void)now;
 }
 
 bool

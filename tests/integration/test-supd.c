@@ -624,6 +624,36 @@ BOTH_MODES(stray_signals_ignored)
 	H_CHECK(h, h_wait_exit(h, T) == 0, "supd did not exit 0");
 }
 
+/* 12c. A worker's process group goes with it: a helper it left running in
+ * its group is SIGKILLed when the worker exits, and reaped as an orphan. */
+BOTH_MODES(group_dies_with_worker)
+{
+	struct harness *h =
+		start_yaml("children:\n"
+			   "  - id: launcher\n"
+			   "    restart: transient\n"
+			   "    start: [\"/bin/sh\", \"-c\", \"@TESTCHILD@ sleep & echo $! > "
+			   "@DIR@/bg.tmp; mv @DIR@/bg.tmp @DIR@/bg; exit 0\"]\n",
+			   pid1);
+	char *text;
+	long bg;
+	json_t *reaped = NULL;
+
+	h_wait_file(h, "bg", T);
+	text = h_read_file(h_path(h, "bg"));
+	H_CHECK(h, text != NULL, "no pid file");
+	bg = strtol(text, NULL, 10);
+	free(text);
+	h_wait_event(h, "child_exited", "/launcher", T);
+	while (!reaped) {
+		json_t *ev = h_wait_event(h, "orphan_reaped", "/", T);
+		if (ev_int(ev, "pid") == bg)
+			reaped = ev;
+	}
+	H_CHECK(h, ev_status_signal(reaped, "SIGKILL"), "the helper did not die of SIGKILL");
+	stop_cleanly(h);
+}
+
 /* The worker of many_restarts: it crashes at once while DIR/go exists,
  * else it stays up and writes DIR/quiet (atomically, with its pid). */
 #define FLAPPING_WORKER                                                                            \

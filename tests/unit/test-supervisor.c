@@ -640,6 +640,27 @@ Test(core, nested_supervisor_brutal_kill_kills_the_subtree_at_once)
 	       "supervisor_stopped /s shutdown\nsupervisor_stopped / normal\nstopped 0");
 }
 
+Test(core, a_killed_subtree_is_stopping_at_every_level_and_restarts_nothing)
+{
+	struct child_spec *b = sup_spec("b", STRATEGY_ONE_FOR_ONE, w_spec("w", RESTART_PERMANENT),
+					NULL);
+	struct child_spec *a = sup_spec("a", STRATEGY_ONE_FOR_ONE, b, w_spec("v", RESTART_PERMANENT),
+					NULL);
+	a->shutdown_ms = SHUTDOWN_BRUTAL_KILL;
+	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, a, w_spec("z", RESTART_PERMANENT), NULL));
+	rec_clear(&R);
+	struct treq *t = submit(OP_TERMINATE_CHILD, "/", "a");
+	rec_exit_signalled(&R);
+	cr_assert(t->done && t->req.error == CORE_OK);
+	LOG_HAS("child_stopping /a/b/w SIGKILL\nchild_exited /a/b/w killed SIGKILL\n"
+		"supervisor_stopped /a/b shutdown\nsupervisor_stopped /a shutdown");
+	LOG_HAS("child_stopping /a/v SIGKILL\nchild_exited /a/v killed SIGKILL");
+	cr_assert(eq(sz, rec_log_count(&R, "child_started /a/b/w"), 0), "%s", rec_log(&R));
+	STATE("/a", "stopped");
+	STATE("/z", "running");
+	free(t);
+}
+
 /* ---- one thing at a time ---- */
 
 Test(core, an_exit_during_a_group_restart_waits_and_is_not_a_second_restart)
