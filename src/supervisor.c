@@ -143,6 +143,27 @@ request_finish(struct core_request *req, enum core_error error)
 
 /* ---- creating and freeing nodes ---- */
 
+/* The next automatic id of the dynamic supervisor at `path`. It lives in
+ * the core, not in the node, so that numbers are never reused even when a
+ * supervisor above is restarted and the node is built anew. */
+static uint64_t *
+dynamic_counter(struct core *core, const char *path)
+{
+	struct dynamic_counter *dc;
+
+	for (dc = core->counters; dc; dc = dc->next)
+		if (strcmp(dc->path, path) == 0)
+			return &dc->next_id;
+	dc = calloc(1, sizeof(*dc) + strlen(path) + 1);
+	if (!dc)
+		return NULL;
+	strcpy(dc->path, path);
+	dc->next_id = 1;
+	dc->next = core->counters;
+	core->counters = dc;
+	return &dc->next_id;
+}
+
 static char *
 make_path(const struct child *parent, const char *id)
 {
@@ -190,7 +211,11 @@ child_new(struct core *core, struct child *parent, struct child_spec *spec, bool
 		TAILQ_INIT(&c->sup->mailbox);
 		c->sup->op = SUP_DOWN;
 		c->sup->stop_timer.owner_kind = TIMER_SUP;
-		c->sup->next_dynamic_id = 1;
+		if (spec->type == NODE_DYNAMIC) {
+			c->sup->next_id = dynamic_counter(core, c->path);
+			if (!c->sup->next_id)
+				goto fail;
+		}
 		if (intensity_init(&c->sup->intensity, spec->sup.max_restarts,
 				   spec->sup.max_seconds) < 0)
 			goto fail;
@@ -780,7 +805,7 @@ call_reply_started(struct core *core, struct sup *s, struct core_request *req, s
 	 * restart_child keeps it. A dynamic id is not used up. */
 	if (req->op == OP_START_CHILD) {
 		if (sup_is_dynamic(s) && !req->id)
-			s->next_dynamic_id--;
+			(*s->next_id)--;
 		child_free(core, c);
 	}
 	req->child = NULL;
@@ -1174,6 +1199,7 @@ request_start_dynamic(struct core *core, struct sup *s, struct core_request *req
 			return;
 		}
 		if (find_child_by_id(core, s, id)) {
+			snprintf(req->child_id, sizeof(req->child_id), "%s", id);
 			request_finish(req, CORE_E_ALREADY_STARTED);
 			return;
 		}
@@ -1182,7 +1208,7 @@ request_start_dynamic(struct core *core, struct sup *s, struct core_request *req
 		 * an explicit id. */
 		do {
 			snprintf(auto_id, sizeof(auto_id), "%llu",
-				 (unsigned long long)s->next_dynamic_id++);
+				 (unsigned long long)(*s->next_id)++);
 		} while (find_child_by_id(core, s, auto_id));
 		id = auto_id;
 	}
@@ -1191,7 +1217,7 @@ request_start_dynamic(struct core *core, struct sup *s, struct core_request *req
 	if (!c) {
 		spec_free(spec);
 		if (!req->id)
-			s->next_dynamic_id--;
+			(*s->next_id)--;
 		request_finish(req, CORE_E_NOMEM);
 		return;
 	}
@@ -1217,6 +1243,7 @@ request_start_static(struct core *core, struct sup *s, struct core_request *req,
 	}
 	c = sup_find_child(s, spec->id);
 	if (c) {
+		snprintf(req->child_id, sizeof(req->child_id), "%s", spec->id);
 		spec_free(spec);
 		request_finish(req, child_alive(c) || c->state == CHILD_RESTARTING
 					    ? CORE_E_ALREADY_STARTED
@@ -1361,6 +1388,11 @@ core_free(struct core *core)
 		return;
 	child_free(core, core->root);
 	index_fini(&core->index);
+	while (core->counters) {
+		struct dynamic_counter *dc = core->counters;
+		core->counters = dc->next;
+		free(dc);
+	}
 	free(core);
 }
 

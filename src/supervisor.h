@@ -183,8 +183,8 @@ struct sup {
 	bool on_work;
 
 	struct timer stop_timer; /* NODE_DYNAMIC: the shared shutdown deadline */
-	uint64_t next_dynamic_id;
-	size_t nstopping; /* NODE_DYNAMIC during SUP_STOPPING: children not yet gone */
+	uint64_t *next_id;       /* NODE_DYNAMIC: the next automatic id (in core->counters) */
+	size_t nstopping;        /* NODE_DYNAMIC during SUP_STOPPING: children not yet gone */
 };
 
 /* Events of SPEC section 5, as structured data; events.c formats them. */
@@ -287,6 +287,12 @@ struct core_effects {
 	void (*tree_started)(void *ctx);
 };
 
+struct dynamic_counter {
+	struct dynamic_counter *next;
+	uint64_t next_id;
+	char path[];
+};
+
 struct core {
 	struct child *root;
 	const struct core_effects *fx;
@@ -298,6 +304,7 @@ struct core {
 	bool stopped;       /* the root is gone; fx->stopped was called */
 	int exit_code;
 	struct index index; /* pid -> worker and path -> node, kept current by the core */
+	struct dynamic_counter *counters; /* per dynamic supervisor path */
 };
 
 /* Creates the runtime tree for root_spec (ownership passes to the core,

@@ -642,12 +642,13 @@ Test(core, nested_supervisor_brutal_kill_kills_the_subtree_at_once)
 
 Test(core, a_killed_subtree_is_stopping_at_every_level_and_restarts_nothing)
 {
-	struct child_spec *b = sup_spec("b", STRATEGY_ONE_FOR_ONE, w_spec("w", RESTART_PERMANENT),
-					NULL);
-	struct child_spec *a = sup_spec("a", STRATEGY_ONE_FOR_ONE, b, w_spec("v", RESTART_PERMANENT),
-					NULL);
+	struct child_spec *b =
+		sup_spec("b", STRATEGY_ONE_FOR_ONE, w_spec("w", RESTART_PERMANENT), NULL);
+	struct child_spec *a =
+		sup_spec("a", STRATEGY_ONE_FOR_ONE, b, w_spec("v", RESTART_PERMANENT), NULL);
 	a->shutdown_ms = SHUTDOWN_BRUTAL_KILL;
-	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, a, w_spec("z", RESTART_PERMANENT), NULL));
+	rec_init(&R,
+		 root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, a, w_spec("z", RESTART_PERMANENT), NULL));
 	rec_clear(&R);
 	struct treq *t = submit(OP_TERMINATE_CHILD, "/", "a");
 	rec_exit_signalled(&R);
@@ -981,6 +982,32 @@ Test(core, dynamic_supervisor_that_gives_up_comes_back_empty)
 	 * name a new child. */
 	cr_assert(eq(str, c->req.child_id, "3"));
 	free(a), free(b), free(c);
+}
+
+Test(core, dynamic_numbers_survive_a_restart_of_a_supervisor_above)
+{
+	struct child_spec *s =
+		sup_spec("s", STRATEGY_ONE_FOR_ONE, dyn_spec("d", RESTART_PERMANENT, 100),
+			 w_spec("w", RESTART_PERMANENT), NULL);
+	s->sup.max_restarts = 0;
+	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, s, NULL));
+	struct treq *a = start_dynamic("/s/d", NULL), *b = start_dynamic("/s/d", NULL);
+	rec_exit(&R, "/s/w", 1); /* /s gives up; the root restarts it, /s/d built anew */
+	rec_exit_signalled(&R);
+	LOG_HAS("restart_limit /s\nsupervisor_stopped /s shutdown\nsupervisor_started /s\n"
+		"supervisor_started /s/d");
+	struct treq *c = start_dynamic("/s/d", NULL);
+	cr_assert(eq(str, c->req.child_id, "3"));
+	free(a), free(b), free(c);
+}
+
+Test(core, already_started_names_the_id)
+{
+	rec_init(&R, dyn_root(RESTART_PERMANENT, SPEC_UNLIMITED));
+	struct treq *a = start_dynamic("/d", "k"), *b = start_dynamic("/d", "k");
+	cr_assert(eq(int, b->req.error, CORE_E_ALREADY_STARTED));
+	cr_assert(eq(str, b->req.child_id, "k"));
+	free(a), free(b);
 }
 
 Test(core, requests_to_a_stopping_supervisor_are_refused)
