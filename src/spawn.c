@@ -572,6 +572,7 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 	struct spawn_report report;
 	sigset_t all, saved_mask;
 	const char *stage;
+	struct worker_spec *envw;
 	int pipefd[2], pidfd = -1, r;
 	pid_t pid;
 	ssize_t n;
@@ -580,8 +581,11 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 		set_error(err, errlen, "spawn", EINVAL);
 		return -EINVAL;
 	}
-	if (!w->envp_cache) {
-		r = env_build(w, opt ? opt->notify_socket : NULL);
+	/* A dynamic child that adds no environment of its own shares its
+	 * template's block: one copy for thousands of children. */
+	envw = w->env_source ? w->env_source : w;
+	if (!envw->envp_cache) {
+		r = env_build(envw, opt ? opt->notify_socket : NULL);
 		if (r < 0) {
 			set_error(err, errlen, "env", -r);
 			return r;
@@ -589,9 +593,9 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 	}
 
 	plan.argv = w->argv;
-	plan.envp = w->envp_cache;
+	plan.envp = envw->envp_cache;
 	if (w->argv[0][0] && !strchr(w->argv[0], '/')) {
-		plan.search_path = env_search_path(w->envp_cache);
+		plan.search_path = env_search_path(envw->envp_cache);
 		plan.name_len = strlen(w->argv[0]);
 	}
 	plan.cwd = w->cwd;

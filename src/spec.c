@@ -138,6 +138,7 @@ spec_clone(const struct child_spec *spec)
 		copy->worker.user = NULL;
 		copy->worker.group = NULL;
 		copy->worker.envp_cache = NULL;
+		copy->worker.env_source = NULL;
 	}
 	if (!dup_opt(&copy->id, spec->id))
 		goto fail;

@@ -87,6 +87,9 @@ struct worker_spec {
 	/* Filled by spawn.c on first use, freed with the spec: the complete
 	 * environment block, so that a restart allocates nothing. */
 	char **envp_cache;
+	/* Borrowed, or NULL: a spec whose environment is the same as this
+	 * one's (a dynamic child's template); its envp_cache is used instead. */
+	struct worker_spec *env_source;
 };
 
 struct child_spec;

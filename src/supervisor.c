@@ -1145,6 +1145,8 @@ dynamic_spec(const struct child_spec *tmpl, const char *id, const struct core_re
 			argv[++w->argc] = NULL;
 		}
 	}
+	if (!req->nenv)
+		w->env_source = (struct worker_spec *)&tmpl->worker;
 	if (req->nenv) {
 		env = realloc(w->env, (w->envc + req->nenv + 1) * sizeof(*env));
 		if (!env)
