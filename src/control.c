@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/queue.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -827,10 +828,12 @@ op_monitor(struct conn *conn, struct ctl_request *r)
 	m->pid = c && !c->sup ? c->pid : q->pid;
 	if (path)
 		strcpy(m->path, path);
-	if (alive && q->pidfd && !c->sup && c->pidfd >= 0) {
-		fd = fcntl(c->pidfd, F_DUPFD_CLOEXEC, 3);
-		if (fd < 0)
-			log_warn("control: duplicating the pidfd of %s", c->path);
+	if (alive && q->pidfd && !c->sup && c->pid > 0) {
+		/* Race-free: supd is the only reaper, so the worker's pid cannot
+		 * be reused before its exit has been handled. */
+		fd = pidfd_open(c->pid, 0);
+		if (fd < 0 && errno != ENOSYS)
+			log_warn("control: opening a pidfd for %s", c->path);
 	}
 	json_object_set_new(msg, "ref", json_integer((json_int_t)m->ref));
 	if (q->pidfd)

@@ -9,8 +9,9 @@
  *     every zombie, ours and orphans alike, and finds the child behind a pid
  *     in O(1) through the core's index. No sd-event child source is ever
  *     registered: a P_ALL reaper next to them breaks sd_event_run with
- *     -ECHILD (shared/notes/platform.md section 3). pidfds serve only to
- *     signal without racing pid reuse;
+ *     -ECHILD (shared/notes/platform.md section 3). supd holds no pidfd per
+ *     worker: as the only reaper, it can signal by pid without racing pid
+ *     reuse, and N descriptors would slow every later spawn;
  *   - deadlines: one sd-event time source per armed core timer, accuracy
  *     1 us (the default 250 ms slack would ruin shutdown timeouts);
  *   - $NOTIFY_SOCKET for `ready: notify` workers (an abstract datagram
@@ -25,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -105,8 +105,12 @@ fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
 
 	if (r < 0)
 		return r;
+	/* supd keeps no descriptor per worker: N open pidfds would make every
+	 * later spawn copy (and exec close) an N-entry file table. Signals go
+	 * by pid, which cannot be reused while we have not reaped it. */
+	if (res.pidfd >= 0)
+		close(res.pidfd);
 	c->pid = res.pid;
-	c->pidfd = res.pidfd;
 	return 0;
 }
 
@@ -121,12 +125,7 @@ fx_signal(void *ctx, struct child *c, int sig)
 	/* The worker is not reaped yet (we are the only reaper), so its pid,
 	 * which is also its process group id after setsid(), cannot have been
 	 * reused. */
-	if (c->spec->worker.kill_group)
-		r = kill(-c->pid, sig);
-	else if (c->pidfd >= 0)
-		r = pidfd_send_signal(c->pidfd, sig, NULL, 0);
-	else
-		r = kill(c->pid, sig);
+	r = kill(c->spec->worker.kill_group ? -c->pid : c->pid, sig);
 	if (r < 0 && errno != ESRCH)
 		log_warn("%s: cannot send %s to pid %d", c->path, signal_name(sig), c->pid);
 }
@@ -221,9 +220,7 @@ static void
 fx_child_freed(void *ctx, struct child *c)
 {
 	(void)ctx;
-	if (c->pidfd >= 0)
-		close(c->pidfd);
-	c->pidfd = -1;
+	(void)c;
 }
 
 static void
@@ -307,9 +304,6 @@ reap_all(struct loop *loop)
 		st.signaled = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
 		st.value = si.si_status;
 		if (c && !c->sup) {
-			if (c->pidfd >= 0)
-				close(c->pidfd);
-			c->pidfd = -1;
 			core_child_exited(loop->core, c, st, mono_ms(loop));
 		} else {
 			struct core_event ev = {.type = EV_ORPHAN_REAPED,

@@ -194,7 +194,6 @@ child_new(struct core *core, struct child *parent, struct child_spec *spec, bool
 	c->owns_spec = owns_spec;
 	c->parent = parent;
 	c->id = spec->id ? spec->id : "";
-	c->pidfd = -1;
 	c->state = CHILD_DOWN;
 	c->timer.owner_kind = TIMER_CHILD;
 	c->exit_msg.kind = MSG_EXIT;

@@ -89,7 +89,6 @@ struct child {
 
 	enum child_state state;
 	pid_t pid;          /* workers: the running process, 0 when none */
-	int pidfd;          /* the shell's process handle, -1 when none */
 	unsigned restarts;  /* restarts of this child so far (for `tree`) */
 	uint64_t start_seq; /* order of the latest start; which_children lists newest first */
 	struct exit_status last_status;
@@ -265,7 +264,7 @@ struct core_request {
 };
 
 struct core_effects {
-	/* Start the worker `c`. On success set c->pid (and c->pidfd) and return
+	/* Start the worker `c`. On success set c->pid and return
 	 * 0; on failure return a negative errno and write the reason
 	 * ("exec:ENOENT", "chdir:EACCES", "fork:EAGAIN") into err. */
 	int (*spawn)(void *ctx, struct child *c, char *err, size_t errlen);

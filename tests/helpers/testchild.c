@@ -17,7 +17,8 @@
  *   term-exit CODE              exit with CODE on SIGTERM, wait forever
  *   orphans N [--code C] [--exit] [--print]
  *                               create N orphans: each of N children forks a
- *                               grandchild and exits at once; a grandchild
+ *                               grandchild (in a session of its own, as a
+ *                               daemon) and exits at once; a grandchild
  *                               waits until its parent is gone (it has been
  *                               reparented to the nearest subreaper or PID 1)
  *                               and exits with C (default 42). --print writes
@@ -345,6 +346,9 @@ mode_orphans(int argc, char **argv)
 			pid_t grandchild = fork();
 
 			if (grandchild == 0) {
+				/* its own session, as a daemon's: it must not go
+				 * with the worker's process group */
+				setsid();
 				close(pipefd[0]);
 				close(pipefd[1]);
 				orphan_wait(self, code);

@@ -995,7 +995,6 @@ node(struct fixture *f, struct child *parent, const char *id, enum node_type typ
 	c->parent = parent;
 	c->state = state;
 	c->pid = pid;
-	c->pidfd = -1;
 	c->start_seq = seq;
 	if (!parent)
 		snprintf(path, sizeof(path), "/");
