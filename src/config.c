@@ -1106,66 +1106,14 @@ convert_normal_exit(struct loader *ld, struct worker_spec *w, const struct y_nod
 	return 0;
 }
 
-/* A name from the database, or a number (a uid or gid need not have an
- * entry, which is common in containers). */
-static bool
-parse_id_number(const char *s, uint32_t *out)
-{
-	int64_t v;
-
-	if (!parse_decimal(s, 0, (int64_t)UINT32_MAX - 1, &v))
-		return false;
-	*out = (uint32_t)v;
-	return true;
-}
-
 static int
 resolve_credentials(struct loader *ld, struct worker_spec *w, const struct ynode *map)
 {
-	bool privileged = geteuid() == 0;
-	char q[QUOTE_MAX + 4];
-	uint32_t id;
+	const char *bad_key = NULL;
+	char msg[256];
 
-	if (w->user) {
-		const struct ynode *at = ymap_value(map, "user");
-		struct passwd *pw;
-
-		if (parse_id_number(w->user, &id)) {
-			pw = getpwuid(id);
-		} else {
-			pw = getpwnam(w->user);
-			if (!pw)
-				return fail_at(ld, at, "unknown user '%s'", quote(w->user, q));
-			id = pw->pw_uid;
-		}
-		if (!privileged && id != geteuid())
-			return fail_at(ld, at, "user '%s' requires running as root",
-				       quote(w->user, q));
-		w->uid = id;
-		w->has_uid = true;
-		/* The user's own group unless one is given; unprivileged, the
-		 * group stays supd's, as setgid() would fail. */
-		if (!w->group && pw && privileged) {
-			w->gid = pw->pw_gid;
-			w->has_gid = true;
-		}
-	}
-	if (w->group) {
-		const struct ynode *at = ymap_value(map, "group");
-
-		if (!parse_id_number(w->group, &id)) {
-			struct group *gr = getgrnam(w->group);
-
-			if (!gr)
-				return fail_at(ld, at, "unknown group '%s'", quote(w->group, q));
-			id = gr->gr_gid;
-		}
-		if (!privileged && id != getegid())
-			return fail_at(ld, at, "group '%s' requires running as root",
-				       quote(w->group, q));
-		w->gid = id;
-		w->has_gid = true;
-	}
+	if (spec_resolve_credentials(w, &bad_key, msg, sizeof(msg)) < 0)
+		return fail_at(ld, ymap_value(map, bad_key), "%s", msg);
 	return 0;
 }
 
@@ -1380,16 +1328,11 @@ convert_control(struct loader *ld, const struct y_control *yc, const struct ynod
 			       "invalid mode '%s' (expected an octal file mode such as 0600)",
 			       quote(yc->mode, q));
 	if (yc->group) {
-		uint32_t gid;
+		gid_t gid;
 
-		if (!parse_id_number(yc->group, &gid)) {
-			struct group *gr = getgrnam(yc->group);
-
-			if (!gr)
-				return fail_at(ld, ymap_value(map, "group"), "unknown group '%s'",
-					       quote(yc->group, q));
-			gid = gr->gr_gid;
-		}
+		if (spec_lookup_group(yc->group, &gid) < 0)
+			return fail_at(ld, ymap_value(map, "group"), "unknown group '%s'",
+				       quote(yc->group, q));
 		if (set_string(ld, &control->group, yc->group) < 0)
 			return -1;
 		control->gid = gid;
@@ -1420,6 +1363,13 @@ convert_forward_signals(struct loader *ld, const struct y_node *y, const struct 
 		/* supd acts on these itself: shutdown and reaping. */
 		if (sig == SIGTERM || sig == SIGINT || sig == SIGCHLD)
 			return fail_at(ld, seq->items[i], "cannot forward %s (supd handles it)",
+				       signal_name(sig));
+		/* Faults are about supd itself, and SIGPIPE is what supd gets
+		 * for writing to a closed socket: none of them is a message. */
+		if (sig == SIGPIPE || sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
+		    sig == SIGILL || sig == SIGABRT || sig == SIGTRAP || sig == SIGSYS)
+			return fail_at(ld, seq->items[i],
+				       "cannot forward %s (it is about supd itself)",
 				       signal_name(sig));
 		cfg->forward_signals |= UINT64_C(1) << (sig - 1);
 	}

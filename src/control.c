@@ -646,13 +646,14 @@ find_sup(struct conn *conn, struct ctl_request *r)
 	return NULL;
 }
 
-/* user: and group: of a spec that came over the socket, resolved as the
- * config loader does. NSS may block; only requests that name a user pay. */
+/* user: and group: of a spec that came over the socket, resolved by the
+ * same rules as the config file (spec.c), including that an unprivileged
+ * supd may only name its own ids. NSS may block; only requests that name a
+ * user pay. */
 static int
 resolve_ids(struct child_spec *spec, struct proto_error *err)
 {
-	struct worker_spec *w = &spec->worker;
-	char *end;
+	const char *bad_key = NULL;
 
 	if (spec_is_supervisor(spec)) {
 		for (size_t i = 0; i < spec->sup.nchildren; i++)
@@ -660,47 +661,10 @@ resolve_ids(struct child_spec *spec, struct proto_error *err)
 				return -1;
 		return spec->sup.template_spec ? resolve_ids(spec->sup.template_spec, err) : 0;
 	}
-	if (w->user) {
-		struct passwd *pw = getpwnam(w->user);
-		unsigned long uid;
-
-		if (pw) {
-			w->uid = pw->pw_uid;
-			if (!w->group) {
-				w->gid = pw->pw_gid;
-				w->has_gid = true;
-			}
-		} else {
-			errno = 0;
-			uid = strtoul(w->user, &end, 10);
-			if (errno || *end || end == w->user || uid > UINT32_MAX - 1) {
-				err->error = SUPD_E_BAD_REQUEST;
-				snprintf(err->message, sizeof(err->message), "unknown user '%s'",
-					 w->user);
-				return -1;
-			}
-			w->uid = (uid_t)uid;
-		}
-		w->has_uid = true;
-	}
-	if (w->group) {
-		struct group *gr = getgrnam(w->group);
-		unsigned long gid;
-
-		if (gr) {
-			w->gid = gr->gr_gid;
-		} else {
-			errno = 0;
-			gid = strtoul(w->group, &end, 10);
-			if (errno || *end || end == w->group || gid > UINT32_MAX - 1) {
-				err->error = SUPD_E_BAD_REQUEST;
-				snprintf(err->message, sizeof(err->message), "unknown group '%s'",
-					 w->group);
-				return -1;
-			}
-			w->gid = (gid_t)gid;
-		}
-		w->has_gid = true;
+	if (spec_resolve_credentials(&spec->worker, &bad_key, err->message, sizeof(err->message)) <
+	    0) {
+		err->error = SUPD_E_BAD_REQUEST;
+		return -1;
 	}
 	return 0;
 }

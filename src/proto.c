@@ -530,7 +530,7 @@ static const struct spec_key spec_keys[] = {
 	{"type", K_ANY | K_TEMPLATE},
 	{"restart", K_ANY | K_TEMPLATE},
 	{"shutdown", K_ANY | K_TEMPLATE},
-	{"significant", K_ANY | K_TEMPLATE},
+	{"significant", K_ANY},
 	{"start", K_WORKER | K_TEMPLATE},
 	{"env", K_WORKER | K_TEMPLATE},
 	{"cwd", K_WORKER | K_TEMPLATE},
@@ -847,6 +847,10 @@ spec_supervisor(struct spec_parse *sp, const json_t *obj, unsigned levels_left,
 	if (spec->type == NODE_DYNAMIC) {
 		if (s->strategy != STRATEGY_ONE_FOR_ONE)
 			return spec_fail(sp, "strategy", "a dynamic supervisor is one_for_one");
+		if (s->auto_shutdown != AUTO_SHUTDOWN_NEVER)
+			return spec_fail(
+				sp, "auto_shutdown",
+				"a dynamic supervisor has no significant children (never)");
 		v = json_object_get(obj, "max_children");
 		if (v && json_is_string(v) && strcmp(json_string_value(v), "infinity") == 0) {
 			s->max_children = SPEC_UNLIMITED;
@@ -854,7 +858,7 @@ spec_supervisor(struct spec_parse *sp, const json_t *obj, unsigned levels_left,
 			if (!json_is_integer(v))
 				return spec_type_fail(sp, "max_children",
 						      "an integer or \"infinity\"", v);
-			if (spec_int(sp, obj, "max_children", 0, SPEC_UNLIMITED - 1, &num) < 0)
+			if (spec_int(sp, obj, "max_children", 1, SPEC_UNLIMITED - 1, &num) < 0)
 				return -1;
 			s->max_children = (uint32_t)num;
 		}
@@ -1091,8 +1095,10 @@ proto_spec_to_json(const struct child_spec *spec, bool with_children)
 		ok = set(o, "id", json_string(spec->id));
 	ok = ok && set(o, "type", json_string(node_type_name(spec->type))) &&
 	     set(o, "restart", json_string(restart_name(spec->restart))) &&
-	     set(o, "shutdown", shutdown_json(spec->shutdown_ms)) &&
-	     set(o, "significant", json_boolean(spec->significant));
+	     set(o, "shutdown", shutdown_json(spec->shutdown_ms));
+	/* a template (and the root) has no id and cannot be significant */
+	if (ok && spec->id)
+		ok = set(o, "significant", json_boolean(spec->significant));
 	if (ok && spec->type == NODE_WORKER)
 		ok = worker_json(o, &spec->worker);
 	if (ok && spec_is_supervisor(spec))

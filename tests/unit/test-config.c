@@ -1108,6 +1108,10 @@ Test(values_bad, forward_signals)
 		     "t.yaml:1:19: cannot forward SIGINT (supd handles it)");
 	expect_error("forward_signals: [SIGCHLD]\n",
 		     "t.yaml:1:19: cannot forward SIGCHLD (supd handles it)");
+	expect_error("forward_signals: [SIGUSR2, PIPE]\n",
+		     "t.yaml:1:28: cannot forward SIGPIPE (it is about supd itself)");
+	expect_error("forward_signals: [SIGSEGV]\n",
+		     "t.yaml:1:19: cannot forward SIGSEGV (it is about supd itself)");
 }
 
 Test(values_bad, control_mode_and_group)

@@ -751,6 +751,13 @@ Test(spec, dynamic_supervisor)
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"template\":{\"start\":[\"x\"],"
 		 "\"restart\":\"temporary\",\"significant\":true}}",
 		 "spec.template.significant");
+	/* the same rules as the config file */
+	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"auto_shutdown\":\"any_significant\","
+		 "\"template\":{\"start\":[\"x\"]}}",
+		 "spec.auto_shutdown");
+	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"max_children\":0,"
+		 "\"template\":{\"start\":[\"x\"]}}",
+		 "max_children");
 }
 
 Test(spec, not_an_object)
