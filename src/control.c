@@ -418,9 +418,9 @@ monitors_on_event(struct control *ctl, const struct core_event *ev)
 		if (strcmp(m->path, ev->path) != 0)
 			continue;
 		if (exited && !m->supervisor && m->pid == ev->pid)
-			monitor_fire(m, proto_reason_name(ev->reason), &ev->status);
+			monitor_fire(m, exit_reason_name(ev->reason), &ev->status);
 		else if (!exited && m->supervisor)
-			monitor_fire(m, proto_reason_name(ev->reason), NULL);
+			monitor_fire(m, exit_reason_name(ev->reason), NULL);
 	}
 }
 

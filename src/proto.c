@@ -1280,7 +1280,7 @@ proto_which_children(const struct sup *s)
 		     set(e, "pid", pid_json(c)) &&
 		     set(e, "type", json_string(node_type_name(c->spec->type))) &&
 		     set(e, "restart", json_string(restart_name(c->spec->restart))) &&
-		     set(e, "state", json_string(proto_state_name(c->state)));
+		     set(e, "state", json_string(child_state_name(c->state)));
 	}
 	free(v);
 	if (!ok) {
@@ -1326,7 +1326,7 @@ proto_tree(const struct child *c)
 		ok = set(o, "id", json_string(c->id));
 	ok = ok && set(o, "path", json_string(c->path)) &&
 	     set(o, "type", json_string(node_type_name(spec->type))) &&
-	     set(o, "state", json_string(proto_state_name(c->state))) &&
+	     set(o, "state", json_string(child_state_name(c->state))) &&
 	     set(o, "pid", pid_json(c)) && set(o, "restarts", json_integer(c->restarts));
 	if (ok && c->parent)
 		ok = set(o, "restart", json_string(restart_name(spec->restart)));
@@ -1415,38 +1415,4 @@ proto_core_error_name(enum core_error e)
 		return SUPD_E_BAD_REQUEST;
 	}
 	return SUPD_E_BAD_REQUEST;
-}
-
-const char *
-proto_state_name(enum child_state s)
-{
-	switch (s) {
-	case CHILD_DOWN:
-		return "stopped";
-	case CHILD_STARTING:
-		return "starting";
-	case CHILD_RUNNING:
-		return "running";
-	case CHILD_STOPPING:
-		return "stopping";
-	case CHILD_RESTARTING:
-		return "restarting";
-	}
-	return "?";
-}
-
-const char *
-proto_reason_name(enum exit_reason r)
-{
-	switch (r) {
-	case REASON_NORMAL:
-		return "normal";
-	case REASON_SHUTDOWN:
-		return "shutdown";
-	case REASON_KILLED:
-		return "killed";
-	case REASON_CRASH:
-		return "crash";
-	}
-	return "crash";
 }

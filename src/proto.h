@@ -149,7 +149,5 @@ bool proto_child_alive(const struct child *c);
 
 /* Wire names. */
 const char *proto_core_error_name(enum core_error e);
-const char *proto_state_name(enum child_state s);
-const char *proto_reason_name(enum exit_reason r);
 
 #endif

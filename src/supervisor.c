@@ -1002,6 +1002,18 @@ begin_restart(struct core *core, struct sup *s, struct child *c, uint64_t now)
 	sup_step(core, s, now);
 }
 
+/* Every restart decision, first try or retry, is recorded before the
+ * restart is attempted, and may be the one that exceeds the intensity. */
+static void
+restart_decision(struct core *core, struct sup *s, struct child *c, uint64_t now)
+{
+	if (intensity_add(&s->intensity, now / 1000)) {
+		give_up(core, s, now);
+		return;
+	}
+	begin_restart(core, s, c, now);
+}
+
 static void
 handle_exit(struct core *core, struct sup *s, struct child *c, uint64_t now)
 {
@@ -1031,25 +1043,16 @@ handle_exit(struct core *core, struct sup *s, struct child *c, uint64_t now)
 			sup_begin_stop(core, s, REASON_SHUTDOWN, now);
 		return;
 	}
-	if (intensity_add(&s->intensity, now / 1000)) {
-		give_up(core, s, now);
-		return;
-	}
-	begin_restart(core, s, c, now);
+	restart_decision(core, s, c, now);
 }
 
 static void
 handle_retry(struct core *core, struct sup *s, struct child *c, uint64_t now)
 {
-	if (c->state != CHILD_RESTARTING)
-		return;
-	if (intensity_add(&s->intensity, now / 1000)) {
-		give_up(core, s, now);
-		return;
-	}
 	/* one_for_all restarts the whole group again; rest_for_one goes on
 	 * from the child that failed; one_for_one retries that child. */
-	begin_restart(core, s, c, now);
+	if (c->state == CHILD_RESTARTING)
+		restart_decision(core, s, c, now);
 }
 
 static void

@@ -964,15 +964,15 @@ Test(names, core_errors)
 
 Test(names, states_and_reasons)
 {
-	cr_assert(eq(str, (char *)proto_state_name(CHILD_DOWN), "stopped"));
-	cr_assert(eq(str, (char *)proto_state_name(CHILD_STARTING), "starting"));
-	cr_assert(eq(str, (char *)proto_state_name(CHILD_RUNNING), "running"));
-	cr_assert(eq(str, (char *)proto_state_name(CHILD_STOPPING), "stopping"));
-	cr_assert(eq(str, (char *)proto_state_name(CHILD_RESTARTING), "restarting"));
-	cr_assert(eq(str, (char *)proto_reason_name(REASON_NORMAL), "normal"));
-	cr_assert(eq(str, (char *)proto_reason_name(REASON_SHUTDOWN), "shutdown"));
-	cr_assert(eq(str, (char *)proto_reason_name(REASON_KILLED), "killed"));
-	cr_assert(eq(str, (char *)proto_reason_name(REASON_CRASH), "crash"));
+	cr_assert(eq(str, (char *)child_state_name(CHILD_DOWN), "stopped"));
+	cr_assert(eq(str, (char *)child_state_name(CHILD_STARTING), "starting"));
+	cr_assert(eq(str, (char *)child_state_name(CHILD_RUNNING), "running"));
+	cr_assert(eq(str, (char *)child_state_name(CHILD_STOPPING), "stopping"));
+	cr_assert(eq(str, (char *)child_state_name(CHILD_RESTARTING), "restarting"));
+	cr_assert(eq(str, (char *)exit_reason_name(REASON_NORMAL), "normal"));
+	cr_assert(eq(str, (char *)exit_reason_name(REASON_SHUTDOWN), "shutdown"));
+	cr_assert(eq(str, (char *)exit_reason_name(REASON_KILLED), "killed"));
+	cr_assert(eq(str, (char *)exit_reason_name(REASON_CRASH), "crash"));
 }
 
 /* ---- views of a runtime tree built by hand ---- */
