@@ -305,7 +305,8 @@ expect_failure(struct child_spec *spec, int expected, const char *expected_err)
 	Test(spawn_vfork, name)                                                                    \
 	{                                                                                          \
 		spawn_set_method(SPAWN_VFORK);                                                     \
-		cr_assert_eq(spawn_method(), SPAWN_VFORK);                                         \
+		if (spawn_method() != SPAWN_VFORK)                                                 \
+			cr_skip_test("the vfork-style clone is not used in this build (ASan)");    \
 		name();                                                                            \
 	}                                                                                          \
 	Test(spawn_clone3, name)                                                                   \
@@ -346,7 +347,11 @@ Test(spawn, method_switch)
 	spawn_set_method(SPAWN_FORK);
 	cr_assert_eq(spawn_method(), SPAWN_FORK);
 	spawn_set_method(SPAWN_VFORK);
+#if !defined(__SANITIZE_ADDRESS__)
 	cr_assert_eq(spawn_method(), SPAWN_VFORK, "the vfork-style clone is the default");
+#else
+	cr_assert_eq(spawn_method(), SPAWN_CLONE3, "ASan builds never use the vfork-style clone");
+#endif
 }
 
 /* Runs fn in a forked helper and returns its exit code. */
