@@ -1324,6 +1324,12 @@ def main():
         "RESULTS-" + ("quick-" if args.quick else "") + "-".join(metrics)
     with open(os.path.join(args.results, name + ".md"), "w") as f:
         f.write(markdown(bb, info, metrics, elapsed))
+        # The findings (why a target is or is not met, what was fixed)
+        # are written by hand and kept across runs.
+        analysis = os.path.join(args.results, "ANALYSIS.md")
+        if name == "RESULTS" and os.path.exists(analysis):
+            with open(analysis) as a:
+                f.write("\n" + a.read())
     with open(os.path.join(args.results, name + ".json"), "w") as f:
         json.dump({"info": info, "rows": bb.rows, "samples": {
             k: (v if not isinstance(v, dict) else {str(kk): vv for kk, vv in v.items()})

@@ -47,10 +47,10 @@ static inline int
 stamp_write(int fd, int64_t ns, enum stamp_kind kind, unsigned tag)
 {
 	struct stamp_rec rec = {
-	    .ns = ns,
-	    .pid = (int32_t)getpid(),
-	    .kind = (uint16_t)kind,
-	    .tag = (uint16_t)tag,
+		.ns = ns,
+		.pid = (int32_t)getpid(),
+		.kind = (uint16_t)kind,
+		.tag = (uint16_t)tag,
 	};
 
 	return write(fd, &rec, sizeof rec) == (ssize_t)sizeof rec ? 0 : -errno;

@@ -259,14 +259,14 @@ cmd_restart(int argc, char **argv)
 		t_kill = stamp_now();
 		if (kill(cur.pid, SIGKILL) < 0) {
 			fprintf(stderr, "supbench restart: kill %d: %s\n", cur.pid,
-			        strerror(errno));
+				strerror(errno));
 			return 2;
 		}
 		do {
 			if (!sf_next_kind(&sf, &rec, STAMP_START, 0, t_kill + 10000 * NS_PER_MS)) {
 				fprintf(stderr,
-				        "supbench restart: no replacement within 10 s (kill %u)\n",
-				        i + 1);
+					"supbench restart: no replacement within 10 s (kill %u)\n",
+					i + 1);
 				return 2;
 			}
 		} while (rec.pid == cur.pid);
@@ -307,10 +307,10 @@ spawner_run(void *arg)
 		return NULL;
 	}
 	for (unsigned i = 0; i < s->n; i++)
-		outlen +=
-		    (size_t)snprintf(out + outlen, outcap - outlen,
-		                     "{\"op\":\"start_child\",\"sup\":\"%s\",\"args\":[\"%u\"]}\n",
-		                     s->sup, (s->first + i) % 65536);
+		outlen += (size_t)snprintf(
+			out + outlen, outcap - outlen,
+			"{\"op\":\"start_child\",\"sup\":\"%s\",\"args\":[\"%u\"]}\n", s->sup,
+			(s->first + i) % 65536);
 	fcntl(c.fd, F_SETFL, O_NONBLOCK);
 	pthread_barrier_wait(s->go);
 	while (s->ok + s->errors < s->n) {
@@ -344,7 +344,7 @@ spawner_run(void *arg)
 			} else {
 				if (!s->errors)
 					snprintf(s->error, sizeof s->error, "%s",
-					         reply_error(reply));
+						 reply_error(reply));
 				s->errors++;
 			}
 			json_decref(reply);
@@ -381,10 +381,10 @@ cmd_spawn(int argc, char **argv)
 	pthread_barrier_init(&go, NULL, clients + 1);
 	for (unsigned i = 0, first = 1; i < clients; i++) {
 		sp[i] = (struct spawner){.go = &go,
-		                         .sock = argv[2],
-		                         .sup = argv[3],
-		                         .first = first,
-		                         .n = n / clients + (i < n % clients)};
+					 .sock = argv[2],
+					 .sup = argv[3],
+					 .first = first,
+					 .n = n / clients + (i < n % clients)};
 		first += sp[i].n;
 		pthread_create(&sp[i].thread, NULL, spawner_run, &sp[i]);
 	}
@@ -398,7 +398,7 @@ cmd_spawn(int argc, char **argv)
 			last_reply = sp[i].last_reply;
 		if (sp[i].errors)
 			fprintf(stderr, "supbench spawn: client %u: %u errors (%s)\n", i,
-			        sp[i].errors, sp[i].error);
+				sp[i].errors, sp[i].error);
 	}
 	deadline = stamp_now() + 30000 * NS_PER_MS;
 	while (seen < ok && sf_next_kind(&sf, &rec, STAMP_START, 0, deadline)) {
@@ -488,8 +488,11 @@ cmd_ctl(int argc, char **argv)
 	memcpy(req + reqlen, "\n", 2);
 	pthread_barrier_init(&go, NULL, clients);
 	for (unsigned i = 0; i < clients; i++) {
-		ks[i] = (struct caller){
-		    .go = &go, .sock = argv[2], .req = req, .n = per, .lat = all + (size_t)i * per};
+		ks[i] = (struct caller){.go = &go,
+					.sock = argv[2],
+					.req = req,
+					.n = per,
+					.lat = all + (size_t)i * per};
 		pthread_create(&ks[i].thread, NULL, caller_run, &ks[i]);
 	}
 	for (unsigned i = 0; i < clients; i++) {
@@ -562,8 +565,8 @@ cmd_killtimeout(int argc, char **argv)
 		if (raw)
 			kill(raw_pid, SIGUSR1);
 		else if (dprintf(c.fd,
-		                 "{\"op\":\"terminate_child\",\"sup\":\"%s\",\"id\":\"%s\"}\n",
-		                 argv[7], argv[8]) < 0)
+				 "{\"op\":\"terminate_child\",\"sup\":\"%s\",\"id\":\"%s\"}\n",
+				 argv[7], argv[8]) < 0)
 			return 2;
 		if (!sf_next_kind(&sf, &term, STAMP_TERM, start.pid, deadline)) {
 			fputs("supbench killtimeout: the child never got its stop signal\n",
@@ -652,7 +655,7 @@ watch_cgroup(const char *counter, int *watched)
 
 		if (fd >= 0 &&
 		    epoll_ctl(ep, EPOLL_CTL_ADD, fd,
-		              &(struct epoll_event){.events = EPOLLIN, .data.fd = fd}) == 0)
+			      &(struct epoll_event){.events = EPOLLIN, .data.fd = fd}) == 0)
 			(*watched)++;
 	}
 	fclose(f);
@@ -704,7 +707,7 @@ cmd_orphans(int argc, char **argv)
 	}
 	if (!t_end) {
 		fprintf(stderr, "supbench orphans: %ld of %ld orphans still unreaped\n",
-		        now_count - target, n);
+			now_count - target, n);
 		return 2;
 	}
 	/* The last column: how long reaping lagged behind the last exit. */
@@ -749,8 +752,9 @@ main(int argc, char **argv)
 		const char *name;
 		int (*run)(int, char **);
 	} cmds[] = {
-	    {"restart", cmd_restart},         {"spawn", cmd_spawn},     {"ctl", cmd_ctl},
-	    {"killtimeout", cmd_killtimeout}, {"orphans", cmd_orphans}, {"waitsock", cmd_waitsock},
+		{"restart", cmd_restart}, {"spawn", cmd_spawn},
+		{"ctl", cmd_ctl},         {"killtimeout", cmd_killtimeout},
+		{"orphans", cmd_orphans}, {"waitsock", cmd_waitsock},
 	};
 
 	signal(SIGPIPE, SIG_IGN);

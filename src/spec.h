@@ -126,9 +126,9 @@ void spec_set_defaults(struct child_spec *spec);
 
 bool spec_is_supervisor(const struct child_spec *spec);
 
-/* Resolves w->user and w->group (names, or numbers that need no database
- * entry) into uid/gid. An unprivileged supd may only name its own ids.
- * Returns 0, or -1 with *bad_key ("user" or "group") and a message. */
+/* credentials.c: resolves w->user and w->group (names, or numbers that need
+ * no database entry) into uid/gid. An unprivileged supd may only name its
+ * own ids. Returns 0, or -1 with *bad_key ("user" or "group") and a message. */
 int spec_resolve_credentials(struct worker_spec *w, const char **bad_key, char *msg, size_t len);
 /* A group name, or a number; 0, or -1 when there is no such group. */
 int spec_lookup_group(const char *name, gid_t *gid);

@@ -22,7 +22,7 @@ static int
 stop_child(int pidfd, int tfd, long ms)
 {
 	struct itimerspec its = {
-	    .it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000}};
+		.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000}};
 	struct pollfd pfd[2] = {{.fd = pidfd, .events = POLLIN}, {.fd = tfd, .events = POLLIN}};
 	siginfo_t si;
 

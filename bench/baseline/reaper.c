@@ -59,6 +59,6 @@ main(int argc, char **argv)
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 			if (pid == main_pid)
 				return WIFEXITED(status) ? WEXITSTATUS(status)
-				                         : 128 + WTERMSIG(status);
+							 : 128 + WTERMSIG(status);
 	}
 }

@@ -81,7 +81,7 @@ main(int argc, char **argv)
 		return 70;
 	sig_idx = n;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, sfd,
-	              &(struct epoll_event){.events = EPOLLIN, .data.u32 = sig_idx}) < 0)
+		      &(struct epoll_event){.events = EPOLLIN, .data.u32 = sig_idx}) < 0)
 		return 70;
 	for (unsigned i = 0; i < n; i++)
 		slots[i].pidfd = -1;
