@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import shutil
+import select
 import signal
 import statistics
 import struct
@@ -843,13 +844,20 @@ def metric_shutdown(bb):
                        "supbench-spawn")
             wait_stamps(stamp, n, 60)
             time.sleep(0.1)
-            t0 = now_ns()
-            p.send_signal(signal.SIGTERM)
+            # Popen.wait(timeout) polls with sleeps that double up to 50 ms,
+            # which quantised this measurement; a pidfd is readable the
+            # moment supd is gone.
+            pidfd = os.pidfd_open(p.pid)
             try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
+                t0 = now_ns()
+                p.send_signal(signal.SIGTERM)
+                ready, _, _ = select.select([pidfd], [], [], 60)
+                t1 = now_ns()
+            finally:
+                os.close(pidfd)
+            if not ready:
                 raise Skip("supd did not exit within 60 s of SIGTERM")
-            t1 = now_ns()
+            p.wait()
             if p.returncode != 0:
                 raise Skip(f"supd exited with status {p.returncode}")
             return t1 - t0
