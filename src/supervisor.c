@@ -1122,12 +1122,32 @@ find_child_by_id(struct core *core, struct sup *s, const char *id)
 	return index_find_path(&core->index, path);
 }
 
+/* Appends copies of add[0..nadd) to the NULL-terminated vector *v of *n. */
+static int
+strv_append(char ***v, size_t *n, const char *const *add, size_t nadd)
+{
+	char **grown;
+
+	if (!nadd)
+		return 0;
+	grown = realloc(*v, (*n + nadd + 1) * sizeof(*grown));
+	if (!grown)
+		return -1;
+	*v = grown;
+	for (size_t i = 0; i < nadd; i++) {
+		grown[*n] = strdup(add[i]);
+		if (!grown[*n])
+			return -1;
+		grown[++*n] = NULL;
+	}
+	return 0;
+}
+
 static struct child_spec *
 dynamic_spec(const struct child_spec *tmpl, const char *id, const struct core_request *req)
 {
 	struct child_spec *spec = spec_clone(tmpl);
 	struct worker_spec *w;
-	char **argv, **env;
 
 	if (!spec)
 		return NULL;
@@ -1135,32 +1155,13 @@ dynamic_spec(const struct child_spec *tmpl, const char *id, const struct core_re
 	if (!spec->id)
 		goto fail;
 	w = &spec->worker;
-	if (req->nargs) {
-		argv = realloc(w->argv, (w->argc + req->nargs + 1) * sizeof(*argv));
-		if (!argv)
-			goto fail;
-		w->argv = argv;
-		for (size_t i = 0; i < req->nargs; i++) {
-			argv[w->argc] = strdup(req->args[i]);
-			if (!argv[w->argc])
-				goto fail;
-			argv[++w->argc] = NULL;
-		}
-	}
+	if (strv_append(&w->argv, &w->argc, req->args, req->nargs) < 0 ||
+	    strv_append(&w->env, &w->envc, req->env, req->nenv) < 0)
+		goto fail;
+	/* Without env of its own, the child's environment is its template's:
+	 * share the template's block instead of building a copy per child. */
 	if (!req->nenv)
 		w->env_source = (struct worker_spec *)&tmpl->worker;
-	if (req->nenv) {
-		env = realloc(w->env, (w->envc + req->nenv + 1) * sizeof(*env));
-		if (!env)
-			goto fail;
-		w->env = env;
-		for (size_t i = 0; i < req->nenv; i++) {
-			env[w->envc] = strdup(req->env[i]);
-			if (!env[w->envc])
-				goto fail;
-			env[++w->envc] = NULL;
-		}
-	}
 	return spec;
 fail:
 	spec_free(spec);
