@@ -20,14 +20,21 @@ export KV_DIR=$dir
 supd_pid=
 
 say() { printf '%s\n' "$*"; }
-pass() { say "ok - $*"; }
+# TAP, so that every check counts on its own.
+checks=0
+pass() {
+	checks=$((checks + 1))
+	say "ok $checks - $*"
+}
 
 fail() {
-	say "FAIL: $*"
-	say "--- events"
-	cat "$events" 2>/dev/null
-	say "--- supd's log"
-	cat "$dir/supd.log" 2>/dev/null
+	checks=$((checks + 1))
+	say "not ok $checks - $*"
+	say "# --- events"
+	sed 's/^/# /' "$events" 2>/dev/null
+	say "# --- supd's log"
+	sed 's/^/# /' "$dir/supd.log" 2>/dev/null
+	say "1..$checks"
 	exit 1
 }
 
@@ -271,3 +278,4 @@ for pid in "$new_registry_pid" "$a2_pid"; do
 done
 [ ! -e "$dir/registry.sock" ] || fail "the registry left its socket behind on SIGTERM"
 pass "supd stops the tree on SIGTERM and exits 0"
+say "1..$checks"
