@@ -89,6 +89,26 @@ def main():
         check([int(k["id"]) for k in kids] == list(range(N, 0, -1)), "newest first")
         pids = [k["pid"] for k in kids]
 
+        # "Started" means exec'd; each child ignores SIGTERM a moment later.
+        # Wait (with a deadline) until all of them do, or the ones still
+        # starting would die of the stop signal on a loaded machine.
+        def ignores_term(pid):
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("SigIgn:"):
+                            return int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1))
+            except OSError:
+                pass
+            return False
+        deadline = time.monotonic() + 60
+        waiting = list(pids)
+        while waiting and time.monotonic() < deadline:
+            waiting = [p for p in waiting if not ignores_term(p)]
+            if waiting:
+                time.sleep(0.01)  # a deadline wait for the children's own setup
+        check(not waiting, "every child ignores SIGTERM")
+
         s.sendall(b'{"op":"count_children","sup":"/pool"}\n')
         r = read_lines(s, 1, time.monotonic() + 10)
         check(r and r[0]["specs"] == N and r[0]["active"] == N and r[0]["workers"] == N
