@@ -46,11 +46,9 @@
 struct loop {
 	sd_event *event;
 	struct core *core;
-	struct config *cfg;
 	struct control *control;
 	sd_event_source *defer;
 	sd_event_source *notify_source;
-	int notify_fd;
 	char notify_path[64];
 	uint64_t forward_signals; /* bit sig-1 */
 	uint64_t started_us;
@@ -217,13 +215,6 @@ fx_event(void *ctx, const struct core_event *ev)
 }
 
 static void
-fx_child_freed(void *ctx, struct child *c)
-{
-	(void)ctx;
-	(void)c;
-}
-
-static void
 fx_stopped(void *ctx, int exit_code)
 {
 	struct loop *loop = ctx;
@@ -256,7 +247,6 @@ static const struct core_effects loop_effects = {
 	.timer_disarm = fx_timer_disarm,
 	.timer_release = fx_timer_release,
 	.event = fx_event,
-	.child_freed = fx_child_freed,
 	.stopped = fx_stopped,
 	.wakeup = fx_wakeup,
 	.tree_started = fx_tree_started,
@@ -457,7 +447,6 @@ open_notify_socket(struct loop *loop)
 		return r;
 	}
 	sd_event_source_set_io_fd_own(loop->notify_source, true);
-	loop->notify_fd = fd;
 	return 0;
 }
 
@@ -524,8 +513,6 @@ loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 
 	if (!loop)
 		return -ENOMEM;
-	loop->cfg = cfg;
-	loop->notify_fd = -1;
 	loop->forward_signals = cfg->forward_signals;
 	loop->exec_failure_status = opt->exec_failure_status;
 

@@ -277,11 +277,20 @@ child_free(struct core *core, struct child *c)
 	index_remove_path(&core->index, c);
 	if (c->timer.handle)
 		core->fx->timer_release(core->ctx, &c->timer);
-	core->fx->child_freed(core->ctx, c);
+	if (core->fx->child_freed)
+		core->fx->child_freed(core->ctx, c);
 	free(c->path);
 	if (c->owns_spec)
 		spec_free(c->spec);
 	free(c);
+}
+
+/* Puts a new child last in its supervisor's start order. */
+static void
+sup_append_child(struct sup *s, struct child *c)
+{
+	TAILQ_INSERT_TAIL(&s->children, c, sibling);
+	s->nchildren++;
 }
 
 /* Builds the runtime children of a static supervisor from its spec. The
@@ -298,8 +307,7 @@ sup_build_children(struct core *core, struct sup *s)
 		struct child *c = child_new(core, s->self, ss->children[i], false);
 		if (!c)
 			return -ENOMEM;
-		TAILQ_INSERT_TAIL(&s->children, c, sibling);
-		s->nchildren++;
+		sup_append_child(s, c);
 	}
 	return 0;
 }
@@ -1226,8 +1234,7 @@ request_start_dynamic(struct core *core, struct sup *s, struct core_request *req
 		request_finish(req, CORE_E_NOMEM);
 		return;
 	}
-	TAILQ_INSERT_TAIL(&s->children, c, sibling);
-	s->nchildren++;
+	sup_append_child(s, c);
 	start_child_call(core, s, req, c, now);
 }
 
@@ -1261,8 +1268,7 @@ request_start_static(struct core *core, struct sup *s, struct core_request *req,
 		request_finish(req, CORE_E_NOMEM);
 		return;
 	}
-	TAILQ_INSERT_TAIL(&s->children, c, sibling);
-	s->nchildren++;
+	sup_append_child(s, c);
 	start_child_call(core, s, req, c, now);
 }
 

@@ -276,7 +276,7 @@ struct core_effects {
 	void (*timer_disarm)(void *ctx, struct timer *t);
 	void (*timer_release)(void *ctx, struct timer *t);
 	void (*event)(void *ctx, const struct core_event *ev);
-	/* `c` is about to be freed: drop every reference to it. */
+	/* Optional: `c` is about to be freed: drop every reference to it. */
 	void (*child_freed)(void *ctx, struct child *c);
 	/* The root supervisor is gone: supd should exit with this status. */
 	void (*stopped)(void *ctx, int exit_code);
