@@ -157,19 +157,30 @@ wrong_type(struct proto_error *err, const char *where, const char *key, const ch
 	return -1;
 }
 
+/* The value of key in obj: 1 and *v when present, 0 when absent and
+ * optional, -1 (with the error set) when absent and required. */
+static int
+arg_lookup(const json_t *obj, const char *key, bool required, json_t **v, struct proto_error *err)
+{
+	*v = json_object_get(obj, key);
+	if (*v)
+		return 1;
+	if (!required)
+		return 0;
+	fail(err, SUPD_E_BAD_REQUEST, "missing argument '%s'", key);
+	return -1;
+}
+
 static int
 arg_string(const json_t *obj, const char *key, bool required, const char **out,
 	   struct proto_error *err)
 {
-	json_t *v = json_object_get(obj, key);
+	json_t *v;
+	int r;
 
 	*out = NULL;
-	if (!v) {
-		if (!required)
-			return 0;
-		fail(err, SUPD_E_BAD_REQUEST, "missing argument '%s'", key);
-		return -1;
-	}
+	if ((r = arg_lookup(obj, key, required, &v, err)) <= 0)
+		return r;
 	if (!json_is_string(v))
 		return wrong_type(err, "", key, "a string", v);
 	*out = json_string_value(v);
@@ -195,15 +206,12 @@ static int
 arg_uint(const json_t *obj, const char *key, bool required, json_int_t max, json_int_t *out,
 	 struct proto_error *err)
 {
-	json_t *v = json_object_get(obj, key);
+	json_t *v;
+	int r;
 
 	*out = 0;
-	if (!v) {
-		if (!required)
-			return 0;
-		fail(err, SUPD_E_BAD_REQUEST, "missing argument '%s'", key);
-		return -1;
-	}
+	if ((r = arg_lookup(obj, key, required, &v, err)) <= 0)
+		return r;
 	if (!json_is_integer(v))
 		return wrong_type(err, "", key, "an integer", v);
 	*out = json_integer_value(v);
@@ -233,16 +241,13 @@ arg_path(json_t *obj, const char *key, bool required, const char **out, struct p
 static int
 arg_id(json_t *obj, const char *key, bool required, const char **out, struct proto_error *err)
 {
-	json_t *v = json_object_get(obj, key);
+	json_t *v;
 	char buf[32];
+	int r;
 
 	*out = NULL;
-	if (!v) {
-		if (!required)
-			return 0;
-		fail(err, SUPD_E_BAD_REQUEST, "missing argument '%s'", key);
-		return -1;
-	}
+	if ((r = arg_lookup(obj, key, required, &v, err)) <= 0)
+		return r;
 	if (json_is_integer(v)) {
 		if (json_integer_value(v) < 0) {
 			fail(err, SUPD_E_BAD_REQUEST, "%s must not be negative", key);
