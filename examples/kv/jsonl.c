@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "jsonl.h"
 
 struct buf {
@@ -373,5 +375,24 @@ jsonl_call(int fd, json_t *req, json_t **reply, int timeout_ms)
 		}
 	}
 	free(in.data);
+	return r;
+}
+
+int
+jsonl_serve(sd_event *event, const char *path, sd_event_io_handler_t on_accept)
+{
+	int fd = jsonl_listen(path), r;
+
+	if (fd < 0)
+		return fd;
+	r = sd_event_add_io(event, NULL, fd, EPOLLIN, on_accept, NULL);
+	if (r < 0) {
+		close(fd);
+		unlink(path);
+		return r;
+	}
+	sd_notify(0, "READY=1");
+	r = sd_event_loop(event);
+	unlink(path);
 	return r;
 }

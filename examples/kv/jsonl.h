@@ -40,6 +40,12 @@ void jsonl_close(struct jsonl *conn);
 /* A listening socket at path (a stale file there is replaced), non-blocking
  * and close-on-exec. Returns the fd or -errno. */
 int jsonl_listen(const char *path);
+/* Listens on path, accepts through on_accept, tells supd the server is
+ * ready (READY=1, for `ready: notify`), and runs the loop until it exits;
+ * removes the socket file afterwards. Returns the loop's result, or -errno
+ * if the server could not be set up. */
+int jsonl_serve(sd_event *event, const char *path, sd_event_io_handler_t on_accept);
+
 /* A blocking connection to path. Returns the fd or -errno. */
 int jsonl_connect(const char *path);
 

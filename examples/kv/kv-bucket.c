@@ -20,8 +20,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "jsonl.h"
 
 static sd_event *event;
@@ -141,7 +139,7 @@ main(int argc, char **argv)
 		{0},
 	};
 	const char *path = NULL;
-	int opt, fd, r;
+	int opt, r;
 
 	while ((opt = getopt_long(argc, argv, "s:h", options, NULL)) != -1) {
 		if (opt == 's')
@@ -164,19 +162,8 @@ main(int argc, char **argv)
 					NULL);
 	if (r < 0)
 		errx(1, "event loop: %s", strerror(-r));
-	fd = jsonl_listen(path);
-	if (fd < 0)
-		errx(1, "%s: %s", path, strerror(-fd));
-	r = sd_event_add_io(event, NULL, fd, EPOLLIN, on_accept, NULL);
-	if (r < 0) {
-		unlink(path);
-		errx(1, "event loop: %s", strerror(-r));
-	}
-	sd_notify(0, "READY=1");
-
-	r = sd_event_loop(event);
-	unlink(path);
+	r = jsonl_serve(event, path, on_accept);
 	if (r < 0)
-		errx(1, "event loop: %s", strerror(-r));
+		errx(1, "%s: %s", path, strerror(-r));
 	return r;
 }

@@ -29,8 +29,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "jsonl.h"
 
 #define PATH_SIZE sizeof(((struct sockaddr_un *)0)->sun_path)
@@ -394,19 +392,8 @@ main(int argc, char **argv)
 	r = jsonl_new(&supd, event, fd, on_supd_message, on_supd_close, NULL);
 	if (r < 0)
 		errx(1, "supd connection: %s", strerror(-r));
-	fd = jsonl_listen(path);
-	if (fd < 0)
-		errx(1, "%s: %s", path, strerror(-fd));
-	r = sd_event_add_io(event, NULL, fd, EPOLLIN, on_accept, NULL);
-	if (r < 0) {
-		unlink(path);
-		errx(1, "event loop: %s", strerror(-r));
-	}
-	sd_notify(0, "READY=1");
-
-	r = sd_event_loop(event);
-	unlink(path);
+	r = jsonl_serve(event, path, on_accept);
 	if (r < 0)
-		errx(1, "event loop: %s", strerror(-r));
+		errx(1, "%s: %s", path, strerror(-r));
 	return r;
 }
