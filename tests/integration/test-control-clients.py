@@ -17,14 +17,10 @@ import sys
 import tempfile
 import time
 
-results = []
+from tap import check, finish, kill_tree
+
 EMPTY = "an-empty-supervisor-with-a-long-id-so-that-each-event-is-larger"
 
-
-def check(cond, what):
-    results.append(bool(cond))
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (len(results), what), flush=True)
-    return cond
 
 
 def call(path, req, timeout=10):
@@ -217,11 +213,8 @@ children:
         os.kill(proc.pid, signal.SIGTERM)
         check(proc.wait(timeout=20) == 0, "supd exits 0")
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    print("1..%d" % len(results))
-    return 0 if all(results) else 1
+        kill_tree(proc)
+    return finish()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 
+from tap import check, finish
+
 DEADLINE = 10.0
 
 CONFIG = """\
@@ -45,13 +47,7 @@ children:
     start: ["/bin/sleep", "1000"]
 """
 
-results = []
 
-
-def check(cond, what):
-    results.append((bool(cond), what))
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (len(results), what), flush=True)
-    return cond
 
 
 class Conn:
@@ -164,8 +160,7 @@ def main():
         run(supd, supctl, sock, work)
     finally:
         supd.stop()
-    print("1..%d" % len(results))
-    return 0 if all(ok for ok, _ in results) else 1
+    return finish()
 
 
 def run(supd, supctl, sock, work):

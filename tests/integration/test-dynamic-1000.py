@@ -18,15 +18,11 @@ import sys
 import tempfile
 import time
 
+from tap import check, finish, kill_tree
+
 N = 1000
 SHUTDOWN_MS = 1000
-results = []
 
-
-def check(cond, what):
-    results.append(bool(cond))
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (len(results), what), flush=True)
-    return cond
 
 
 def read_lines(sock, n, deadline):
@@ -136,11 +132,8 @@ def main():
               "each ran out its shutdown time and was SIGKILLed")
         check(events[-1]["event"] == "supd_exiting", "supd_exiting is last")
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    print("1..%d" % len(results))
-    return 0 if all(results) else 1
+        kill_tree(proc)
+    return finish()
 
 
 if __name__ == "__main__":
