@@ -1561,8 +1561,6 @@ core_exit_reason(const struct child *c, struct exit_status st)
 		return REASON_KILLED;
 	if (c->state == CHILD_STOPPING)
 		return REASON_SHUTDOWN;
-	if (c->sup)
-		return REASON_SHUTDOWN;
 	if (st.signaled ? exit_set_has_signal(normal, st.value)
 			: exit_set_has_code(normal, st.value))
 		return REASON_NORMAL;

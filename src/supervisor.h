@@ -334,6 +334,7 @@ struct child *core_find_path(struct core *core, const char *path);
 struct child *sup_find_child(const struct sup *sup, const char *id);
 
 /* Helpers shared with the shell and the tests. */
+/* The reason a worker's exit gets (supervisor nodes go as `shutdown`). */
 enum exit_reason core_exit_reason(const struct child *c, struct exit_status st);
 const char *exit_reason_name(enum exit_reason r);
 const char *child_state_name(enum child_state s);
