@@ -4,7 +4,7 @@
 
 SUPD_PACKAGES=(
 	gcc pkg-config meson ninja-build   # toolchain
-	libcyaml-dev                       # config loader (pulls libyaml-dev)
+	libcyaml-dev libyaml-dev           # config loader; libyaml-dev is not pulled in by libcyaml-dev on Debian 12 (config.c uses libyaml directly)
 	libsystemd-dev                     # sd-event loop, sd_notify, sd_listen_fds
 	libjansson-dev                     # JSON on the control socket
 	libcriterion-dev                   # unit and integration tests
@@ -28,4 +28,25 @@ supd_install_deps() {
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get install -y -q "${missing[@]}" ||
 		{ $sudo apt-get update -q && $sudo apt-get install -y -q "${missing[@]}"; }
+}
+
+# supd_meson_setup DIR [ARGS...]: configure (or reconfigure) a build directory.
+# meson's output is kept quiet on success and printed in full on failure: a
+# failing set-up must always say why (a missing package, a wrong version).
+supd_meson_setup() {
+	local dir=$1 log
+	shift
+	log=$(mktemp)
+	if [ -f "$dir/build.ninja" ]; then
+		meson setup --reconfigure "$dir" "$@" >"$log" 2>&1
+	else
+		rm -rf "$dir"
+		meson setup "$dir" "$@" >"$log" 2>&1
+	fi || {
+		cat "$log" >&2
+		rm -f "$log"
+		echo "meson setup $dir failed (output above)" >&2
+		return 1
+	}
+	rm -f "$log"
 }
