@@ -285,9 +285,12 @@ reap_all(struct loop *loop)
 		if (si.si_pid == 0)
 			return;
 		c = index_find_pid(&loop->core->index, si.si_pid);
-		/* A worker never outlives itself: what is left of its process
-		 * group (helpers it forked and did not wait for) goes with it. */
-		if (c && !c->sup && c->spec->worker.kill_group)
+		/* A worker that supd was terminating takes what is left of its
+		 * process group with it (the stop was meant for the group). A
+		 * worker that exited by itself does not: a daemon's child that
+		 * has not yet called setsid() would otherwise die or live by
+		 * chance. Containment that cannot race is cgroup's job. */
+		if (c && !c->sup && c->spec->worker.kill_group && c->state == CHILD_STOPPING)
 			kill(-si.si_pid, SIGKILL);
 		while (waitid(P_PID, (id_t)si.si_pid, &si, WEXITED) < 0 && errno == EINTR)
 			;

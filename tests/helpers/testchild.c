@@ -346,17 +346,19 @@ mode_orphans(int argc, char **argv)
 			pid_t grandchild = fork();
 
 			if (grandchild == 0) {
-				/* its own session, as a daemon's: it must not go
-				 * with the worker's process group */
-				setsid();
+				/* Its own session, as a daemon's: it must not go
+				 * with the worker's process group. It reports its
+				 * pid only once it is there, so the worker exits
+				 * after every orphan has left its group. */
+				pid_t me = getpid();
+
+				if (setsid() < 0 || write(pipefd[1], &me, sizeof(me)) != sizeof(me))
+					_exit(1);
 				close(pipefd[0]);
 				close(pipefd[1]);
 				orphan_wait(self, code);
 			}
-			if (grandchild < 0 ||
-			    write(pipefd[1], &grandchild, sizeof(grandchild)) != sizeof(grandchild))
-				_exit(1);
-			_exit(0);
+			_exit(grandchild < 0 ? 1 : 0);
 		}
 	}
 	close(pipefd[1]);

@@ -116,7 +116,11 @@ def main():
         status = proc.wait(timeout=30)
         took = time.monotonic() - t0
         check(status == 0, "supd exits 0")
-        check(SHUTDOWN_MS / 1000 <= took < SHUTDOWN_MS / 1000 + 2.0,
+        # One shutdown time at least; far less than N of them (a serial
+        # stop would take N s). The exact figure is bench/'s, not a test's:
+        # a loaded machine may add seconds. The event order below is the
+        # precise check that the stop was parallel.
+        check(SHUTDOWN_MS / 1000 <= took < 10 * SHUTDOWN_MS / 1000,
               f"all stopped in {took:.2f} s: about one shutdown time, not {N} of them")
         alive = [p for p in pids if os.path.exists(f"/proc/{p}")
                  and open(f"/proc/{p}/stat").read().split(") ")[1][0] != "Z"]

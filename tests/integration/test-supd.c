@@ -13,10 +13,12 @@
  * supd's (shutdown timeout), and CLOCK_MONOTONIC in the test where it is the
  * worker's (readiness delay).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
@@ -158,7 +160,7 @@ BOTH_MODES(kill_timeout)
 				       "@DIR@/ready; exec @TESTCHILD@ ignore-term\"]\n",
 				       pid1);
 	json_t *stopping, *timeout, *exited;
-	int64_t delay_us, upper_us = (300 + 100) * 1000;
+	int64_t delay_us;
 	uint64_t seen_stopping, seen_timeout;
 	size_t at;
 
@@ -183,11 +185,11 @@ BOTH_MODES(kill_timeout)
 	H_CHECK(h, ev_int(timeout, "pid") == ev_int(stopping, "pid"),
 		"shutdown_timeout: wrong pid");
 	H_CHECK(h, ev_status_signal(exited, "SIGKILL"), "status is not {\"signal\":\"SIGKILL\"}");
-	if (h->wrapped)
-		upper_us += 900 * 1000; /* valgrind: the lower bound is what matters */
-	H_CHECK(h, delay_us >= 300 * 1000 && delay_us <= upper_us,
-		"SIGKILL after %.3f ms, expected [300, %lld] ms", (double)delay_us / 1000.0,
-		(long long)upper_us / 1000);
+	/* Never early: that is the rule. How late is a measurement (reported
+	 * above, and bench/'s kill_timeout metric), not a pass/fail test: a
+	 * loaded machine delays it by any amount. */
+	H_CHECK(h, delay_us >= 300 * 1000, "SIGKILL after %.3f ms, before the 300 ms shutdown time",
+		(double)delay_us / 1000.0);
 	H_CHECK(h, h_wait_exit(h, T) == 0, "supd did not exit 0");
 }
 
@@ -624,9 +626,51 @@ BOTH_MODES(stray_signals_ignored)
 	H_CHECK(h, h_wait_exit(h, T) == 0, "supd did not exit 0");
 }
 
-/* 12c. A worker's process group goes with it: a helper it left running in
- * its group is SIGKILLed when the worker exits, and reaped as an orphan. */
-BOTH_MODES(group_dies_with_worker)
+/* The first live (not zombie) child of `ppid`, in our PID namespace's
+ * numbering, or 0: how a test finds a helper reparented to supd, also when
+ * supd is PID 1 of a namespace of its own. */
+static pid_t
+live_child_of(pid_t ppid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	cr_assert(d);
+	while (!found && (e = readdir(d))) {
+		char path[300], *text, *rp;
+		char state = 0;
+		int parent = 0;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		text = h_read_file(path);
+		if (!text)
+			continue;        /* gone meanwhile */
+		rp = strrchr(text, ')'); /* comm may hold anything */
+		if (rp && sscanf(rp + 1, " %c %d", &state, &parent) == 2 && state != 'Z' &&
+		    parent == ppid)
+			found = (pid_t)atoi(e->d_name);
+		free(text);
+	}
+	closedir(d);
+	return found;
+}
+
+static const char *
+supctl_bin(void)
+{
+	const char *bin = getenv("SUPCTL_BIN");
+
+	cr_assert(bin, "SUPCTL_BIN is not set");
+	return bin;
+}
+
+/* 12c. A worker that exits by itself leaves its process group alone: a
+ * helper it left running there (a daemon's child before its setsid(), say)
+ * is not killed at random; it lives on and is reaped as an orphan. */
+BOTH_MODES(group_survives_own_exit)
 {
 	struct harness *h =
 		start_yaml("children:\n"
@@ -637,14 +681,63 @@ BOTH_MODES(group_dies_with_worker)
 			   pid1);
 	char *text;
 	long bg;
-	json_t *reaped = NULL;
+	json_t *exited, *reaped = NULL;
+	pid_t helper;
 
 	h_wait_file(h, "bg", T);
 	text = h_read_file(h_path(h, "bg"));
 	H_CHECK(h, text != NULL, "no pid file");
 	bg = strtol(text, NULL, 10);
 	free(text);
-	h_wait_event(h, "child_exited", "/launcher", T);
+	exited = h_wait_event(h, "child_exited", "/launcher", T);
+	H_CHECK(h, strcmp(ev_str(exited, "reason"), "normal") == 0, "the launcher crashed");
+	/* The helper, reparented to supd, is its only child now and alive.
+	 * (bg is its pid in supd's namespace; `helper` in ours.) */
+	H_CHECK(h, h_find(h, 0, "orphan_reaped") < 0, "an orphan was reaped: the helper died");
+	helper = live_child_of(h_supd_pid(h));
+	H_CHECK(h, helper > 0, "the helper is not alive under supd");
+	H_CHECK(h, kill(helper, SIGKILL) == 0, "cannot kill the helper: %s", strerror(errno));
+	while (!reaped) {
+		json_t *ev = h_wait_event(h, "orphan_reaped", "/", T);
+		if (ev_int(ev, "pid") == bg)
+			reaped = ev;
+	}
+	H_CHECK(h, ev_status_signal(reaped, "SIGKILL"), "the helper did not die of our SIGKILL");
+	stop_cleanly(h);
+}
+
+/* 12d. A worker that supd terminates takes its process group with it: a
+ * helper that ignores the stop signal is SIGKILLed once the worker is gone,
+ * and reaped as an orphan. */
+BOTH_MODES(group_dies_with_terminated_worker)
+{
+	struct harness *h = h_start(&(struct h_opts){
+		.yaml = "children:\n"
+			"  - id: keeper\n"
+			"    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+			"  - id: launcher\n"
+			"    start: [\"/bin/sh\", \"-c\", \"@TESTCHILD@ ignore-term & echo $! > "
+			"@DIR@/bg.tmp; mv @DIR@/bg.tmp @DIR@/bg; wait\"]\n",
+		.pid1 = pid1,
+		.control = true});
+	char *text, sup_path[300];
+	long bg;
+	json_t *exited, *reaped = NULL;
+	int status;
+
+	h_wait_file(h, "bg", T);
+	text = h_read_file(h_path(h, "bg"));
+	H_CHECK(h, text != NULL, "no pid file");
+	bg = strtol(text, NULL, 10);
+	free(text);
+	snprintf(sup_path, sizeof(sup_path), "%s", h_path(h, "supd.sock"));
+	status = h_run((char *const[]){(char *)supctl_bin(), "-s", sup_path, "terminate-child", "/",
+				       "launcher", NULL},
+		       h_path(h, "supctl.out"), h_path(h, "supctl.err"), T);
+	H_CHECK(h, status == 0, "supctl terminate-child exited %d", status);
+	exited = h_wait_event(h, "child_exited", "/launcher", T);
+	H_CHECK(h, strcmp(ev_str(exited, "reason"), "shutdown") == 0,
+		"the launcher did not go by its stop signal");
 	while (!reaped) {
 		json_t *ev = h_wait_event(h, "orphan_reaped", "/", T);
 		if (ev_int(ev, "pid") == bg)
