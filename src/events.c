@@ -52,6 +52,10 @@ event_name(enum core_event_type type)
 		return "orphan_reaped";
 	case EV_SUPD_EXITING:
 		return "supd_exiting";
+	case EV_RESTART_DELAYED:
+		return "restart_delayed";
+	case EV_CHILD_UNHEALTHY:
+		return "child_unhealthy";
 	}
 	return "unknown";
 }
@@ -146,6 +150,14 @@ event_format(const struct core_event *ev, const struct timespec *ts, char *buf, 
 	case EV_SUPD_EXITING:
 		m = snprintf(buf + n, len - n, ",\"status\":%d", ev->exit_code);
 		break;
+	case EV_RESTART_DELAYED:
+		m = snprintf(buf + n, len - n, ",\"delay_ms\":%llu",
+			     (unsigned long long)ev->delay_ms);
+		break;
+	case EV_CHILD_UNHEALTHY:
+		m = snprintf(buf + n, len - n, ",\"pid\":%d,\"output\":\"%s\"", ev->pid,
+			     json_escape(ev->output ? ev->output : "", text, sizeof(text)));
+		break;
 	case EV_SUPERVISOR_STARTED:
 		break;
 	}
@@ -220,7 +232,7 @@ log_human(const struct core_event *ev)
 							       : "a signal");
 		else
 			snprintf(status, sizeof(status), "exit code %d", ev->status.value);
-		if (ev->reason == REASON_CRASH)
+		if (ev->reason == REASON_CRASH || ev->reason == REASON_UNHEALTHY)
 			log_warnx("%s: pid %d crashed (%s)", ev->path, ev->pid, status);
 		else
 			log_info("%s: pid %d exited, %s (%s)", ev->path, ev->pid,
@@ -241,6 +253,14 @@ log_human(const struct core_event *ev)
 		break;
 	case EV_SUPD_EXITING:
 		log_debug("exiting with status %d", ev->exit_code);
+		break;
+	case EV_RESTART_DELAYED:
+		log_info("%s: restart in %llu ms (backoff)", ev->path,
+			 (unsigned long long)ev->delay_ms);
+		break;
+	case EV_CHILD_UNHEALTHY:
+		log_warnx("%s: pid %d failed its health checks, killing it%s%s", ev->path, ev->pid,
+			  ev->output && *ev->output ? ": " : "", ev->output ? ev->output : "");
 		break;
 	}
 }

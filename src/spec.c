@@ -54,6 +54,8 @@ spec_is_supervisor(const struct child_spec *spec)
 	return spec->type == NODE_SUPERVISOR || spec->type == NODE_DYNAMIC;
 }
 
+static bool dup_opt(char **dst, const char *src);
+
 static void
 strv_free(char **v)
 {
@@ -85,6 +87,28 @@ strv_copy(char *const *v, size_t n)
 }
 
 void
+probe_spec_free(struct probe_spec *p)
+{
+	strv_free(p->argv);
+	free(p->address);
+	p->argv = NULL;
+	p->address = NULL;
+}
+
+/* Copies the owned parts of src into dst, whose other fields are already
+ * a copy of src's. */
+static int
+probe_spec_copy(struct probe_spec *dst, const struct probe_spec *src)
+{
+	dst->argv = strv_copy(src->argv, src->argc);
+	if (src->argv && !dst->argv)
+		return -1;
+	if (!dup_opt(&dst->address, src->address))
+		return -1;
+	return 0;
+}
+
+void
 spec_free(struct child_spec *spec)
 {
 	if (!spec)
@@ -101,6 +125,9 @@ spec_free(struct child_spec *spec)
 		free(spec->worker.cwd);
 		free(spec->worker.user);
 		free(spec->worker.group);
+		probe_spec_free(&spec->worker.ready_probe);
+		probe_spec_free(&spec->worker.health);
+		free(spec->worker.rlimits);
 		spawn_forget_env(&spec->worker);
 	}
 	free(spec);
@@ -139,6 +166,11 @@ spec_clone(const struct child_spec *spec)
 		copy->worker.group = NULL;
 		copy->worker.envp_cache = NULL;
 		copy->worker.env_source = NULL;
+		copy->worker.ready_probe.argv = NULL;
+		copy->worker.ready_probe.address = NULL;
+		copy->worker.health.argv = NULL;
+		copy->worker.health.address = NULL;
+		copy->worker.rlimits = NULL;
 	}
 	if (!dup_opt(&copy->id, spec->id))
 		goto fail;
@@ -172,6 +204,16 @@ spec_clone(const struct child_spec *spec)
 	    !dup_opt(&copy->worker.user, spec->worker.user) ||
 	    !dup_opt(&copy->worker.group, spec->worker.group))
 		goto fail;
+	if (probe_spec_copy(&copy->worker.ready_probe, &spec->worker.ready_probe) < 0 ||
+	    probe_spec_copy(&copy->worker.health, &spec->worker.health) < 0)
+		goto fail;
+	if (spec->worker.nrlimits) {
+		size_t n = spec->worker.nrlimits * sizeof(*spec->worker.rlimits);
+		copy->worker.rlimits = malloc(n);
+		if (!copy->worker.rlimits)
+			goto fail;
+		memcpy(copy->worker.rlimits, spec->worker.rlimits, n);
+	}
 	return copy;
 fail:
 	spec_free(copy);

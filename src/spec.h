@@ -41,6 +41,42 @@ enum auto_shutdown {
 enum ready_mode {
 	READY_NONE,   /* started as soon as exec succeeded */
 	READY_NOTIFY, /* started when READY=1 arrives on $NOTIFY_SOCKET */
+	READY_FD,     /* started when a line arrives on the worker's descriptor ready_fd */
+	READY_EXEC,   /* started when the probe command exits 0 */
+	READY_TCP,    /* started when a connect to the probe address succeeds */
+	READY_EXIT,   /* a one-shot job: started when it exits normally (OTP's `ignore`) */
+};
+
+enum notify_access {
+	NOTIFY_ACCESS_MAIN, /* READY=1 only from the worker's own process */
+	NOTIFY_ACCESS_ALL,  /* from any process of the worker's process group */
+};
+
+/* A readiness probe or a health check: a command, or a connect to an
+ * address. The address is resolved when the spec is loaded, so that a
+ * probe never waits for a name service. */
+struct probe_spec {
+	char **argv; /* NULL-terminated, or NULL for a tcp probe */
+	size_t argc;
+	char *address;               /* tcp: as written ("HOST:PORT" or a socket path) */
+	unsigned char sockaddr[112]; /* tcp: the resolved struct sockaddr */
+	uint32_t sockaddr_len;
+	int64_t interval_ms;
+	int64_t timeout_ms; /* health: one check's limit */
+	uint32_t retries;   /* health: consecutive failures that make a worker unhealthy */
+};
+
+/* One resource limit (RLIMIT_*), soft and hard. */
+struct rlimit_spec {
+	int resource;
+	uint64_t soft, hard; /* SPEC_RLIM_INFINITY: unlimited */
+};
+
+/* Restart backoff (SPEC 7.4): min_ms == 0 means none, OTP's behaviour. */
+struct backoff_spec {
+	int64_t min_ms;
+	int64_t max_ms;
+	int64_t reset_after_ms;
 };
 
 /* shutdown_ms values that are not a number of milliseconds */
@@ -60,6 +96,15 @@ enum ready_mode {
 #define SPEC_MAX_RESTARTS_LIMIT 1000000u
 #define SPEC_MAX_SECONDS_LIMIT  31536000u /* one year */
 #define SPEC_MAX_MS_LIMIT       INT32_MAX /* shutdown and start_timeout */
+
+#define SPEC_RLIM_INFINITY           UINT64_MAX
+#define SPEC_DEFAULT_READY_EXEC_MS   500 /* ready: {exec} interval */
+#define SPEC_DEFAULT_READY_TCP_MS    100 /* ready: {tcp} interval */
+#define SPEC_DEFAULT_HEALTH_INTERVAL 10000
+#define SPEC_DEFAULT_HEALTH_TIMEOUT  5000
+#define SPEC_DEFAULT_HEALTH_RETRIES  3
+#define SPEC_DEFAULT_BACKOFF_MAX     30000
+#define SPEC_DEFAULT_BACKOFF_RESET   60000
 
 /* Exit codes (0..255) and signals (1..64) that count as a normal exit. */
 struct exit_set {
@@ -83,6 +128,17 @@ struct worker_spec {
 	struct exit_set normal_exit; /* default: code 0 */
 	enum ready_mode ready;
 	int64_t start_timeout_ms;
+	int ready_fd;                  /* READY_FD: the worker's descriptor number */
+	struct probe_spec ready_probe; /* READY_EXEC, READY_TCP */
+	enum notify_access notify_access;
+	bool has_health;
+	struct probe_spec health;
+	bool has_umask, has_nice, has_forward_signals;
+	unsigned umask;
+	int nice;
+	struct rlimit_spec *rlimits;
+	size_t nrlimits;
+	uint64_t forward_signals; /* bit sig-1; replaces the top-level list when set */
 
 	/* Filled by spawn.c on first use, freed with the spec: the complete
 	 * environment block, so that a restart allocates nothing. */
@@ -111,8 +167,9 @@ struct child_spec {
 	enum restart_type restart;
 	int64_t shutdown_ms; /* >= 0, or SHUTDOWN_BRUTAL_KILL / SHUTDOWN_INFINITY */
 	bool significant;
-	struct worker_spec worker; /* NODE_WORKER only */
-	struct sup_spec sup;       /* NODE_SUPERVISOR and NODE_DYNAMIC only */
+	struct backoff_spec backoff; /* workers and supervisor children */
+	struct worker_spec worker;   /* NODE_WORKER only */
+	struct sup_spec sup;         /* NODE_SUPERVISOR and NODE_DYNAMIC only */
 };
 
 /* Allocation and ownership. spec_free() accepts NULL and frees the subtree. */
@@ -120,6 +177,9 @@ struct child_spec *spec_new(enum node_type type);
 void spec_free(struct child_spec *spec);
 /* A deep copy (used for dynamic children, made from their template); NULL on ENOMEM. */
 struct child_spec *spec_clone(const struct child_spec *spec);
+
+/* Frees a probe's owned parts (its argv and address). */
+void probe_spec_free(struct probe_spec *p);
 
 /* Applies every default of SPEC section 3 to a zeroed spec of the given type. */
 void spec_set_defaults(struct child_spec *spec);

@@ -48,6 +48,7 @@ static enum start_result child_start(struct core *core, struct child *c, uint64_
 static bool child_stop(struct core *core, struct child *c, uint64_t now);
 static void child_free(struct core *core, struct child *c);
 static void handle_exit(struct core *core, struct sup *s, struct child *c, uint64_t now);
+static void delay_start(struct core *core, struct sup *s, struct child *c, uint64_t now);
 static void handle_request(struct core *core, struct sup *s, struct core_request *req,
 			   uint64_t now);
 
@@ -84,6 +85,14 @@ emit_simple(struct core *core, enum core_event_type type, const struct child *c,
 	struct core_event ev = {.type = type, .path = c->path, .pid = pid};
 
 	emit(core, &ev);
+}
+
+/* The start time that backoff's reset_after is measured from. */
+static void
+mark_started(struct child *c, uint64_t now)
+{
+	c->started_at_ms = now;
+	c->started_at_valid = true;
 }
 
 static void
@@ -336,12 +345,16 @@ worker_start(struct core *core, struct child *c, uint64_t now)
 	}
 	index_add_pid(&core->index, c);
 	c->start_seq = ++core->start_seq;
-	if (c->spec->worker.ready == READY_NOTIFY) {
+	c->unhealthy = false;
+	if (c->spec->worker.ready != READY_NONE) {
+		/* notify, fd, exec, tcp: the shell calls core_child_ready();
+		 * exit: the job's normal exit completes the start. */
 		c->state = CHILD_STARTING;
 		timer_arm(core, &c->timer, now + (uint64_t)c->spec->worker.start_timeout_ms);
 		return START_PENDING;
 	}
 	c->state = CHILD_RUNNING;
+	mark_started(c, now);
 	emit_simple(core, EV_CHILD_STARTED, c, c->pid);
 	return START_DONE;
 }
@@ -455,6 +468,16 @@ sup_kill_all(struct core *core, struct sup *s, uint64_t now)
 	}
 }
 
+static void
+cancel_delayed_start(struct core *core, struct child *c)
+{
+	if (!c->start_delayed)
+		return;
+	c->start_delayed = false;
+	c->next_start_ms = 0;
+	timer_disarm(core, &c->timer);
+}
+
 /* Starts the shutdown procedure for `c`. Returns true when c is already
  * down, false when its end will be reported later. */
 static bool
@@ -466,8 +489,12 @@ child_stop(struct core *core, struct child *c, uint64_t now)
 
 	if (p)
 		msg_dequeue(p, &c->retry_msg);
-	if (c->state == CHILD_RESTARTING)
+	if (c->state == CHILD_RESTARTING) {
+		/* a pending retry or a start waiting for its backoff delay is
+		 * cancelled: the child stays down */
+		cancel_delayed_start(core, c);
 		c->state = CHILD_DOWN;
+	}
 	if (c->state == CHILD_DOWN)
 		return true;
 	if (c->state == CHILD_STOPPING)
@@ -563,6 +590,8 @@ sup_finish_op(struct core *core, struct sup *s, uint64_t now)
 	s->call = NULL;
 	s->waiting = false;
 	s->failed = NULL;
+	s->done = NULL;
+	s->delay_child = NULL;
 	sup_serve(core, s, now, false);
 }
 
@@ -628,6 +657,8 @@ sup_begin_stop(struct core *core, struct sup *s, enum exit_reason reason, uint64
 	s->stop_reason = reason;
 	s->waiting = false;
 	s->failed = NULL;
+	s->done = NULL;
+	s->delay_child = NULL;
 	s->group_first = s->group_last = NULL;
 	/* A stopping supervisor serves nothing more: drop queued exits and
 	 * retries, answer queued requests. */
@@ -677,6 +708,8 @@ sup_restart_failed(struct core *core, struct sup *s, struct child *c, uint64_t n
 	s->cursor = NULL;
 	s->waiting = false;
 	s->failed = NULL;
+	s->done = NULL;
+	s->delay_child = NULL;
 	msg_enqueue(s, &c->retry_msg);
 	schedule_work(core, s);
 	sup_serve(core, s, now, false);
@@ -691,7 +724,7 @@ step_starting(struct core *core, struct sup *s, uint64_t now)
 
 		if (s->failed == c) {
 			r = START_FAILED;
-		} else if (c->state == CHILD_RUNNING) {
+		} else if (c->state == CHILD_RUNNING || s->done == c) {
 			r = START_DONE;
 		} else if (c->state == CHILD_STARTING) {
 			s->waiting = true;
@@ -717,6 +750,7 @@ step_starting(struct core *core, struct sup *s, uint64_t now)
 		s->cursor = TAILQ_NEXT(c, sibling);
 	}
 	s->self->state = CHILD_RUNNING;
+	mark_started(s->self, now);
 	if (!s->self->parent && core->fx->tree_started)
 		core->fx->tree_started(core->ctx);
 	sup_finish_op(core, s, now);
@@ -744,6 +778,14 @@ step_restarting(struct core *core, struct sup *s, uint64_t now)
 		}
 		s->group_phase = GROUP_START;
 		s->cursor = s->group_first ? s->group_first : TAILQ_FIRST(&s->children);
+		if (s->delay_child) {
+			/* the group is down: its start waits for the backoff
+			 * delay of the child whose exit caused the restart */
+			struct child *c = s->delay_child;
+			s->delay_child = NULL;
+			delay_start(core, s, c, now);
+			return;
+		}
 	}
 	while (s->cursor) {
 		struct child *c = s->cursor;
@@ -751,7 +793,7 @@ step_restarting(struct core *core, struct sup *s, uint64_t now)
 
 		if (s->failed == c) {
 			r = START_FAILED;
-		} else if (c->state == CHILD_RUNNING) {
+		} else if (c->state == CHILD_RUNNING || s->done == c) {
 			r = START_DONE;
 		} else if (c->state == CHILD_STARTING) {
 			r = START_PENDING;
@@ -835,7 +877,8 @@ step_call(struct core *core, struct sup *s, uint64_t now)
 			s->waiting = true;
 			return;
 		} else {
-			call_reply_started(core, s, req, c, c->state == CHILD_RUNNING);
+			call_reply_started(core, s, req, c,
+					   c->state == CHILD_RUNNING || s->done == c);
 		}
 		break;
 	case OP_TERMINATE_CHILD:
@@ -904,6 +947,8 @@ sup_child_started(struct core *core, struct child *c, uint64_t now)
 	if (!sup_awaits(s, c))
 		return;
 	s->waiting = false;
+	if (c->state == CHILD_DOWN)
+		s->done = c; /* a `ready: exit` job that finished */
 	sup_step(core, s, now);
 }
 
@@ -988,45 +1033,116 @@ give_up(struct core *core, struct sup *s, uint64_t now)
 	sup_begin_stop(core, s, REASON_SHUTDOWN, now);
 }
 
+/* Sets up a restart caused by c: the group of the strategy, in the phase
+ * `phase` (GROUP_START skips terminating, for a start that waited). */
 static void
-begin_restart(struct core *core, struct sup *s, struct child *c, uint64_t now)
+restart_group(struct sup *s, struct child *c, enum group_phase phase)
 {
 	enum strategy strategy = s->self->spec->sup.strategy;
 
 	s->op = SUP_RESTARTING;
 	s->waiting = false;
 	s->failed = NULL;
+	s->done = NULL;
+	s->delay_child = NULL;
 	if (sup_is_dynamic(s) || strategy == STRATEGY_ONE_FOR_ONE) {
 		s->group_first = c;
 		s->group_last = c;
 		s->group_phase = GROUP_START;
 		s->cursor = c;
-	} else {
-		s->group_first = strategy == STRATEGY_REST_FOR_ONE ? c : NULL;
-		s->group_last = NULL;
-		s->group_phase = GROUP_TERMINATE;
-		s->cursor = TAILQ_LAST(&s->children, child_list);
+		return;
 	}
-	sup_step(core, s, now);
+	s->group_first = strategy == STRATEGY_REST_FOR_ONE ? c : NULL;
+	s->group_last = NULL;
+	s->group_phase = phase;
+	if (phase == GROUP_TERMINATE)
+		s->cursor = TAILQ_LAST(&s->children, child_list);
+	else
+		s->cursor = s->group_first ? s->group_first : TAILQ_FIRST(&s->children);
+}
+
+/* Backoff (SPEC 7.4): the delay of this restart decision. The first waits
+ * min, each further one twice the last, up to max; a run of reset_after
+ * since the last start resets it to min. 0 without backoff. */
+static uint64_t
+backoff_next(struct child *c, uint64_t now)
+{
+	const struct backoff_spec *b = &c->spec->backoff;
+	uint64_t delay;
+
+	if (b->min_ms <= 0)
+		return 0;
+	if (c->backoff_last_ms == 0 ||
+	    (c->started_at_valid && now - c->started_at_ms >= (uint64_t)b->reset_after_ms))
+		delay = (uint64_t)b->min_ms;
+	else
+		delay = c->backoff_last_ms * 2;
+	if (delay > (uint64_t)b->max_ms)
+		delay = (uint64_t)b->max_ms;
+	if (delay < (uint64_t)b->min_ms)
+		delay = (uint64_t)b->min_ms;
+	c->backoff_last_ms = delay;
+	/* reset_after counts from the next start, not from this one's */
+	c->started_at_valid = false;
+	return delay;
+}
+
+/* The restart of c waits: c is `restarting` until its timer fires, and the
+ * supervisor serves its mailbox meanwhile. The decision was counted. */
+static void
+delay_start(struct core *core, struct sup *s, struct child *c, uint64_t now)
+{
+	struct core_event ev = {.type = EV_RESTART_DELAYED, .path = c->path};
+
+	c->state = CHILD_RESTARTING;
+	c->start_delayed = true;
+	c->next_start_ms = now + c->backoff_last_ms;
+	timer_arm(core, &c->timer, c->next_start_ms);
+	ev.delay_ms = c->backoff_last_ms;
+	emit(core, &ev);
+	sup_finish_op(core, s, now);
 }
 
 /* Every restart decision, first try or retry, is recorded before the
- * restart is attempted, and may be the one that exceeds the intensity. */
+ * restart is attempted, and may be the one that exceeds the intensity.
+ * With backoff, only the start waits: the decision and its record are
+ * made now, and a group is terminated now. */
 static void
 restart_decision(struct core *core, struct sup *s, struct child *c, uint64_t now)
 {
+	uint64_t delay;
+
 	if (intensity_add(&s->intensity, now / 1000)) {
 		give_up(core, s, now);
 		return;
 	}
-	begin_restart(core, s, c, now);
+	delay = backoff_next(c, now);
+	restart_group(s, c, GROUP_TERMINATE);
+	if (delay && s->group_phase == GROUP_START) {
+		delay_start(core, s, c, now);
+		return;
+	}
+	if (delay)
+		s->delay_child = c;
+	sup_step(core, s, now);
+}
+
+/* The backoff delay of c ran out: the restart it decided goes on. */
+static void
+resume_delayed_start(struct core *core, struct sup *s, struct child *c, uint64_t now)
+{
+	c->start_delayed = false;
+	c->next_start_ms = 0;
+	restart_group(s, c, GROUP_START);
+	sup_step(core, s, now);
 }
 
 static void
 handle_exit(struct core *core, struct sup *s, struct child *c, uint64_t now)
 {
 	enum restart_type restart = c->spec->restart;
-	bool crash = c->last_reason == REASON_CRASH || c->last_reason == REASON_KILLED;
+	bool crash = c->last_reason == REASON_CRASH || c->last_reason == REASON_KILLED ||
+		     c->last_reason == REASON_UNHEALTHY;
 	bool restart_it = restart == RESTART_PERMANENT || (restart == RESTART_TRANSIENT && crash);
 
 	if (!restart_it) {
@@ -1059,7 +1175,11 @@ handle_retry(struct core *core, struct sup *s, struct child *c, uint64_t now)
 {
 	/* one_for_all restarts the whole group again; rest_for_one goes on
 	 * from the child that failed; one_for_one retries that child. */
-	if (c->state == CHILD_RESTARTING)
+	if (c->state != CHILD_RESTARTING)
+		return;
+	if (c->start_delayed)
+		resume_delayed_start(core, s, c, now);
+	else
 		restart_decision(core, s, c, now);
 }
 
@@ -1187,6 +1307,7 @@ start_child_call(struct core *core, struct sup *s, struct core_request *req, str
 	s->cursor = c;
 	s->waiting = false;
 	s->failed = NULL;
+	s->done = NULL;
 	r = child_start(core, c, now);
 	if (r == START_FAILED)
 		s->failed = c;
@@ -1450,12 +1571,26 @@ on_child_exited(struct core *core, struct child *c, struct exit_status st, uint6
 	c->state = CHILD_DOWN;
 	emit(core, &ev);
 
+	if (was == CHILD_STARTING && c->spec->worker.ready == READY_EXIT &&
+	    c->last_reason == REASON_NORMAL) {
+		/* A one-shot job that did its work: started, and not running,
+		 * like an OTP child whose start returned `ignore`. */
+		sup_child_started(core, c, now);
+		return;
+	}
 	if (was == CHILD_STARTING || (was == CHILD_STOPPING && c->start_failing)) {
 		/* It never became ready: the start failed. */
 		if (!c->start_failing) {
-			struct core_event fev = {
-				.type = EV_CHILD_START_FAILED, .path = c->path, .error = "exited"};
-			snprintf(c->start_error, sizeof(c->start_error), "exited");
+			struct core_event fev = {.type = EV_CHILD_START_FAILED, .path = c->path};
+			if (c->spec->worker.ready != READY_EXIT)
+				snprintf(c->start_error, sizeof(c->start_error), "exited");
+			else if (st.signaled)
+				snprintf(c->start_error, sizeof(c->start_error), "signal:%s",
+					 signal_name(st.value) ? signal_name(st.value) : "?");
+			else
+				snprintf(c->start_error, sizeof(c->start_error), "exit:%d",
+					 st.value);
+			fev.error = c->start_error;
 			emit(core, &fev);
 		}
 		c->start_failing = false;
@@ -1476,10 +1611,12 @@ on_child_exited(struct core *core, struct child *c, struct exit_status st, uint6
 static void
 on_child_ready(struct core *core, struct child *c, uint64_t now)
 {
-	if (c->sup || c->state != CHILD_STARTING)
+	/* a one-shot job is started by its exit, not by a notification */
+	if (c->sup || c->state != CHILD_STARTING || c->spec->worker.ready == READY_EXIT)
 		return;
 	timer_disarm(core, &c->timer);
 	c->state = CHILD_RUNNING;
+	mark_started(c, now);
 	emit_simple(core, EV_CHILD_STARTED, c, c->pid);
 	sup_child_started(core, c, now);
 }
@@ -1507,6 +1644,15 @@ on_timer_fired(struct core *core, struct timer *t, uint64_t now)
 	}
 
 	struct child *c = (struct child *)((char *)t - offsetof(struct child, timer));
+	if (c->state == CHILD_RESTARTING && c->start_delayed) {
+		/* The backoff delay is over: the start takes its turn in the
+		 * mailbox, as a retry would (it is not counted again). */
+		struct sup *p = parent_sup(c);
+		msg_enqueue(p, &c->retry_msg);
+		if (p->op == SUP_IDLE)
+			sup_serve(core, p, now, true);
+		return;
+	}
 	if (c->state == CHILD_STARTING && !c->sup) {
 		struct core_event ev = {
 			.type = EV_CHILD_START_FAILED, .path = c->path, .error = "ready_timeout"};
@@ -1557,6 +1703,8 @@ core_exit_reason(const struct child *c, struct exit_status st)
 {
 	const struct exit_set *normal = &c->spec->worker.normal_exit;
 
+	if (c->unhealthy)
+		return REASON_UNHEALTHY;
 	if (c->kill_sent)
 		return REASON_KILLED;
 	if (c->state == CHILD_STOPPING)
@@ -1585,6 +1733,8 @@ exit_reason_name(enum exit_reason r)
 		return "killed";
 	case REASON_CRASH:
 		return "crash";
+	case REASON_UNHEALTHY:
+		return "unhealthy";
 	}
 	return "?";
 }
@@ -1651,6 +1801,22 @@ core_child_ready(struct core *core, struct child *c, uint64_t now)
 {
 	on_child_ready(core, c, now);
 	core_flush(core, now);
+}
+
+void
+core_child_unhealthy(struct core *core, struct child *c, const char *output, uint64_t now)
+{
+	struct core_event ev = {
+		.type = EV_CHILD_UNHEALTHY, .path = c->path, .pid = c->pid, .output = output};
+
+	(void)now;
+	if (c->sup || c->state != CHILD_RUNNING || c->unhealthy || c->pid <= 0)
+		return;
+	emit(core, &ev);
+	/* Its exit is a crash (reason unhealthy): the strategy and the
+	 * intensity apply when it is reaped, as to any crash. */
+	c->unhealthy = true;
+	core->fx->signal(core->ctx, c, SIGKILL);
 }
 
 void

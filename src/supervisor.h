@@ -36,10 +36,11 @@ struct exit_status {
 };
 
 enum exit_reason {
-	REASON_NORMAL,   /* exited by itself with a code in normal_exit */
-	REASON_SHUTDOWN, /* terminated by its supervisor and gone within its shutdown time */
-	REASON_KILLED,   /* brutal_kill, or SIGKILL after the shutdown time */
-	REASON_CRASH,    /* anything else */
+	REASON_NORMAL,    /* exited by itself with a code in normal_exit */
+	REASON_SHUTDOWN,  /* terminated by its supervisor and gone within its shutdown time */
+	REASON_KILLED,    /* brutal_kill, or SIGKILL after the shutdown time */
+	REASON_CRASH,     /* anything else */
+	REASON_UNHEALTHY, /* killed by supd after failed health checks: a crash */
 };
 
 enum child_state {
@@ -47,7 +48,8 @@ enum child_state {
 	CHILD_STARTING, /* worker: exec'd, waiting for READY=1; supervisor: starting its children */
 	CHILD_RUNNING,  /* worker: running; supervisor: started */
 	CHILD_STOPPING, /* its supervisor is terminating it; waiting for it to be gone */
-	CHILD_RESTARTING, /* a restart failed and its retry is pending (OTP's `restarting`) */
+	CHILD_RESTARTING, /* a restart failed and its retry is pending (OTP's `restarting`),
+			     or its start waits for its backoff delay */
 };
 
 /* A deadline owned by a child or a supervisor; the shell keeps its own
@@ -98,6 +100,17 @@ struct child {
 	bool stop_signal_sent;
 	bool start_failing; /* the start failed (ready timeout); waiting for the process to go */
 	enum exit_reason last_reason;
+
+	/* Backoff (SPEC 7.4). The delay of the last restart decision (0:
+	 * none yet), and when the child last started, for reset_after. */
+	uint64_t backoff_last_ms;
+	uint64_t started_at_ms;
+	bool started_at_valid;
+	/* A decided restart waits for `timer` (at next_start_ms); when it
+	 * fires, the restart goes on without being counted again. */
+	bool start_delayed;
+	uint64_t next_start_ms;
+	bool unhealthy; /* supd killed it after failed health checks */
 
 	struct msg exit_msg;  /* queued exit (status in last_status) */
 	struct msg retry_msg; /* queued restart retry */
@@ -170,6 +183,12 @@ struct sup {
 	bool waiting;
 	/* set when the start of `cursor` failed after it was awaited */
 	struct child *failed;
+	/* set when `cursor` was a `ready: exit` job that finished: it counts
+	 * as started although it is not running (OTP's `ignore`) */
+	struct child *done;
+	/* SUP_RESTARTING with backoff: the child whose exit caused the group
+	 * restart; its delay is waited between terminating and starting */
+	struct child *delay_child;
 	bool stepping, step_again, serving;
 
 	bool start_failed; /* SUP_STOPPING after a failed start: report a start failure */
@@ -199,6 +218,8 @@ enum core_event_type {
 	EV_AUTO_SHUTDOWN,
 	EV_ORPHAN_REAPED,
 	EV_SUPD_EXITING,
+	EV_RESTART_DELAYED,
+	EV_CHILD_UNHEALTHY,
 };
 struct core_event {
 	enum core_event_type type;
@@ -211,6 +232,8 @@ struct core_event {
 	uint32_t max_restarts, max_seconds; /* EV_RESTART_LIMIT */
 	const char *trigger;                /* EV_AUTO_SHUTDOWN */
 	int exit_code;                      /* EV_SUPD_EXITING */
+	uint64_t delay_ms;                  /* EV_RESTART_DELAYED */
+	const char *output;                 /* EV_CHILD_UNHEALTHY: the last check's output */
 };
 
 /* Control requests that go through a supervisor's mailbox. */
@@ -320,6 +343,10 @@ void core_shutdown(struct core *core, uint64_t now_ms);
 void core_child_exited(struct core *core, struct child *c, struct exit_status st, uint64_t now_ms);
 /* The worker c sent READY=1. */
 void core_child_ready(struct core *core, struct child *c, uint64_t now_ms);
+/* The worker c failed its health checks (`output`: the last check's,
+ * truncated): it is killed, and its exit is a crash with reason unhealthy.
+ * Ignored unless c is running. */
+void core_child_unhealthy(struct core *core, struct child *c, const char *output, uint64_t now_ms);
 /* The deadline t has passed. */
 void core_timer_fired(struct core *core, struct timer *t, uint64_t now_ms);
 /* Deferred work (restart retries): run once per loop iteration while

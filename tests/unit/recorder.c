@@ -128,6 +128,12 @@ fx_event(void *ctx, const struct core_event *ev)
 	case EV_AUTO_SHUTDOWN:
 		rec_logf(r, "auto_shutdown %s %s", ev->path, ev->trigger);
 		break;
+	case EV_RESTART_DELAYED:
+		rec_logf(r, "restart_delayed %s %llu", ev->path, (unsigned long long)ev->delay_ms);
+		break;
+	case EV_CHILD_UNHEALTHY:
+		rec_logf(r, "child_unhealthy %s %s", ev->path, ev->output ? ev->output : "");
+		break;
 	case EV_ORPHAN_REAPED:
 	case EV_SUPD_EXITING:
 		break;
