@@ -897,7 +897,7 @@ conn_dispatch(struct conn *conn, struct ctl_request *r)
 	case PROTO_OP_TREE:
 		c = core_find_path(core, r->req.path ? r->req.path : "/");
 		if (c)
-			reply_with(conn, r, "tree", proto_tree(c));
+			reply_with(conn, r, "tree", proto_tree(c, loop_now_ms(conn->ctl->loop)));
 		else
 			conn_send(conn, proto_error(SUPD_E_NOT_FOUND, "no node at %s", r->req.path),
 				  r->req.tag, -1);

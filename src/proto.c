@@ -1320,7 +1320,7 @@ proto_count_children(const struct sup *s, json_t *reply)
 }
 
 json_t *
-proto_tree(const struct child *c)
+proto_tree(const struct child *c, uint64_t now_ms)
 {
 	const struct child_spec *spec = c->spec;
 	const struct child *k;
@@ -1335,6 +1335,12 @@ proto_tree(const struct child *c)
 	     set(o, "pid", pid_json(c)) && set(o, "restarts", json_integer(c->restarts));
 	if (ok && c->parent)
 		ok = set(o, "restart", json_string(restart_name(spec->restart)));
+	if (ok && c->start_delayed)
+		/* backoff: the start waits this long yet (0 once it is due) */
+		ok = set(o, "next_start_in_ms",
+			 json_integer(c->next_start_ms > now_ms
+					      ? (json_int_t)(c->next_start_ms - now_ms)
+					      : 0));
 	if (ok && c->sup) {
 		ok = set(o, "strategy", json_string(strategy_name(spec->sup.strategy))) &&
 		     set(o, "max_restarts", json_integer(spec->sup.max_restarts)) &&
@@ -1352,7 +1358,7 @@ proto_tree(const struct child *c)
 		{
 			if (!ok)
 				break;
-			ok = json_array_append_new(a, proto_tree(k)) == 0;
+			ok = json_array_append_new(a, proto_tree(k, now_ms)) == 0;
 		}
 	}
 	if (!ok) {

@@ -137,7 +137,8 @@ json_t *proto_down_json(uint64_t ref, const char *path, pid_t pid, const char *r
 json_t *proto_which_children(const struct sup *s); /* newest first */
 /* Adds specs, active, supervisors and workers to reply; -1 on ENOMEM. */
 int proto_count_children(const struct sup *s, json_t *reply);
-json_t *proto_tree(const struct child *c);
+/* now_ms: the core's clock, for the time left before a delayed start. */
+json_t *proto_tree(const struct child *c, uint64_t now_ms);
 /* get_childspec: c's spec; a static supervisor's "children" are the specs
  * of its current children (which include those added by start_child). */
 json_t *proto_childspec(const struct child *c);

@@ -1105,7 +1105,7 @@ Test(views, tree)
 {
 	struct fixture f = {0};
 	struct child *root = build(&f);
-	json_t *t = proto_tree(root), *web, *db, *buckets;
+	json_t *t = proto_tree(root, 0), *web, *db, *buckets;
 
 	cr_assert(json_object_get(t, "id") == NULL, "the root has no id");
 	cr_assert(json_object_get(t, "restart") == NULL, "the root has no restart type");
