@@ -16,6 +16,8 @@
  *     1 us (the default 250 ms slack would ruin shutdown timeouts);
  *   - $NOTIFY_SOCKET for `ready: notify` workers (an abstract datagram
  *     socket with SO_PASSCRED, so the sender's pid is the kernel's word);
+ *   - readiness probes and health checks, through probe.c (whose probe
+ *     processes the reaper hands over);
  *   - sd_notify towards systemd, and the control socket's lifetime.
  *
  * Nothing here polls: without events, deadlines or clients, supd sleeps in
@@ -40,6 +42,7 @@
 #include "events.h"
 #include "log.h"
 #include "loop.h"
+#include "probe.h"
 #include "spawn.h"
 #include "supervisor.h"
 
@@ -47,6 +50,7 @@ struct loop {
 	sd_event *event;
 	struct core *core;
 	struct control *control;
+	struct probes *probes;
 	sd_event_source *defer;
 	sd_event_source *notify_source;
 	char notify_path[64];
@@ -70,6 +74,12 @@ mono_ms(struct loop *loop)
 	(void)loop;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec + 999999) / 1000000;
+}
+
+static uint64_t
+probe_now(void *ctx)
+{
+	return mono_ms(ctx);
 }
 
 uint64_t
@@ -109,6 +119,7 @@ fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
 	if (res.pidfd >= 0)
 		close(res.pidfd);
 	c->pid = res.pid;
+	probes_spawned(loop->probes, c, res.ready_fd);
 	return 0;
 }
 
@@ -212,6 +223,29 @@ fx_event(void *ctx, const struct core_event *ev)
 	if (ev->type == EV_CHILD_START_FAILED && !loop->tree_started && !loop->first_start_error[0])
 		snprintf(loop->first_start_error, sizeof(loop->first_start_error), "%s", ev->error);
 	events_emit(ev);
+	switch (ev->type) {
+	case EV_CHILD_STARTED:
+	case EV_CHILD_STOPPING:
+	case EV_CHILD_EXITED:
+	case EV_CHILD_START_FAILED:
+	case EV_CHILD_UNHEALTHY: {
+		/* readiness probes end, health checks begin or end */
+		struct child *c = loop->core ? core_find_path(loop->core, ev->path) : NULL;
+		if (c && !c->sup && (c->probe || c->spec->worker.has_health))
+			probes_event(loop->probes, c, ev);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static void
+fx_child_freed(void *ctx, struct child *c)
+{
+	struct loop *loop = ctx;
+
+	probes_forget(loop->probes, c);
 }
 
 static void
@@ -247,6 +281,7 @@ static const struct core_effects loop_effects = {
 	.timer_disarm = fx_timer_disarm,
 	.timer_release = fx_timer_release,
 	.event = fx_event,
+	.child_freed = fx_child_freed,
 	.stopped = fx_stopped,
 	.wakeup = fx_wakeup,
 	.tree_started = fx_tree_started,
@@ -298,6 +333,8 @@ reap_all(struct loop *loop)
 		st.value = si.si_status;
 		if (c && !c->sup) {
 			core_child_exited(loop->core, c, st, mono_ms(loop));
+		} else if (!c && probes_reaped(loop->probes, si.si_pid, st.value, st.signaled)) {
+			continue;
 		} else {
 			struct core_event ev = {.type = EV_ORPHAN_REAPED,
 						.path = "/",
@@ -336,7 +373,10 @@ forward_signal(struct loop *loop, struct child *c, int sig)
 	struct child *x;
 
 	if (!c->sup) {
-		if (c->pid > 0 && (c->state == CHILD_RUNNING || c->state == CHILD_STARTING))
+		const struct worker_spec *w = &c->spec->worker;
+		uint64_t list = w->has_forward_signals ? w->forward_signals : loop->forward_signals;
+		if (c->pid > 0 && (c->state == CHILD_RUNNING || c->state == CHILD_STARTING) &&
+		    (list & (UINT64_C(1) << (sig - 1))))
 			fx_signal(loop, c, sig);
 		return;
 	}
@@ -356,6 +396,10 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 		forward_signal(loop, loop->core->root, sig);
 		return 0;
 	}
+	/* Workers with a forward_signals list of their own get the signals
+	 * it names, whatever supd itself does with them. */
+	if (sig != SIGCHLD)
+		forward_signal(loop, loop->core->root, sig);
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
@@ -370,6 +414,33 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 		break;
 	}
 	return 0;
+}
+
+/* The worker that READY=1 from pid is about: the worker's own process
+ * (notify_access: main), or with notify_access: all any process of its
+ * process group (a script that runs systemd-notify). A refusal is logged. */
+static struct child *
+notify_sender(struct loop *loop, pid_t pid)
+{
+	struct child *c = index_find_pid(&loop->core->index, pid);
+
+	if (!c) {
+		pid_t pgid = getpgid(pid);
+		struct child *leader = pgid > 0 ? index_find_pid(&loop->core->index, pgid) : NULL;
+		if (leader && leader->spec->worker.notify_access == NOTIFY_ACCESS_ALL) {
+			c = leader;
+		} else {
+			log_warnx("READY=1 from pid %d refused: %s", (int)pid,
+				  leader ? "not the worker's own process (notify_access: main)"
+					 : "not a worker's process");
+			return NULL;
+		}
+	}
+	if (c->spec->worker.ready != READY_NOTIFY) {
+		log_warnx("%s: READY=1 ignored: the worker is not `ready: notify`", c->path);
+		return NULL;
+	}
+	return c;
 }
 
 static int
@@ -409,14 +480,14 @@ on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 		}
 		if (!cred)
 			continue;
-		/* Only the worker's own process may declare it ready. */
-		struct child *c = index_find_pid(&loop->core->index, cred->pid);
-		if (!c)
+		bool ready = false;
+		for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+			ready = ready || strcmp(line, "READY=1") == 0;
+		if (!ready)
 			continue;
-		for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-			if (strcmp(line, "READY=1") == 0)
-				core_child_ready(loop->core, c, mono_ms(loop));
-		}
+		struct child *c = notify_sender(loop, cred->pid);
+		if (c)
+			core_child_ready(loop->core, c, mono_ms(loop));
 	}
 }
 
@@ -536,6 +607,11 @@ loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 		log_error("cannot set up signals: %s", strerror(-r));
 		goto fail;
 	}
+	loop->probes = probes_new(loop->event, &loop->core, probe_now, loop);
+	if (!loop->probes) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	r = sd_event_add_defer(loop->event, &loop->defer, on_defer, loop);
 	if (r < 0)
 		goto fail;
@@ -632,6 +708,7 @@ loop_free(struct loop *loop)
 		return;
 	control_free(loop->control);
 	core_free(loop->core);
+	probes_free(loop->probes);
 	sd_event_source_disable_unref(loop->notify_source);
 	sd_event_source_disable_unref(loop->defer);
 	sd_event_unref(loop->event);

@@ -29,6 +29,7 @@
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,6 +56,10 @@ enum spawn_stage {
 	STAGE_SIGNALS,
 	STAGE_SETSID,
 	STAGE_CLOSE_FDS,
+	STAGE_READY_FD,
+	STAGE_RLIMIT,
+	STAGE_NICE,
+	STAGE_UMASK,
 	STAGE_SETGROUPS,
 	STAGE_SETGID,
 	STAGE_SETUID,
@@ -66,7 +71,9 @@ enum spawn_stage {
 
 static const char *const stage_names[STAGE_COUNT] = {
 	[STAGE_SIGNALS] = "signals",     [STAGE_SETSID] = "setsid",
-	[STAGE_CLOSE_FDS] = "close_fds", [STAGE_SETGROUPS] = "setgroups",
+	[STAGE_CLOSE_FDS] = "close_fds", [STAGE_READY_FD] = "ready_fd",
+	[STAGE_RLIMIT] = "rlimit",       [STAGE_NICE] = "nice",
+	[STAGE_UMASK] = "umask",         [STAGE_SETGROUPS] = "setgroups",
 	[STAGE_SETGID] = "setgid",       [STAGE_SETUID] = "setuid",
 	[STAGE_CHDIR] = "chdir",         [STAGE_PDEATHSIG] = "pdeathsig",
 	[STAGE_EXEC] = "exec",
@@ -93,6 +100,16 @@ struct spawn_plan {
 	size_t ngroups;
 	gid_t gid;
 	uid_t uid;
+	/* ready: {fd: N}: the write end of the readiness pipe becomes the
+	 * worker's descriptor ready_fd_target (-1: none) */
+	int ready_fd_source, ready_fd_target;
+	const struct rlimit_spec *rlimits;
+	size_t nrlimits;
+	bool set_nice, set_umask;
+	int nice;
+	mode_t umask;
+	/* a probe's stdin, and its stdout and stderr (-1: inherited) */
+	int stdin_fd, output_fd;
 };
 
 /* AddressSanitizer's runtime keeps locks and per-thread state that a child
@@ -352,8 +369,9 @@ child_close_fds(const struct spawn_plan *plan)
 		return;
 	if (errno != EINVAL && errno != ENOSYS)
 		child_fail(plan, STAGE_CLOSE_FDS, errno);
-	/* Kernels 5.9 and 5.10: close_range without CLOSE_RANGE_CLOEXEC. */
-	if (errno == EINVAL) {
+	/* Kernels 5.9 and 5.10: close_range without CLOSE_RANGE_CLOEXEC
+	 * (keeping one descriptor; with a readiness pipe, the loop below). */
+	if (errno == EINVAL && plan->ready_fd_source < 0) {
 		unsigned int keep = (unsigned int)plan->report_fd;
 
 		if ((keep <= 3 || close_range(3, keep - 1, 0) == 0) &&
@@ -362,7 +380,7 @@ child_close_fds(const struct spawn_plan *plan)
 	}
 	/* Older kernels: one close() per possible descriptor. */
 	for (unsigned int fd = 3; fd < plan->max_fd; fd++)
-		if ((int)fd != plan->report_fd)
+		if ((int)fd != plan->report_fd && (int)fd != plan->ready_fd_source)
 			close((int)fd);
 }
 
@@ -450,7 +468,38 @@ child_run(const struct spawn_plan *plan)
 	if (setsid() < 0)
 		child_fail(plan, STAGE_SETSID, errno);
 
+	if ((plan->stdin_fd >= 0 && dup2(plan->stdin_fd, 0) < 0) ||
+	    (plan->output_fd >= 0 &&
+	     (dup2(plan->output_fd, 1) < 0 || dup2(plan->output_fd, 2) < 0)))
+		child_fail(plan, STAGE_CLOSE_FDS, errno);
+
 	child_close_fds(plan);
+
+	if (plan->ready_fd_target >= 0) {
+		/* dup2 leaves the new descriptor without close-on-exec; the
+		 * same number needs the flag cleared by hand */
+		if (plan->ready_fd_source == plan->ready_fd_target) {
+			if (fcntl(plan->ready_fd_source, F_SETFD, 0) < 0)
+				child_fail(plan, STAGE_READY_FD, errno);
+		} else if (dup2(plan->ready_fd_source, plan->ready_fd_target) < 0) {
+			child_fail(plan, STAGE_READY_FD, errno);
+		}
+	}
+	/* Limits and priority before the user switch: raising a hard limit
+	 * or lowering the nice value needs supd's privileges. */
+	for (size_t i = 0; i < plan->nrlimits; i++) {
+		const struct rlimit_spec *rl = &plan->rlimits[i];
+		struct rlimit v = {
+			.rlim_cur = rl->soft == SPEC_RLIM_INFINITY ? RLIM_INFINITY : rl->soft,
+			.rlim_max = rl->hard == SPEC_RLIM_INFINITY ? RLIM_INFINITY : rl->hard,
+		};
+		if (setrlimit((__rlimit_resource_t)rl->resource, &v) < 0)
+			child_fail(plan, STAGE_RLIMIT, errno);
+	}
+	if (plan->set_nice && setpriority(PRIO_PROCESS, 0, plan->nice) < 0)
+		child_fail(plan, STAGE_NICE, errno);
+	if (plan->set_umask)
+		umask(plan->umask);
 
 	/* Raw system calls: after a raw clone3 in a multithreaded process,
 	 * glibc's wrappers would try to change the credentials of threads
@@ -560,6 +609,51 @@ start_child(const struct spawn_plan *plan, int *pidfd, const char **stage)
 	return pid;
 }
 
+static void close_ready_pipe(int fds[2]);
+static int avoid_fd(int *fd, int avoid);
+
+/* ready: {fd: N}: supd reads the non-blocking end; the worker's end is
+ * never N itself in supd, so that no other descriptor of ours (the error
+ * pipe) can land on N and be overwritten by the child's dup2. */
+static int
+ready_pipe_open(int target, int fds[2])
+{
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0 || avoid_fd(&fds[0], target) < 0) {
+		int r = -errno;
+		close_ready_pipe(fds);
+		return r;
+	}
+	return 0;
+}
+
+static void
+close_ready_pipe(int fds[2])
+{
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/* Moves *fd off the number `avoid` (keeping close-on-exec). */
+static int
+avoid_fd(int *fd, int avoid)
+{
+	int moved;
+
+	if (*fd != avoid)
+		return 0;
+	moved = fcntl(*fd, F_DUPFD_CLOEXEC, avoid + 1);
+	if (moved < 0)
+		return -1;
+	close(*fd);
+	*fd = moved;
+	return 0;
+}
+
 static unsigned int
 fd_limit(void)
 {
@@ -571,22 +665,87 @@ fd_limit(void)
 	return (unsigned int)rl.rlim_cur;
 }
 
+/* Runs the plan: the child, and its report of a failure before exec. */
+static int
+plan_run(struct spawn_plan *plan, pid_t *pid_out, int *pidfd_out, char *err, size_t errlen)
+{
+	struct spawn_report report;
+	sigset_t all, saved_mask;
+	const char *stage;
+	int pipefd[2], pidfd = -1, r;
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0 ||
+	    (plan->ready_fd_target >= 0 && avoid_fd(&pipefd[1], plan->ready_fd_target) < 0)) {
+		r = -errno;
+		set_error(err, errlen, "pipe", -r);
+		return r;
+	}
+	plan->report_fd = pipefd[1];
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved_mask);
+	pid = start_child(plan, &pidfd, &stage);
+	r = pid < 0 ? -errno : 0;
+	pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		set_error(err, errlen, stage, -r);
+		return r;
+	}
+
+	/* EOF: the exec closed the write end (or the child died before it
+	 * could report, which the reaper will see like any other death). */
+	do
+		n = read(pipefd[0], &report, sizeof(report));
+	while (n < 0 && errno == EINTR);
+	r = n < 0 ? -errno : 0;
+	close(pipefd[0]);
+	if (n == 0) {
+		*pid_out = pid;
+		*pidfd_out = pidfd;
+		return 0;
+	}
+
+	if (n == (ssize_t)sizeof(report)) {
+		stage = report.stage >= 0 && report.stage < STAGE_COUNT ? stage_names[report.stage]
+									: "child";
+		r = report.err > 0 ? -report.err : -EIO;
+	} else {
+		/* Unreadable report: do not leave a half-set-up child running. */
+		stage = "report";
+		if (r == 0)
+			r = -EIO;
+		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+	}
+	/* Safe: spawns run synchronously inside the event loop, so the
+	 * SIGCHLD reaper (waitid(P_ALL)) cannot run concurrently and collect
+	 * this pid first; and it never reached anyone else, so this is the
+	 * only place that knows it. */
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	close(pidfd);
+	set_error(err, errlen, stage, -r);
+	return r;
+}
+
 int
 spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct spawn_result *out,
 	     char *err, size_t errlen)
 {
 	struct worker_spec *w = &spec->worker;
-	struct spawn_plan plan = {0};
+	struct spawn_plan plan = {.stdin_fd = -1, .output_fd = -1};
 	gid_t inline_groups[SPAWN_INLINE_GROUPS];
 	gid_t *heap_groups = NULL;
-	struct spawn_report report;
-	sigset_t all, saved_mask;
 	const char *stage;
 	struct worker_spec *envw;
-	int pipefd[2], pidfd = -1, r;
+	int pidfd = -1, r;
+	int readyfd[2] = {-1, -1};
 	pid_t pid;
-	ssize_t n;
 
+	out->ready_fd = -1;
 	if (spec->type != NODE_WORKER || !w->argv || !w->argv[0]) {
 		set_error(err, errlen, "spawn", EINVAL);
 		return -EINVAL;
@@ -609,6 +768,14 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 		plan.name_len = strlen(w->argv[0]);
 	}
 	plan.cwd = w->cwd;
+	plan.rlimits = w->rlimits;
+	plan.nrlimits = w->nrlimits;
+	plan.set_nice = w->has_nice;
+	plan.nice = w->nice;
+	plan.set_umask = w->has_umask;
+	plan.umask = (mode_t)w->umask;
+	plan.ready_fd_source = -1;
+	plan.ready_fd_target = -1;
 	plan.parent = getpid();
 	plan.max_fd = fd_limit();
 	r = creds_prepare(w, &plan, inline_groups, &heap_groups, &stage);
@@ -618,58 +785,67 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 		return r;
 	}
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		r = -errno;
-		free(heap_groups);
-		set_error(err, errlen, "pipe", -r);
-		return r;
+	if (w->ready == READY_FD) {
+		r = ready_pipe_open(w->ready_fd, readyfd);
+		if (r < 0) {
+			free(heap_groups);
+			set_error(err, errlen, "pipe", -r);
+			return r;
+		}
+		plan.ready_fd_source = readyfd[1];
+		plan.ready_fd_target = w->ready_fd;
 	}
-	plan.report_fd = pipefd[1];
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &saved_mask);
-	pid = start_child(&plan, &pidfd, &stage);
-	r = pid < 0 ? -errno : 0;
-	pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
-	close(pipefd[1]);
+	r = plan_run(&plan, &pid, &pidfd, err, errlen);
 	free(heap_groups);
-	if (pid < 0) {
-		close(pipefd[0]);
-		set_error(err, errlen, stage, -r);
+	if (readyfd[1] >= 0) {
+		close(readyfd[1]);
+		readyfd[1] = -1;
+	}
+	if (r < 0) {
+		close_ready_pipe(readyfd);
 		return r;
 	}
+	out->pid = pid;
+	out->pidfd = pidfd;
+	out->ready_fd = readyfd[0];
+	return 0;
+}
 
-	/* EOF: the exec closed the write end (or the child died before it
-	 * could report, which the reaper will see like any other death). */
-	do
-		n = read(pipefd[0], &report, sizeof(report));
-	while (n < 0 && errno == EINTR);
-	r = n < 0 ? -errno : 0;
-	close(pipefd[0]);
-	if (n == 0) {
-		out->pid = pid;
-		out->pidfd = pidfd;
-		return 0;
-	}
+int
+spawn_probe(char *const *argv, int output_fd, pid_t *pid_out, char *err, size_t errlen)
+{
+	struct spawn_plan plan = {.stdin_fd = -1, .output_fd = -1};
+	int null_fd, pidfd = -1, r;
+	pid_t pid;
 
-	if (n == (ssize_t)sizeof(report)) {
-		stage = report.stage >= 0 && report.stage < STAGE_COUNT ? stage_names[report.stage]
-									: "child";
-		r = report.err > 0 ? -report.err : -EIO;
-	} else {
-		/* Unreadable report: do not leave a half-set-up child running. */
-		stage = "report";
-		if (r == 0)
-			r = -EIO;
-		pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+	if (!argv || !argv[0] || !argv[0][0]) {
+		set_error(err, errlen, "spawn", EINVAL);
+		return -EINVAL;
 	}
-	/* Safe: spawn_worker() runs synchronously inside the event loop, so
-	 * the SIGCHLD reaper (waitid(P_ALL)) cannot run concurrently and
-	 * collect this pid first; and it never reached the core, so this is
-	 * the only place that knows it. */
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	close(pidfd);
-	set_error(err, errlen, stage, -r);
-	return r;
+	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null_fd < 0) {
+		r = -errno;
+		set_error(err, errlen, "stdin", -r);
+		return r;
+	}
+	plan.argv = argv;
+	plan.envp = environ;
+	if (!strchr(argv[0], '/')) {
+		plan.search_path = env_search_path(environ);
+		plan.name_len = strlen(argv[0]);
+	}
+	plan.stdin_fd = null_fd;
+	plan.output_fd = output_fd;
+	plan.ready_fd_source = -1;
+	plan.ready_fd_target = -1;
+	plan.parent = getpid();
+	plan.max_fd = fd_limit();
+	r = plan_run(&plan, &pid, &pidfd, err, errlen);
+	close(null_fd);
+	if (r < 0)
+		return r;
+	if (pidfd >= 0)
+		close(pidfd);
+	*pid_out = pid;
+	return 0;
 }

@@ -26,6 +26,9 @@ struct spawn_options {
 struct spawn_result {
 	pid_t pid;
 	int pidfd; /* close-on-exec; owned by the caller */
+	/* ready: {fd: N}: the non-blocking read end of the pipe that is the
+	 * worker's descriptor N, or -1; owned by the caller */
+	int ready_fd;
 };
 
 /* Starts the worker described by spec (spec->type == NODE_WORKER). Returns 0
@@ -39,7 +42,8 @@ struct spawn_result {
  * no group), "groups" (supplementary groups), "pipe", "fork" (clone3 or
  * fork), "pidfd" (pidfd_open after fork), "report" (unreadable error pipe).
  * Stages in the child, in order: "signals", "setsid", "close_fds",
- * "setgroups", "setgid", "setuid", "chdir", "pdeathsig", "exec".
+ * "ready_fd", "rlimit", "nice", "umask", "setgroups", "setgid", "setuid",
+ * "chdir", "pdeathsig", "exec".
  *
  * argv[0] without a '/' is searched in the PATH of the worker's own
  * environment (supd's PATH unless the spec's env sets one; if neither has
@@ -56,6 +60,13 @@ struct spawn_result {
  * and on opt->notify_socket, both constant for a supd run. */
 int spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct spawn_result *out,
 		 char *err, size_t errlen);
+
+/* Starts a probe command (readiness or health, SPEC 7.2/7.3) as supd's
+ * own child: supd's user and environment, stdin /dev/null, stdout and
+ * stderr on output_fd, its own session, the same clean signal state and
+ * parent-death signal as a worker. Returns 0 with *pid, or a negative
+ * errno with the reason in err (a failed exec included). */
+int spawn_probe(char *const *argv, int output_fd, pid_t *pid, char *err, size_t errlen);
 
 /* Frees spec->worker.envp_cache (spec_free() calls it). */
 void spawn_forget_env(struct worker_spec *w);

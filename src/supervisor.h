@@ -131,6 +131,7 @@ struct child {
 	struct child *pid_next;     /* index.c: pid hash chain */
 	struct child *path_next;    /* index.c: path hash chain */
 	void *shell;                /* for the shell's own use (links, monitors) */
+	void *probe;                /* probe.c: readiness probe and health checks */
 };
 
 enum sup_op {
