@@ -368,8 +368,9 @@ rlimit_check(const struct rlimit_spec *rl, char *msg, size_t len)
 /* ---- probe addresses ---- */
 
 int
-probe_resolve_address(struct probe_spec *p, const char *address, char *msg, size_t len)
+probe_resolve_address(struct probe_spec *p, char *msg, size_t len)
 {
+	const char *address = p->address;
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
 	char host[256];
 	const char *colon, *port;
@@ -412,19 +413,23 @@ probe_resolve_address(struct probe_spec *p, const char *address, char *msg, size
 }
 
 int
-umask_parse(const char *text, unsigned *out)
+service_prepare_worker(struct worker_spec *w, const char **bad_key, char *msg, size_t len)
 {
-	unsigned v = 0;
-
-	if (!text[0] || strlen(text) > 4)
+	*bad_key = "env";
+	if (env_compose(w, w->env_files, w->nenv_files, msg, len) < 0) {
+		if (strncmp(msg, "env_file", 8) == 0)
+			*bad_key = "env_file";
 		return -1;
-	for (const char *s = text; *s; s++) {
-		if (*s < '0' || *s > '7')
-			return -1;
-		v = v * 8 + (unsigned)(*s - '0');
 	}
-	if (v > 0777)
+	*bad_key = "rlimits";
+	for (size_t i = 0; i < w->nrlimits; i++)
+		if (rlimit_check(&w->rlimits[i], msg, len) < 0)
+			return -1;
+	*bad_key = "ready";
+	if (w->ready == READY_TCP && probe_resolve_address(&w->ready_probe, msg, len) < 0)
 		return -1;
-	*out = v;
+	*bad_key = "health";
+	if (w->has_health && w->health.address && probe_resolve_address(&w->health, msg, len) < 0)
+		return -1;
 	return 0;
 }

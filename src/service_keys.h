@@ -45,11 +45,14 @@ const char *rlimit_name(int resource);
  * above supd's own hard limit. */
 int rlimit_check(const struct rlimit_spec *rl, char *msg, size_t len);
 
-/* "HOST:PORT", "[V6]:PORT" or an absolute socket path into p->sockaddr
- * (names are resolved now, once). */
-int probe_resolve_address(struct probe_spec *p, const char *address, char *msg, size_t len);
+/* p->address ("HOST:PORT", "[V6]:PORT" or an absolute socket path) into
+ * p->sockaddr (names are resolved now, once). */
+int probe_resolve_address(struct probe_spec *p, char *msg, size_t len);
 
-/* "0022" (octal, at most 0777) */
-int umask_parse(const char *text, unsigned *out);
+/* Everything above for one worker spec whose keys were read: its
+ * environment (env_compose, after its user is resolved), its limits, its
+ * probe addresses. On failure *bad_key names the key the message is about
+ * ("env_file", "env", "rlimits", "ready" or "health"). */
+int service_prepare_worker(struct worker_spec *w, const char **bad_key, char *msg, size_t len);
 
 #endif

@@ -770,10 +770,10 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 	plan.cwd = w->cwd;
 	plan.rlimits = w->rlimits;
 	plan.nrlimits = w->nrlimits;
-	plan.set_nice = w->has_nice;
+	plan.set_nice = w->nice != SPEC_NICE_UNSET;
 	plan.nice = w->nice;
-	plan.set_umask = w->has_umask;
-	plan.umask = (mode_t)w->umask;
+	plan.set_umask = w->umask != SPEC_UMASK_UNSET;
+	plan.umask = w->umask;
 	plan.ready_fd_source = -1;
 	plan.ready_fd_target = -1;
 	plan.parent = getpid();

@@ -45,6 +45,8 @@ spec_set_defaults(struct child_spec *spec)
 		exit_set_add_code(&spec->worker.normal_exit, 0);
 		spec->worker.ready = READY_NONE;
 		spec->worker.start_timeout_ms = SPEC_DEFAULT_START_TIMEOUT_MS;
+		spec->worker.umask = SPEC_UMASK_UNSET;
+		spec->worker.nice = SPEC_NICE_UNSET;
 	}
 }
 
@@ -128,6 +130,7 @@ spec_free(struct child_spec *spec)
 		probe_spec_free(&spec->worker.ready_probe);
 		probe_spec_free(&spec->worker.health);
 		free(spec->worker.rlimits);
+		strv_free(spec->worker.env_files);
 		spawn_forget_env(&spec->worker);
 	}
 	free(spec);
@@ -171,6 +174,7 @@ spec_clone(const struct child_spec *spec)
 		copy->worker.health.argv = NULL;
 		copy->worker.health.address = NULL;
 		copy->worker.rlimits = NULL;
+		copy->worker.env_files = NULL;
 	}
 	if (!dup_opt(&copy->id, spec->id))
 		goto fail;
@@ -206,6 +210,9 @@ spec_clone(const struct child_spec *spec)
 		goto fail;
 	if (probe_spec_copy(&copy->worker.ready_probe, &spec->worker.ready_probe) < 0 ||
 	    probe_spec_copy(&copy->worker.health, &spec->worker.health) < 0)
+		goto fail;
+	copy->worker.env_files = strv_copy(spec->worker.env_files, spec->worker.nenv_files);
+	if (spec->worker.env_files && !copy->worker.env_files)
 		goto fail;
 	if (spec->worker.nrlimits) {
 		size_t n = spec->worker.nrlimits * sizeof(*spec->worker.rlimits);

@@ -98,8 +98,10 @@ struct backoff_spec {
 #define SPEC_MAX_MS_LIMIT       INT32_MAX /* shutdown and start_timeout */
 
 #define SPEC_RLIM_INFINITY           UINT64_MAX
-#define SPEC_DEFAULT_READY_EXEC_MS   500 /* ready: {exec} interval */
-#define SPEC_DEFAULT_READY_TCP_MS    100 /* ready: {tcp} interval */
+#define SPEC_UMASK_UNSET             ((mode_t)01000) /* above any mode */
+#define SPEC_NICE_UNSET              100             /* outside -20..19 */
+#define SPEC_DEFAULT_READY_EXEC_MS   500             /* ready: {exec} interval */
+#define SPEC_DEFAULT_READY_TCP_MS    100             /* ready: {tcp} interval */
 #define SPEC_DEFAULT_HEALTH_INTERVAL 10000
 #define SPEC_DEFAULT_HEALTH_TIMEOUT  5000
 #define SPEC_DEFAULT_HEALTH_RETRIES  3
@@ -133,12 +135,16 @@ struct worker_spec {
 	enum notify_access notify_access;
 	bool has_health;
 	struct probe_spec health;
-	bool has_umask, has_nice, has_forward_signals;
-	unsigned umask;
-	int nice;
+	bool has_forward_signals;
+	mode_t umask; /* SPEC_UMASK_UNSET: supd's */
+	int nice;     /* SPEC_NICE_UNSET: supd's */
 	struct rlimit_spec *rlimits;
 	size_t nrlimits;
 	uint64_t forward_signals; /* bit sig-1; replaces the top-level list when set */
+	/* env_file paths as written; their entries are merged into env when
+	 * the spec is loaded (service_keys.c: env_compose) */
+	char **env_files;
+	size_t nenv_files;
 
 	/* Filled by spawn.c on first use, freed with the spec: the complete
 	 * environment block, so that a restart allocates nothing. */
