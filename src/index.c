@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "index.h"
-#include "supervisor.h"
+#include "supervisor_internal.h"
 
 #define INDEX_INITIAL_BUCKETS 64
 

@@ -11,7 +11,7 @@
  */
 #include <stdlib.h>
 
-#include "supervisor.h"
+#include "intensity.h"
 
 int
 intensity_init(struct intensity *in, uint32_t max_restarts, uint32_t max_seconds)

@@ -110,17 +110,3 @@ log_debug(const char *fmt, ...)
 {
 	LOG_BODY(LOG_LEVEL_DEBUG, -1);
 }
-
-void
-fatal(int exit_code, const char *fmt, ...)
-{
-	LOG_BODY(LOG_LEVEL_ERROR, errno);
-	exit(exit_code);
-}
-
-void
-fatalx(int exit_code, const char *fmt, ...)
-{
-	LOG_BODY(LOG_LEVEL_ERROR, -1);
-	exit(exit_code);
-}

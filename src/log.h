@@ -3,8 +3,9 @@
  *
  * One line per message: "supd: warning: unable to open x: No such file".
  * log_warn() appends strerror(errno); log_warnx() does not. Every function
- * preserves errno, so logging an error never changes it. fatal() and fatalx()
- * are for the startup phase only: once the tree runs, supd must not die.
+ * preserves errno, so logging an error never changes it. Nothing here exits:
+ * the start phase returns its status to main(), and once the tree runs supd
+ * must not die.
  */
 #ifndef SUPD_LOG_H
 #define SUPD_LOG_H
@@ -24,8 +25,5 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-_Noreturn void fatal(int exit_code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-_Noreturn void fatalx(int exit_code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

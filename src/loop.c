@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
 
 #include "config.h"
 #include "control.h"
@@ -59,6 +60,7 @@ struct loop {
 	bool stopping;
 	int exit_code;
 	bool tree_started;
+	bool root_gone; /* fx_stopped: the root supervisor is gone */
 	bool exec_failure_status;
 	char first_start_error[48]; /* the first start failure before the tree started */
 };
@@ -82,34 +84,16 @@ probe_now(void *ctx)
 	return mono_ms(ctx);
 }
 
-uint64_t
-loop_now_ms(struct loop *loop)
-{
-	return mono_ms(loop);
-}
-
-sd_event *
-loop_event(struct loop *loop)
-{
-	return loop->event;
-}
-
-struct core *
-loop_core(struct loop *loop)
-{
-	return loop->core;
-}
-
 /* ---- effects: what the core asks for ---- */
 
 static int
-fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
+fx_spawn(void *ctx, struct child *c, pid_t *pid, char *err, size_t errlen)
 {
 	struct loop *loop = ctx;
 	struct spawn_options opt = {.notify_socket =
 					    loop->notify_path[0] ? loop->notify_path : NULL};
 	struct spawn_result res;
-	int r = spawn_worker(c->spec, &opt, &res, err, errlen);
+	int r = spawn_worker(node_spec(c), &opt, &res, err, errlen);
 
 	if (r < 0)
 		return r;
@@ -118,7 +102,7 @@ fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
 	 * by pid, which cannot be reused while we have not reaped it. */
 	if (res.pidfd >= 0)
 		close(res.pidfd);
-	c->pid = res.pid;
+	*pid = res.pid;
 	probes_spawned(loop->probes, c, res.ready_fd);
 	return 0;
 }
@@ -126,17 +110,18 @@ fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
 static void
 fx_signal(void *ctx, struct child *c, int sig)
 {
+	pid_t pid = node_pid(c);
 	int r;
 
 	(void)ctx;
-	if (c->pid <= 0)
+	if (pid <= 0)
 		return;
 	/* The worker is not reaped yet (we are the only reaper), so its pid,
 	 * which is also its process group id after setsid(), cannot have been
 	 * reused. */
-	r = kill(c->spec->worker.kill_group ? -c->pid : c->pid, sig);
+	r = kill(node_spec(c)->worker.kill_group ? -pid : pid, sig);
 	if (r < 0 && errno != ESRCH)
-		log_warn("%s: cannot send %s to pid %d", c->path, signal_name(sig), c->pid);
+		log_warn("%s: cannot send %s to pid %d", node_path(c), signal_name(sig), pid);
 }
 
 struct timer_source {
@@ -231,7 +216,8 @@ fx_event(void *ctx, const struct core_event *ev)
 	case EV_CHILD_UNHEALTHY: {
 		/* readiness probes end, health checks begin or end */
 		struct child *c = loop->core ? core_find_path(loop->core, ev->path) : NULL;
-		if (c && !c->sup && (c->probe || c->spec->worker.has_health))
+		if (c && !node_is_supervisor(c) &&
+		    (node_probe(c) || node_spec(c)->worker.has_health))
 			probes_event(loop->probes, c, ev);
 		break;
 	}
@@ -254,6 +240,7 @@ fx_stopped(void *ctx, int exit_code)
 	struct loop *loop = ctx;
 
 	loop->exit_code = exit_code;
+	loop->root_gone = true;
 	sd_event_exit(loop->event, exit_code);
 }
 
@@ -319,19 +306,19 @@ reap_all(struct loop *loop)
 		}
 		if (si.si_pid == 0)
 			return;
-		c = index_find_pid(&loop->core->index, si.si_pid);
+		c = core_find_pid(loop->core, si.si_pid);
 		/* A worker that supd was terminating takes what is left of its
 		 * process group with it (the stop was meant for the group). A
 		 * worker that exited by itself does not: a daemon's child that
 		 * has not yet called setsid() would otherwise die or live by
 		 * chance. Containment that cannot race is cgroup's job. */
-		if (c && !c->sup && c->spec->worker.kill_group && c->state == CHILD_STOPPING)
+		if (c && node_spec(c)->worker.kill_group && node_state(c) == CHILD_STOPPING)
 			kill(-si.si_pid, SIGKILL);
 		while (waitid(P_PID, (id_t)si.si_pid, &si, WEXITED) < 0 && errno == EINTR)
 			;
 		st.signaled = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
 		st.value = si.si_status;
-		if (c && !c->sup) {
+		if (c) {
 			core_child_exited(loop->core, c, st, mono_ms(loop));
 		} else if (!c && probes_reaped(loop->probes, si.si_pid, st.value, st.signaled)) {
 			continue;
@@ -354,7 +341,8 @@ on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata
 	return 0;
 }
 
-void
+/* Orderly shutdown of the tree (SIGTERM, or the control op `stop`). */
+static void
 loop_request_stop(struct loop *loop)
 {
 	if (loop->stopping) {
@@ -372,16 +360,17 @@ forward_signal(struct loop *loop, struct child *c, int sig)
 {
 	struct child *x;
 
-	if (!c->sup) {
-		const struct worker_spec *w = &c->spec->worker;
+	if (!node_is_supervisor(c)) {
+		const struct worker_spec *w = &node_spec(c)->worker;
 		uint64_t list = w->has_forward_signals ? w->forward_signals : loop->forward_signals;
-		if (c->pid > 0 && (c->state == CHILD_RUNNING || c->state == CHILD_STARTING) &&
+		if (node_pid(c) > 0 &&
+		    (node_state(c) == CHILD_RUNNING || node_state(c) == CHILD_STARTING) &&
 		    (list & (UINT64_C(1) << (sig - 1))))
 			fx_signal(loop, c, sig);
 		return;
 	}
-	TAILQ_FOREACH(x, &c->sup->children, sibling)
-	forward_signal(loop, x, sig);
+	for (x = node_first_child(c); x; x = node_next_sibling(x))
+		forward_signal(loop, x, sig);
 }
 
 static int
@@ -393,13 +382,13 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 	(void)s;
 	if (loop->forward_signals & (UINT64_C(1) << (sig - 1))) {
 		log_debug("forwarding %s", signal_name(sig));
-		forward_signal(loop, loop->core->root, sig);
+		forward_signal(loop, core_root(loop->core), sig);
 		return 0;
 	}
 	/* Workers with a forward_signals list of their own get the signals
 	 * it names, whatever supd itself does with them. */
 	if (sig != SIGCHLD)
-		forward_signal(loop, loop->core->root, sig);
+		forward_signal(loop, core_root(loop->core), sig);
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
@@ -422,12 +411,12 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 static struct child *
 notify_sender(struct loop *loop, pid_t pid)
 {
-	struct child *c = index_find_pid(&loop->core->index, pid);
+	struct child *c = core_find_pid(loop->core, pid);
 
 	if (!c) {
 		pid_t pgid = getpgid(pid);
-		struct child *leader = pgid > 0 ? index_find_pid(&loop->core->index, pgid) : NULL;
-		if (leader && leader->spec->worker.notify_access == NOTIFY_ACCESS_ALL) {
+		struct child *leader = pgid > 0 ? core_find_pid(loop->core, pgid) : NULL;
+		if (leader && node_spec(leader)->worker.notify_access == NOTIFY_ACCESS_ALL) {
 			c = leader;
 		} else {
 			log_warnx("READY=1 from pid %d refused: %s", (int)pid,
@@ -436,8 +425,8 @@ notify_sender(struct loop *loop, pid_t pid)
 			return NULL;
 		}
 	}
-	if (c->spec->worker.ready != READY_NOTIFY) {
-		log_warnx("%s: READY=1 ignored: the worker is not `ready: notify`", c->path);
+	if (node_spec(c)->worker.ready != READY_NOTIFY) {
+		log_warnx("%s: READY=1 ignored: the worker is not `ready: notify`", node_path(c));
 		return NULL;
 	}
 	return c;
@@ -578,6 +567,19 @@ setup_signals(struct loop *loop)
 	return 0;
 }
 
+/* What the control server needs of the loop (control.h). */
+static uint64_t
+host_now_ms(void *ctx)
+{
+	return mono_ms(ctx);
+}
+
+static void
+host_request_stop(void *ctx)
+{
+	loop_request_stop(ctx);
+}
+
 int
 loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 {
@@ -658,7 +660,12 @@ loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 				  "or XDG_RUNTIME_DIR");
 			goto fail;
 		}
-		r = control_new(&loop->control, loop, &cfg->control, path, listen_fd);
+		struct control_host host = {.event = loop->event,
+					    .core = loop->core,
+					    .now_ms = host_now_ms,
+					    .request_stop = host_request_stop,
+					    .ctx = loop};
+		r = control_new(&loop->control, &host, &cfg->control, path, listen_fd);
 		if (r < 0)
 			goto fail;
 	}
@@ -676,7 +683,7 @@ loop_run(struct loop *loop)
 	int r;
 
 	core_start(loop->core, mono_ms(loop));
-	if (loop->core->stopped) {
+	if (loop->root_gone) {
 		r = loop->exit_code;
 	} else {
 		r = sd_event_loop(loop->event);

@@ -160,7 +160,7 @@ ready_fd_close(struct probe *p)
 static struct probe *
 probe_get(struct probes *ps, struct child *c)
 {
-	struct probe *p = c->probe;
+	struct probe *p = node_probe(c);
 
 	if (p)
 		return p;
@@ -170,7 +170,7 @@ probe_get(struct probes *ps, struct child *c)
 	p->owner = ps;
 	p->child = c;
 	p->ready_fd = p->out_fd = p->sock = -1;
-	c->probe = p;
+	node_set_probe(c, p);
 	return p;
 }
 
@@ -191,7 +191,7 @@ timer_at(struct probe *p, uint64_t deadline_ms)
 	}
 	if (r < 0) {
 		errno = -r;
-		log_warn("%s: cannot arm a probe deadline", p->child->path);
+		log_warn("%s: cannot arm a probe deadline", node_path(p->child));
 	}
 }
 
@@ -462,7 +462,7 @@ on_ready_fd(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 void
 probes_spawned(struct probes *ps, struct child *c, int ready_fd)
 {
-	const struct worker_spec *w = &c->spec->worker;
+	const struct worker_spec *w = &node_spec(c)->worker;
 	struct probe *p;
 
 	if (ready_fd < 0 && w->ready != READY_EXEC && w->ready != READY_TCP)
@@ -470,7 +470,7 @@ probes_spawned(struct probes *ps, struct child *c, int ready_fd)
 	p = probe_get(ps, c);
 	if (!p) {
 		/* the start deadline will fail it */
-		log_warnx("%s: no memory for its readiness probe", c->path);
+		log_warnx("%s: no memory for its readiness probe", node_path(c));
 		if (ready_fd >= 0)
 			close(ready_fd);
 		return;
@@ -481,7 +481,7 @@ probes_spawned(struct probes *ps, struct child *c, int ready_fd)
 		p->ready_fd = ready_fd;
 		if (sd_event_add_io(ps->event, &p->ready_io, ready_fd, EPOLLIN, on_ready_fd, p) <
 		    0) {
-			log_warnx("%s: cannot watch its readiness descriptor", c->path);
+			log_warnx("%s: cannot watch its readiness descriptor", node_path(c));
 			ready_fd_close(p);
 		}
 		return;
@@ -499,19 +499,19 @@ health_begin(struct probes *ps, struct child *c)
 	struct probe *p = probe_get(ps, c);
 
 	if (!p) {
-		log_warnx("%s: no memory for its health checks", c->path);
+		log_warnx("%s: no memory for its health checks", node_path(c));
 		return;
 	}
 	probe_stop(p);
 	p->kind = PROBE_HEALTH;
-	p->spec = &c->spec->worker.health;
+	p->spec = &node_spec(c)->worker.health;
 	timer_at(p, now_ms(ps) + (uint64_t)p->spec->interval_ms);
 }
 
 void
 probes_event(struct probes *ps, struct child *c, const struct core_event *ev)
 {
-	struct probe *p = c->probe;
+	struct probe *p = node_probe(c);
 
 	switch (ev->type) {
 	case EV_CHILD_STARTED:
@@ -519,7 +519,7 @@ probes_event(struct probes *ps, struct child *c, const struct core_event *ev)
 			probe_stop(p);
 			ready_fd_close(p);
 		}
-		if (c->spec->worker.has_health)
+		if (node_spec(c)->worker.has_health)
 			health_begin(ps, c);
 		break;
 	case EV_CHILD_STOPPING:
@@ -539,14 +539,14 @@ probes_event(struct probes *ps, struct child *c, const struct core_event *ev)
 void
 probes_forget(struct probes *ps, struct child *c)
 {
-	struct probe *p = c->probe;
+	struct probe *p = node_probe(c);
 
 	(void)ps;
 	if (!p)
 		return;
 	probe_stop(p);
 	ready_fd_close(p);
-	c->probe = NULL;
+	node_set_probe(c, NULL);
 	free(p);
 }
 

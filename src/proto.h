@@ -1,12 +1,12 @@
 /*
  * proto.h - the control protocol as data: requests in, replies out.
  *
- * Pure functions shared by the control server and its tests: parsing and
- * validating a request line, converting a JSON child spec to a struct
- * child_spec and back, and building the JSON of every reply (including the
- * views of the runtime tree: which_children, count_children, tree). No
- * sockets, no event loop, no clock. The names on the wire are in
- * include/supd/protocol.h.
+ * Pure functions used by the control server (ops.c, connection.c) and its
+ * tests: parsing and validating a request line, converting a JSON child spec
+ * to a struct child_spec and back, and the JSON of replies, statuses and
+ * `down` messages (the views of the tree are views.c's). No sockets, no
+ * event loop, no clock. supctl does not link this: it speaks the wire
+ * format of include/supd/protocol.h with jansson directly.
  */
 #ifndef SUPD_PROTO_H
 #define SUPD_PROTO_H
@@ -132,21 +132,6 @@ json_t *proto_status_json(struct exit_status st);
  * a NULL path, pid 0 and a NULL st give null. */
 json_t *proto_down_json(uint64_t ref, const char *path, pid_t pid, const char *reason,
 			const struct exit_status *st);
-
-/* Views of the runtime tree (read only). NULL on ENOMEM. */
-json_t *proto_which_children(const struct sup *s); /* newest first */
-/* Adds specs, active, supervisors and workers to reply; -1 on ENOMEM. */
-int proto_count_children(const struct sup *s, json_t *reply);
-/* now_ms: the core's clock, for the time left before a delayed start. */
-json_t *proto_tree(const struct child *c, uint64_t now_ms);
-/* get_childspec: c's spec; a static supervisor's "children" are the specs
- * of its current children (which include those added by start_child). */
-json_t *proto_childspec(const struct child *c);
-
-/* A child that exists as a process or a running supervisor node: starting,
- * running or stopping. This is what `active` counts and what `monitor`
- * watches. */
-bool proto_child_alive(const struct child *c);
 
 /* Wire names. */
 const char *proto_core_error_name(enum core_error e);

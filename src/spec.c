@@ -10,7 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "spawn.h"
 #include "spec.h"
 
 struct child_spec *
@@ -131,7 +130,8 @@ spec_free(struct child_spec *spec)
 		probe_spec_free(&spec->worker.health);
 		free(spec->worker.rlimits);
 		strv_free(spec->worker.env_files);
-		spawn_forget_env(&spec->worker);
+		/* spawn.c's environment block is one allocation. */
+		free(spec->worker.envp_cache);
 	}
 	free(spec);
 }

@@ -33,7 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "supervisor.h"
+#include "supervisor_internal.h"
 
 enum start_result {
 	START_DONE,
@@ -333,7 +333,7 @@ worker_start(struct core *core, struct child *c, uint64_t now)
 	c->stop_signal_sent = false;
 	c->start_failing = false;
 	c->pid = 0;
-	r = core->fx->spawn(core->ctx, c, err, sizeof(err));
+	r = core->fx->spawn(core->ctx, c, &c->pid, err, sizeof(err));
 	if (r < 0 || c->pid <= 0) {
 		struct core_event ev = {.type = EV_CHILD_START_FAILED, .path = c->path};
 		snprintf(c->start_error, sizeof(c->start_error), "%s", err[0] ? err : "spawn");
@@ -1691,7 +1691,7 @@ core_run(struct core *core, uint64_t now)
 }
 
 struct child *
-core_find_path(struct core *core, const char *path)
+core_find_path(const struct core *core, const char *path)
 {
 	return index_find_path(&core->index, path);
 }
@@ -1831,4 +1831,115 @@ core_submit(struct core *core, struct core_request *req, uint64_t now)
 {
 	on_submit(core, req, now);
 	core_flush(core, now);
+}
+
+/* ---- read-only accessors (supervisor.h) ---- */
+
+struct child *
+core_root(const struct core *core)
+{
+	return core->root;
+}
+
+struct child *
+core_find_pid(const struct core *core, pid_t pid)
+{
+	return index_find_pid(&core->index, pid);
+}
+
+const char *
+node_path(const struct child *c)
+{
+	return c->path;
+}
+
+const char *
+node_id(const struct child *c)
+{
+	return c->id;
+}
+
+struct child_spec *
+node_spec(const struct child *c)
+{
+	return c->spec;
+}
+
+pid_t
+node_pid(const struct child *c)
+{
+	return c->pid;
+}
+
+enum child_state
+node_state(const struct child *c)
+{
+	return c->state;
+}
+
+unsigned
+node_restarts(const struct child *c)
+{
+	return c->restarts;
+}
+
+uint64_t
+node_start_seq(const struct child *c)
+{
+	return c->start_seq;
+}
+
+struct child *
+node_parent(const struct child *c)
+{
+	return c->parent;
+}
+
+bool
+node_start_delayed(const struct child *c, uint64_t *at_ms)
+{
+	*at_ms = c->next_start_ms;
+	return c->start_delayed;
+}
+
+void *
+node_probe(const struct child *c)
+{
+	return c->probe;
+}
+
+void
+node_set_probe(struct child *c, void *probe)
+{
+	c->probe = probe;
+}
+
+bool
+node_is_supervisor(const struct child *c)
+{
+	return c->sup != NULL;
+}
+
+struct child *
+node_first_child(const struct child *c)
+{
+	return c->sup ? TAILQ_FIRST(&c->sup->children) : NULL;
+}
+
+struct child *
+node_next_sibling(const struct child *c)
+{
+	return TAILQ_NEXT(c, sibling);
+}
+
+size_t
+node_nchildren(const struct child *c)
+{
+	return c->sup ? c->sup->nchildren : 0;
+}
+
+struct child *
+node_find_child(const struct child *c, const char *id)
+{
+	return c->sup ? sup_find_child(c->sup, id) : NULL;
 }

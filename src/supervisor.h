@@ -22,12 +22,13 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
-#include "index.h"
 #include "spec.h"
 
+/* Opaque outside the core: the shell and the control socket see the tree
+ * only through the functions below (supervisor_internal.h has the layout,
+ * for supervisor.c, index.c and the unit tests). */
 struct core;
 struct child;
-struct sup;
 
 /* How a process ended, as waitid() reports it. */
 struct exit_status {
@@ -77,133 +78,6 @@ struct msg {
 	enum msg_kind kind;
 	bool queued;
 	TAILQ_ENTRY(msg) link;
-};
-TAILQ_HEAD(msg_queue, msg);
-TAILQ_HEAD(child_list, child);
-
-struct child {
-	struct child_spec *spec; /* owned when owns_spec; else borrowed from the parent's spec */
-	bool owns_spec;
-	struct child *parent; /* NULL for the root */
-	struct sup *sup;      /* non-NULL for supervisor and dynamic nodes */
-	char *path;           /* "/" for the root, "/web/db", "/buckets/1" */
-	const char *id;       /* points into spec->id, or "" for the root */
-
-	enum child_state state;
-	pid_t pid;          /* workers: the running process, 0 when none */
-	unsigned restarts;  /* restarts of this child so far (for `tree`) */
-	uint64_t start_seq; /* order of the latest start; which_children lists newest first */
-	struct exit_status last_status;
-
-	struct timer timer; /* shutdown deadline, or readiness deadline (ready: notify) */
-	bool kill_sent;     /* SIGKILL sent by us: its exit reason is `killed` */
-	bool stop_signal_sent;
-	bool start_failing; /* the start failed (ready timeout); waiting for the process to go */
-	enum exit_reason last_reason;
-
-	/* Backoff (SPEC 7.4). The delay of the last restart decision (0:
-	 * none yet), and when the child last started, for reset_after. */
-	uint64_t backoff_last_ms;
-	uint64_t started_at_ms;
-	bool started_at_valid;
-	/* A decided restart waits for `timer` (at next_start_ms); when it
-	 * fires, the restart goes on without being counted again. */
-	bool start_delayed;
-	uint64_t next_start_ms;
-	bool unhealthy; /* supd killed it after failed health checks */
-
-	struct msg exit_msg;  /* queued exit (status in last_status) */
-	struct msg retry_msg; /* queued restart retry */
-	char start_error[48]; /* why the last start failed, e.g. "exec:ENOENT" */
-
-	/* A nested supervisor's completion waiting to be reported to its
-	 * parent (see core_flush in supervisor.c). */
-	enum notify_kind {
-		NOTIFY_NONE,
-		NOTIFY_STARTED,
-		NOTIFY_START_FAILED,
-		NOTIFY_STOPPED,
-		NOTIFY_EXITED,
-	} notify;
-	TAILQ_ENTRY(child) notify_link;
-
-	TAILQ_ENTRY(child) sibling; /* parent's children, in start order */
-	struct child *pid_next;     /* index.c: pid hash chain */
-	struct child *path_next;    /* index.c: path hash chain */
-	void *shell;                /* for the shell's own use (links, monitors) */
-	void *probe;                /* probe.c: readiness probe and health checks */
-};
-
-enum sup_op {
-	SUP_IDLE,       /* nothing in progress: the mailbox is served */
-	SUP_STARTING,   /* starting its children in order */
-	SUP_RESTARTING, /* a strategy restart: terminating the group, then starting it */
-	SUP_CALL,       /* serving one control request that waits for a child */
-	SUP_STOPPING,   /* terminating every child, then gone */
-	SUP_DOWN,       /* not running */
-};
-
-enum group_phase {
-	GROUP_TERMINATE, /* stopping the group, last member first */
-	GROUP_START,     /* starting the group, first member first */
-};
-
-/* Restart intensity: whole seconds of the monotonic clock, bucketed by
- * second, so that the ring needs min(max_restarts, max_seconds) + 1 slots. */
-struct intensity_slot {
-	uint64_t second;
-	uint32_t count;
-};
-struct intensity {
-	uint32_t max_restarts;
-	uint32_t max_seconds;
-	struct intensity_slot *ring;
-	uint32_t capacity, head, used;
-	uint64_t total;
-};
-
-struct sup {
-	struct child *self;
-	struct child_list children; /* start order */
-	size_t nchildren;
-	struct intensity intensity;
-
-	enum sup_op op;
-	/* SUP_STARTING / SUP_RESTARTING / SUP_STOPPING cursor: the child being
-	 * started or stopped now (NULL between steps). */
-	struct child *cursor;
-	/* SUP_RESTARTING: the first member of the group being restarted
-	 * (one_for_all: the first child; rest_for_one: the exited child). */
-	struct child *group_first;
-	enum group_phase group_phase;
-	/* one_for_one (and dynamic) restarts: the only member of the group */
-	struct child *group_last;
-	/* SUP_CALL: the request being served */
-	struct core_request *call;
-	/* the operation waits for `cursor` to finish starting or stopping */
-	bool waiting;
-	/* set when the start of `cursor` failed after it was awaited */
-	struct child *failed;
-	/* set when `cursor` was a `ready: exit` job that finished: it counts
-	 * as started although it is not running (OTP's `ignore`) */
-	struct child *done;
-	/* SUP_RESTARTING with backoff: the child whose exit caused the group
-	 * restart; its delay is waited between terminating and starting */
-	struct child *delay_child;
-	bool stepping, step_again, serving;
-
-	bool start_failed; /* SUP_STOPPING after a failed start: report a start failure */
-	bool brutal;       /* killed: every child gets SIGKILL, no stop signal */
-	struct exit_status exit_status; /* what this node reports when it goes (auto_shutdown) */
-	enum exit_reason stop_reason;   /* reason in supervisor_stopped */
-
-	struct msg_queue mailbox;
-	TAILQ_ENTRY(sup) work_link; /* on core->work when it has deferred work */
-	bool on_work;
-
-	struct timer stop_timer; /* NODE_DYNAMIC: the shared shutdown deadline */
-	uint64_t *next_id;       /* NODE_DYNAMIC: the next automatic id (in core->counters) */
-	size_t nstopping;        /* NODE_DYNAMIC during SUP_STOPPING: children not yet gone */
 };
 
 /* Events of SPEC section 5, as structured data; events.c formats them. */
@@ -288,10 +162,10 @@ struct core_request {
 };
 
 struct core_effects {
-	/* Start the worker `c`. On success set c->pid and return
+	/* Start the worker `c`. On success store its pid in *pid and return
 	 * 0; on failure return a negative errno and write the reason
 	 * ("exec:ENOENT", "chdir:EACCES", "fork:EAGAIN") into err. */
-	int (*spawn)(void *ctx, struct child *c, char *err, size_t errlen);
+	int (*spawn)(void *ctx, struct child *c, pid_t *pid, char *err, size_t errlen);
 	/* Send sig to the worker (its process group when spec->worker.kill_group). */
 	void (*signal)(void *ctx, struct child *c, int sig);
 	/* Arm t at t->deadline_ms (re-arming moves it), disarm it, or release
@@ -308,26 +182,6 @@ struct core_effects {
 	void (*wakeup)(void *ctx);
 	/* Optional: the root has started all its children (sd_notify READY=1). */
 	void (*tree_started)(void *ctx);
-};
-
-struct dynamic_counter {
-	struct dynamic_counter *next;
-	uint64_t next_id;
-	char path[];
-};
-
-struct core {
-	struct child *root;
-	const struct core_effects *fx;
-	void *ctx;
-	TAILQ_HEAD(, sup) work;
-	struct child_list notify; /* nested supervisors' completions, in order */
-	uint64_t start_seq;
-	bool shutting_down; /* core_shutdown() was called */
-	bool stopped;       /* the root is gone; fx->stopped was called */
-	int exit_code;
-	struct index index; /* pid -> worker and path -> node, kept current by the core */
-	struct dynamic_counter *counters; /* per dynamic supervisor path */
 };
 
 /* Creates the runtime tree for root_spec (ownership passes to the core,
@@ -357,9 +211,44 @@ bool core_run(struct core *core, uint64_t now_ms);
 /* Queue a control request; req->done is called when it is finished. */
 void core_submit(struct core *core, struct core_request *req, uint64_t now_ms);
 
-/* Lookups for the control socket (read-only use of the tree). */
-struct child *core_find_path(struct core *core, const char *path);
-struct child *sup_find_child(const struct sup *sup, const char *id);
+/*
+ * Read-only views of the tree, for the shell and the control socket. A
+ * `struct child` is a node: a worker, a supervisor or a dynamic supervisor
+ * (the root is the supervisor at "/"). Pointers stay valid until the core
+ * frees the node (fx->child_freed); do not keep them across core calls.
+ */
+struct child *core_root(const struct core *core);
+/* The node at path ("/", "/web/db"), NULL when none. */
+struct child *core_find_path(const struct core *core, const char *path);
+/* The running worker with this pid, NULL when none (O(1)). */
+struct child *core_find_pid(const struct core *core, pid_t pid);
+
+const char *node_path(const struct child *c);
+const char *node_id(const struct child *c); /* "" for the root */
+/* Not const: the spawn effect caches the worker's environment block in it. */
+struct child_spec *node_spec(const struct child *c);
+pid_t node_pid(const struct child *c); /* workers: the running process, else 0 */
+enum child_state node_state(const struct child *c);
+unsigned node_restarts(const struct child *c);
+/* Order of the latest start (0: never started): newer starts are larger. */
+uint64_t node_start_seq(const struct child *c);
+struct child *node_parent(const struct child *c); /* NULL for the root */
+/* Backoff (SPEC 7.4): true when c's restart waits for its delay, with the
+ * time it is due (core clock) in *at_ms. */
+bool node_start_delayed(const struct child *c, uint64_t *at_ms);
+/* One pointer for the shell's own per-node state (probe.c's probes); the
+ * core never reads it. */
+void *node_probe(const struct child *c);
+void node_set_probe(struct child *c, void *probe);
+/* A supervisor or dynamic supervisor node (it has children). */
+bool node_is_supervisor(const struct child *c);
+/* A supervisor's children in start order: first, then next until NULL;
+ * nchildren counts them. A worker has none. */
+struct child *node_first_child(const struct child *c);
+struct child *node_next_sibling(const struct child *c);
+size_t node_nchildren(const struct child *c);
+/* The child of supervisor node c with this id, NULL when none. */
+struct child *node_find_child(const struct child *c, const char *id);
 
 /* Helpers shared with the shell and the tests. */
 /* The reason a worker's exit gets (supervisor nodes go as `shutdown`). */
@@ -369,12 +258,5 @@ const char *child_state_name(enum child_state s);
 const char *core_error_name(enum core_error e);
 /* code, or 128 + signal, as a shell reports a status */
 int exit_status_code(struct exit_status st);
-
-/* Restart intensity, exposed for its own unit tests. */
-int intensity_init(struct intensity *in, uint32_t max_restarts, uint32_t max_seconds);
-void intensity_reset(struct intensity *in);
-void intensity_fini(struct intensity *in);
-/* Records a restart at now_s; returns true when the limit is exceeded. */
-bool intensity_add(struct intensity *in, uint64_t now_s);
 
 #endif

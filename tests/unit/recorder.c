@@ -26,7 +26,7 @@ rec_logf(struct recorder *r, const char *fmt, ...)
 }
 
 static int
-fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
+fx_spawn(void *ctx, struct child *c, pid_t *pid, char *err, size_t errlen)
 {
 	struct recorder *r = ctx;
 
@@ -38,7 +38,7 @@ fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", r->fail[i].error);
 		return -2;
 	}
-	c->pid = r->next_pid++;
+	*pid = r->next_pid++;
 	return 0;
 }
 

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "supervisor.h"
+#include "supervisor_internal.h"
 
 #define REC_MAX_LOG    512
 #define REC_MAX_TIMERS 64

@@ -9,7 +9,7 @@
 #include <criterion/new/assert.h>
 
 #include "index.h"
-#include "supervisor.h"
+#include "supervisor_internal.h"
 
 #define N 5000
 

@@ -4,7 +4,7 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
-#include "supervisor.h"
+#include "intensity.h"
 
 static struct intensity in;
 
