@@ -568,14 +568,40 @@ start_static(struct session *s, struct ctl_request *r, struct child *sup)
 	return true;
 }
 
+/* The first env entry whose name the template's allow_env does not list,
+ * or NULL. */
+static const char *
+env_not_allowed(const struct child *sup, const struct proto_request *q)
+{
+	const struct child_spec *tmpl = node_spec(sup)->sup.template_spec;
+	char *const *allowed = tmpl ? tmpl->worker.allow_env : NULL;
+
+	for (size_t i = 0; i < q->nenv; i++) {
+		const char *entry = q->env[i], *eq = strchr(entry, '=');
+		size_t len = eq ? (size_t)(eq - entry) : strlen(entry);
+		bool listed = false;
+
+		for (size_t k = 0; allowed && allowed[k] && !listed; k++)
+			listed = strlen(allowed[k]) == len && strncmp(allowed[k], entry, len) == 0;
+		if (!listed)
+			return entry;
+	}
+	return NULL;
+}
+
 static bool
 start_dynamic(struct session *s, struct ctl_request *r, struct child *sup)
 {
 	struct proto_request *q = &r->req;
+	const char *denied = s->role == OPS_ROLE_OWNER ? NULL : env_not_allowed(sup, q);
 
-	if (s->role != OPS_ROLE_OWNER && q->nenv > 0) {
-		reply_error(s, r, SUPD_E_ACCESS_DENIED,
-			    "members of control.group may not set the environment");
+	if (denied) {
+		reply(s, r,
+		      proto_error(SUPD_E_ACCESS_DENIED,
+				  "members of control.group may set only the names of the "
+				  "template's allow_env, not '%.*s'",
+				  (int)(strchr(denied, '=') ? strchr(denied, '=') - denied : 64),
+				  denied));
 		return false;
 	}
 	r->core.id = q->id;

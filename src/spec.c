@@ -123,6 +123,7 @@ spec_free(struct child_spec *spec)
 	} else {
 		strv_free(spec->worker.argv);
 		strv_free(spec->worker.env);
+		strv_free(spec->worker.allow_env);
 		free(spec->worker.cwd);
 		free(spec->worker.user);
 		free(spec->worker.group);
@@ -164,6 +165,7 @@ spec_clone(const struct child_spec *spec)
 	} else {
 		copy->worker.argv = NULL;
 		copy->worker.env = NULL;
+		copy->worker.allow_env = NULL;
 		copy->worker.cwd = NULL;
 		copy->worker.user = NULL;
 		copy->worker.group = NULL;
@@ -203,6 +205,9 @@ spec_clone(const struct child_spec *spec)
 		goto fail;
 	copy->worker.env = strv_copy(spec->worker.env, spec->worker.envc);
 	if (spec->worker.env && !copy->worker.env)
+		goto fail;
+	copy->worker.allow_env = strv_copy(spec->worker.allow_env, spec->worker.allow_envc);
+	if (spec->worker.allow_env && !copy->worker.allow_env)
 		goto fail;
 	if (!dup_opt(&copy->worker.cwd, spec->worker.cwd) ||
 	    !dup_opt(&copy->worker.user, spec->worker.user) ||

@@ -119,6 +119,10 @@ struct worker_spec {
 	size_t argc;
 	char **env; /* NULL-terminated "NAME=value" entries added to supd's environment */
 	size_t envc;
+	/* A template's allow_env: the names that members of control.group may
+	 * set on start_child (SPEC 7.9). NULL-terminated, NULL for none. */
+	char **allow_env;
+	size_t allow_envc;
 	char *cwd;   /* NULL: supd's cwd */
 	char *user;  /* NULL: supd's user; resolved to uid at load */
 	char *group; /* NULL: the user's primary group, or supd's */

@@ -395,6 +395,156 @@ wait_down(struct client *cl, json_t *req)
 	return status;
 }
 
+/* ---- start-child --link: stay while the child lives ---- */
+
+/* Reads until the down message of monitor `ref`; event lines of the
+ * subscription are skipped. Returns 0 with *reason set (a copy), or an exit
+ * status. */
+static int
+read_down(struct client *cl, json_int_t ref, char **reason, char **raw_copy)
+{
+	json_t *msg;
+	char *raw;
+	int r;
+
+	for (;;) {
+		r = client_read_json(cl, &msg, &raw);
+		if (r == -2)
+			return 128 + got_signal;
+		if (r < 0)
+			return EXIT_FAILURE_TO_REACH;
+		if (strcmp(str(msg, "event"), "down") == 0 &&
+		    json_integer_value(json_object_get(msg, "ref")) == ref) {
+			*reason = strdup(str(msg, "reason"));
+			*raw_copy = strdup(raw);
+			json_decref(msg);
+			return *reason && *raw_copy ? 0 : EXIT_FAILURE_TO_REACH;
+		}
+		json_decref(msg);
+	}
+}
+
+/* The state of child `id` of `sup` ("running", "restarting", ...), NULL
+ * when it is gone (or sup is). *status is set on a broken connection. */
+static char *
+child_state(struct client *cl, const char *sup, const char *id, int *status)
+{
+	json_t *reply, *children, *e;
+	char *state = NULL;
+	size_t i;
+
+	*status = EXIT_OK;
+	switch (client_call(cl, request_sup(SUPD_OP_WHICH_CHILDREN, sup, NULL), &reply)) {
+	case 0:
+		break;
+	case -2:
+		*status = 128 + got_signal;
+		return NULL;
+	default:
+		*status = EXIT_FAILURE_TO_REACH;
+		return NULL;
+	}
+	children = json_object_get(reply, "children");
+	json_array_foreach(children, i, e)
+	{
+		if (strcmp(str(e, "id"), id) == 0) {
+			state = strdup(str(e, "state"));
+			break;
+		}
+	}
+	json_decref(reply);
+	return state;
+}
+
+/* Waits for the next event about path or one of its supervisors. */
+static int
+wait_event_about(struct client *cl, const char *path)
+{
+	json_t *msg;
+	const char *p;
+	size_t n;
+	int r;
+
+	for (;;) {
+		r = client_read_json(cl, &msg, NULL);
+		if (r == -2)
+			return 128 + got_signal;
+		if (r < 0)
+			return EXIT_FAILURE_TO_REACH;
+		p = str(msg, "path");
+		n = strlen(p);
+		if (json_object_get(msg, "event") && n > 0 &&
+		    (strcmp(p, path) == 0 || strcmp(p, "/") == 0 ||
+		     (strncmp(path, p, n) == 0 && path[n] == '/'))) {
+			json_decref(msg);
+			return EXIT_OK;
+		}
+		json_decref(msg);
+	}
+}
+
+/*
+ * The link ties the child's id to this connection for as long as it lasts,
+ * across restarts (supd(8)): supctl stays while the child runs or is about to
+ * be restarted, and leaves when it is gone for good (not restarted, deleted,
+ * or its supervisor went down). The outcome is the reason of its last exit.
+ * A signal ends supctl, and the connection's close terminates the child.
+ */
+static int
+wait_linked(struct client *cl, const char *sup, const char *id, const char *path)
+{
+	json_t *reply;
+	char *reason = NULL, *raw = NULL, *last = NULL, *last_raw = NULL, *state;
+	json_int_t ref;
+	int status;
+
+	status = simple_call(cl, request(SUPD_OP_SUBSCRIBE), &reply);
+	if (status != EXIT_OK)
+		return status;
+	json_decref(reply);
+	for (;;) {
+		status = simple_call(
+			cl, json_pack("{s:s, s:s}", "op", SUPD_OP_MONITOR, "path", path), &reply);
+		if (status != EXIT_OK)
+			break;
+		ref = json_integer_value(json_object_get(reply, "ref"));
+		json_decref(reply);
+		status = read_down(cl, ref, &reason, &raw);
+		if (status != EXIT_OK)
+			break;
+		if (strcmp(reason, SUPD_REASON_NOPROC) != 0 || !last) {
+			free(last);
+			free(last_raw);
+			last = reason;
+			last_raw = raw;
+		} else {
+			free(reason);
+			free(raw);
+		}
+		reason = raw = NULL;
+		/* Running again (restarted meanwhile): watch the new process. */
+		state = child_state(cl, sup, id, &status);
+		if (status != EXIT_OK)
+			break;
+		if (!state) {
+			if (cl->json)
+				printf("%s\n", last_raw);
+			else
+				printf("%s\n", last);
+			status = reason_is_normal(last) ? EXIT_OK : EXIT_ERROR;
+			break;
+		}
+		if (strcmp(state, "running") != 0 && strcmp(state, "starting") != 0)
+			status = wait_event_about(cl, path);
+		free(state);
+		if (status != EXIT_OK)
+			break;
+	}
+	free(last);
+	free(last_raw);
+	return status;
+}
+
 /* ---- commands ---- */
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -508,10 +658,9 @@ cmd_start_child(struct client *cl, int argc, char **argv)
 	}
 	json_decref(reply);
 	/* A linked child lives as long as this connection: stay until it
-	 * ends, or until we are told to go (and take it with us). */
+	 * is gone for good, or until we are told to go (and take it with us). */
 	if (link && path)
-		status =
-			wait_down(cl, json_pack("{s:s, s:s}", "op", SUPD_OP_MONITOR, "path", path));
+		status = wait_linked(cl, sup, strrchr(path, '/') + 1, path);
 	free(path);
 out:
 	json_decref(req);
