@@ -452,6 +452,7 @@ enum key_id {
 	K_NORMAL_EXIT,
 	K_READY,
 	K_START_TIMEOUT,
+	K_ALLOW_ENV,
 	K_CONTROL,
 	K_EVENTS,
 	K_FORWARD_SIGNALS,
@@ -516,6 +517,7 @@ static const struct key_rule key_rules[K_COUNT] = {
 	[K_READY] = {"ready", V_ENUM, AT_PROCESS, "none or notify", WORDS(ready_words)},
 	[K_START_TIMEOUT] = {"start_timeout", V_INT, AT_PROCESS, NULL, .min = 1,
 			     .max = SPEC_MAX_MS_LIMIT},
+	[K_ALLOW_ENV] = {"allow_env", V_STRINGS, AT(CTX_TEMPLATE), "a sequence of strings"},
 	[K_CONTROL] = {"control", V_CONTROL, AT(CTX_ROOT), "a mapping"},
 	[K_EVENTS] = {"events", V_STRING, AT(CTX_ROOT), "a string"},
 	[K_FORWARD_SIGNALS] = {"forward_signals", V_STRINGS, AT(CTX_ROOT), "a sequence of strings"},
@@ -810,6 +812,8 @@ struct y_node {
 	unsigned start_count;
 	char **env;
 	unsigned env_count;
+	char **allow_env;
+	unsigned allow_env_count;
 	char *cwd;
 	char *user;
 	char *group;
@@ -860,6 +864,7 @@ static const cyaml_schema_field_t control_fields[] = {
 
 static const cyaml_schema_field_t template_fields[] = {
 	Y_WORKER_FIELDS,
+	Y_STRINGS("allow_env", allow_env),
 	CYAML_FIELD_END,
 };
 
@@ -1136,6 +1141,17 @@ convert_worker_key(struct loader *ld, enum key_id id, const struct y_node *y,
 		return 0;
 	case K_ENV:
 		return convert_env(ld, w, y, val);
+	case K_ALLOW_ENV:
+		for (unsigned i = 0; i < y->allow_env_count; i++)
+			if (!y->allow_env[i][0] || strchr(y->allow_env[i], '='))
+				return fail_at(ld, val->items[i],
+					       "invalid allow_env entry '%s' (expected a name)",
+					       quote(y->allow_env[i], q));
+		w->allow_env = strv_dup(y->allow_env, y->allow_env_count);
+		if (!w->allow_env)
+			return fail_file(ld, "out of memory");
+		w->allow_envc = y->allow_env_count;
+		return 0;
 	case K_CWD:
 		return set_string(ld, &w->cwd, y->cwd);
 	case K_USER:

@@ -551,7 +551,7 @@ start_static(struct session *s, struct ctl_request *r, struct child *sup)
 
 	if (s->role != OPS_ROLE_OWNER) {
 		/* A static spec names the program to run (as supd's user). */
-		reply_error(s, r, SUPD_E_ACCESS_DENIED,
+		reply_error(s, r, SUPD_E_NOT_PERMITTED,
 			    "members of control.group may not start a child from a spec");
 		return false;
 	}
@@ -597,7 +597,7 @@ start_dynamic(struct session *s, struct ctl_request *r, struct child *sup)
 
 	if (denied) {
 		reply(s, r,
-		      proto_error(SUPD_E_ACCESS_DENIED,
+		      proto_error(SUPD_E_NOT_PERMITTED,
 				  "members of control.group may set only the names of the "
 				  "template's allow_env, not '%.*s'",
 				  (int)(strchr(denied, '=') ? strchr(denied, '=') - denied : 64),
@@ -908,7 +908,7 @@ ops_serve(struct ops *ops, struct conn *conn, const char *line, size_t len)
 		reply(s, r, proto_error(SUPD_E_UNKNOWN_OP, "%s", proto_op_name(r->req.op)));
 	} else if (op_table[op].owner_only && s->role != OPS_ROLE_OWNER) {
 		reply(s, r,
-		      proto_error(SUPD_E_ACCESS_DENIED, "members of control.group may not use %s",
+		      proto_error(SUPD_E_NOT_PERMITTED, "members of control.group may not use %s",
 				  proto_op_name(r->req.op)));
 	} else if (op_table[op].serve(s, r)) {
 		return; /* the core has it */

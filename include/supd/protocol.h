@@ -74,13 +74,14 @@
 #define SUPD_E_BAD_REQUEST   "bad_request"   /* not JSON, not an object, bad arguments */
 #define SUPD_E_UNKNOWN_OP    "unknown_op"    /* "op" names no operation */
 #define SUPD_E_LINE_TOO_LONG "line_too_long" /* then the connection is closed */
-/* the connection: access_denied and too_many_clients in answer to a
- * connection are sent once, then the connection is closed; access_denied in
- * answer to a request (an op the peer's role may not use, SPEC 7.9) leaves
- * the connection open */
-#define SUPD_E_ACCESS_DENIED     "access_denied"    /* the peer may not use the socket, or the op */
-#define SUPD_E_TOO_MANY_CLIENTS  "too_many_clients" /* control.max_clients reached */
-#define SUPD_E_TOO_MANY_MONITORS "too_many_monitors" /* the connection holds 1,024 monitors */
+/* the connection; each is sent once, then the connection is closed */
+#define SUPD_E_ACCESS_DENIED    "access_denied"    /* the peer may not use the socket */
+#define SUPD_E_TOO_MANY_CLIENTS "too_many_clients" /* control.max_clients reached */
+/* the peer's role (SPEC 7.9): a member of control.group asked for `stop`, a
+ * static start_child, or an env name outside the template's allow_env */
+#define SUPD_E_NOT_PERMITTED "not_permitted"
+/* monitor: the connection already holds 1,024 monitors that have not fired */
+#define SUPD_E_TOO_MANY_MONITORS "too_many_monitors"
 /* the tree (SPEC section 2) */
 #define SUPD_E_NOT_FOUND        "not_found"        /* no such supervisor path, child id or pid */
 #define SUPD_E_NOT_A_SUPERVISOR "not_a_supervisor" /* `sup` names a worker */

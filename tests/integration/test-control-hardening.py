@@ -306,14 +306,14 @@ children:
         p = member("ping")
         check(p.returncode == 0, "trust: a member of control.group may connect (%s)" % p.stderr)
         p = member("stop")
-        check(p.returncode == 1 and "access_denied" in p.stderr and d.ping(),
+        check(p.returncode == 1 and "not_permitted" in p.stderr and d.ping(),
               "trust: a member may not stop supd (%s)" % p.stderr.strip())
         spec = json.dumps({"id": "x", "start": [testchild, "sleep"]})
         p = member("start-child", "/static", "--spec", spec)
-        check(p.returncode == 1 and "access_denied" in p.stderr,
+        check(p.returncode == 1 and "not_permitted" in p.stderr,
               "trust: a member may not start a child from a spec (%s)" % p.stderr.strip())
         p = member("start-child", "/pool", "--id", "a", "--env", "LD_PRELOAD=/tmp/x.so")
-        check(p.returncode == 1 and "access_denied" in p.stderr,
+        check(p.returncode == 1 and "not_permitted" in p.stderr,
               "trust: a member may not set a name outside allow_env (%s)" % p.stderr.strip())
         p = member("start-child", "/pool", "--id", "b", "--env", "FOO=1")
         check(p.returncode == 0, "trust: a member may set a name in allow_env (%s)" % p.stderr)
