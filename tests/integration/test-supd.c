@@ -716,8 +716,12 @@ BOTH_MODES(group_dies_with_terminated_worker)
 			"  - id: keeper\n"
 			"    start: [\"@TESTCHILD@\", \"sleep\"]\n"
 			"  - id: launcher\n"
-			"    start: [\"/bin/sh\", \"-c\", \"@TESTCHILD@ ignore-term & echo $! > "
-			"@DIR@/bg.tmp; mv @DIR@/bg.tmp @DIR@/bg; wait\"]\n",
+			/* The helper ignores SIGTERM from birth (a disposition
+			 * survives exec): else the launcher's stop signal can
+			 * reach it before it has set SIG_IGN itself. */
+			"    start: [\"/bin/sh\", \"-c\", \"(trap '' TERM; exec @TESTCHILD@ "
+			"ignore-term) & echo $! > @DIR@/bg.tmp; mv @DIR@/bg.tmp @DIR@/bg; "
+			"wait\"]\n",
 		.pid1 = pid1,
 		.control = true});
 	char *text, sup_path[300];
