@@ -63,25 +63,35 @@ struct loop {
 	bool root_gone; /* fx_stopped: the root supervisor is gone */
 	bool exec_failure_status;
 	char first_start_error[48]; /* the first start failure before the tree started */
+	uint64_t core_now_ms;       /* the `now` last given to the core */
 };
 
-/* Now, in milliseconds rounded up: a deadline computed from it is never
- * early. Read fresh rather than sd_event_now()'s iteration timestamp, which
- * lags behind the moment a stop signal is actually sent. */
 static uint64_t
-mono_ms(struct loop *loop)
+clock_ms_rounded_up(void)
 {
 	struct timespec ts;
 
-	(void)loop;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec + 999999) / 1000000;
+}
+
+/* Now, in milliseconds rounded up, as given to the core: a deadline
+ * computed from it is never early. Read fresh rather than sd_event_now()'s
+ * iteration timestamp, which lags behind the moment a stop signal is
+ * actually sent. The value is remembered so that fx_timer_arm() can tell
+ * how stale the core's `now` has become by the time it arms a deadline. */
+static uint64_t
+mono_ms(struct loop *loop)
+{
+	loop->core_now_ms = clock_ms_rounded_up();
+	return loop->core_now_ms;
 }
 
 static uint64_t
 probe_now(void *ctx)
 {
-	return mono_ms(ctx);
+	(void)ctx;
+	return clock_ms_rounded_up();
 }
 
 /* ---- effects: what the core asks for ---- */
@@ -146,8 +156,15 @@ fx_timer_arm(void *ctx, struct timer *t)
 {
 	struct loop *loop = ctx;
 	struct timer_source *ts = t->handle;
-	uint64_t usec = t->deadline_ms * 1000;
+	uint64_t usec = t->deadline_ms * 1000, fresh = clock_ms_rounded_up();
 	int r;
+
+	/* The core measured the deadline from the `now` of its entry point;
+	 * the stop signal it precedes went out later than that (a slow turn,
+	 * valgrind). A shutdown time counts from the signal: shift the
+	 * deadline by the time that has passed, so a SIGKILL is never early. */
+	if (fresh > loop->core_now_ms)
+		usec += (fresh - loop->core_now_ms) * 1000;
 
 	if (!ts) {
 		ts = calloc(1, sizeof(*ts));
