@@ -711,28 +711,27 @@ BOTH_MODES(group_survives_own_exit)
  * and reaped as an orphan. */
 BOTH_MODES(group_dies_with_terminated_worker)
 {
-	struct harness *h = h_start(&(struct h_opts){
-		.yaml = "children:\n"
-			"  - id: keeper\n"
-			"    start: [\"@TESTCHILD@\", \"sleep\"]\n"
-			"  - id: launcher\n"
-			/* The helper ignores SIGTERM from birth (a disposition
-			 * survives exec): else the launcher's stop signal can
-			 * reach it before it has set SIG_IGN itself. */
-			"    start: [\"/bin/sh\", \"-c\", \"(trap '' TERM; exec @TESTCHILD@ "
-			"ignore-term) & echo $! > @DIR@/bg.tmp; mv @DIR@/bg.tmp @DIR@/bg; "
-			"wait\"]\n",
-		.pid1 = pid1,
-		.control = true});
-	char *text, sup_path[300];
+	struct harness *h = h_start(
+		&(struct h_opts){.yaml = "children:\n"
+					 "  - id: keeper\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+					 "  - id: launcher\n"
+					 /* The helper ignores SIGTERM (set before its exec) and
+					  * writes DIR/bg once it runs; the shell does not. */
+					 "    start: [\"/bin/sh\", \"-c\", \"(trap '' TERM; exec "
+					 "@TESTCHILD@ sigstate "
+					 "@DIR@/bg) & wait\"]\n",
+				 .pid1 = pid1,
+				 .control = true});
+	char *text, sup_path[300], buf[32];
 	long bg;
 	json_t *exited, *reaped = NULL;
 	int status;
 
 	h_wait_file(h, "bg", T);
 	text = h_read_file(h_path(h, "bg"));
-	H_CHECK(h, text != NULL, "no pid file");
-	bg = strtol(text, NULL, 10);
+	H_CHECK(h, text && field(text, "pid", buf, sizeof(buf)), "no pid in the helper's file");
+	bg = strtol(buf, NULL, 10);
 	free(text);
 	snprintf(sup_path, sizeof(sup_path), "%s", h_path(h, "supd.sock"));
 	status = h_run((char *const[]){(char *)supctl_bin(), "-s", sup_path, "terminate-child", "/",
