@@ -60,13 +60,16 @@ event_name(enum core_event_type type)
 	return "unknown";
 }
 
-/* Writes s as the body of a JSON string (without quotes). */
+/* Writes s as the body of a JSON string (without quotes). Returns NULL when
+ * it does not fit: a cut path could name another node, so nothing is cut. */
 static const char *
 json_escape(const char *s, char *buf, size_t len)
 {
 	size_t n = 0;
 
-	for (; s && *s && n + 7 < len; s++) {
+	for (; s && *s; s++) {
+		if (n + 7 > len)
+			return NULL;
 		unsigned char ch = (unsigned char)*s;
 		if (ch == '"' || ch == '\\') {
 			buf[n++] = '\\';
@@ -96,17 +99,21 @@ format_status(struct exit_status st, char *buf, size_t len)
 size_t
 event_format(const struct core_event *ev, const struct timespec *ts, char *buf, size_t len)
 {
-	char path[512], text[256], status[64];
+	/* Room for the longest valid path (ids need no escaping); longer text
+	 * makes the event too long, which its caller reports. */
+	char path[CHILD_PATH_MAX + 8], text[CHILD_PATH_MAX + 8], status[64];
+	const char *escaped_path = json_escape(ev->path ? ev->path : "/", path, sizeof(path));
 	struct tm tm;
 	int n, m = 0;
 
+	if (!escaped_path)
+		return 0;
 	gmtime_r(&ts->tv_sec, &tm);
 	n = snprintf(buf, len,
 		     "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\",\"event\":\"%s\","
 		     "\"path\":\"%s\"",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		     ts->tv_nsec / 1000, event_name(ev->type),
-		     json_escape(ev->path ? ev->path : "/", path, sizeof(path)));
+		     ts->tv_nsec / 1000, event_name(ev->type), escaped_path);
 	if (n < 0 || (size_t)n >= len)
 		return 0;
 
@@ -115,8 +122,9 @@ event_format(const struct core_event *ev, const struct timespec *ts, char *buf, 
 		m = snprintf(buf + n, len - n, ",\"pid\":%d", ev->pid);
 		break;
 	case EV_CHILD_START_FAILED:
-		m = snprintf(buf + n, len - n, ",\"error\":\"%s\"",
-			     json_escape(ev->error, text, sizeof(text)));
+		if (!json_escape(ev->error, text, sizeof(text)))
+			return 0;
+		m = snprintf(buf + n, len - n, ",\"error\":\"%s\"", text);
 		break;
 	case EV_CHILD_STOPPING:
 		m = snprintf(buf + n, len - n, ",\"pid\":%d,\"signal\":\"%s\"", ev->pid,
@@ -140,8 +148,9 @@ event_format(const struct core_event *ev, const struct timespec *ts, char *buf, 
 			     ev->max_restarts, ev->max_seconds);
 		break;
 	case EV_AUTO_SHUTDOWN:
-		m = snprintf(buf + n, len - n, ",\"trigger\":\"%s\"",
-			     json_escape(ev->trigger, text, sizeof(text)));
+		if (!json_escape(ev->trigger, text, sizeof(text)))
+			return 0;
+		m = snprintf(buf + n, len - n, ",\"trigger\":\"%s\"", text);
 		break;
 	case EV_ORPHAN_REAPED:
 		format_status(ev->status, status, sizeof(status));

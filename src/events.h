@@ -14,7 +14,8 @@
 
 #include "supervisor.h"
 
-#define EVENT_LINE_MAX 1024
+/* An event names at most two paths (auto_shutdown: path and trigger). */
+#define EVENT_LINE_MAX (2 * CHILD_PATH_MAX + 512)
 
 struct event_listener {
 	/* `line` is the JSON text with its trailing newline. */

@@ -151,7 +151,7 @@ on_timer_source(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static void
+static int
 fx_timer_arm(void *ctx, struct timer *t)
 {
 	struct loop *loop = ctx;
@@ -168,30 +168,32 @@ fx_timer_arm(void *ctx, struct timer *t)
 
 	if (!ts) {
 		ts = calloc(1, sizeof(*ts));
-		if (!ts)
+		if (!ts) {
+			r = -ENOMEM;
 			goto fail;
+		}
 		ts->loop = loop;
 		ts->timer = t;
 		r = sd_event_add_time(loop->event, &ts->source, CLOCK_MONOTONIC, usec, 1,
 				      on_timer_source, ts);
 		if (r < 0) {
 			free(ts);
-			errno = -r;
 			goto fail;
 		}
 		t->handle = ts;
-		return;
+		return 0;
 	}
 	r = sd_event_source_set_time(ts->source, usec);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(ts->source, SD_EVENT_ONESHOT);
 	if (r >= 0)
-		return;
-	errno = -r;
+		return 0;
 fail:
-	/* Without a timer a shutdown could wait forever: say so loudly. The
-	 * deadline stays recorded in the core and is retried on the next arm. */
-	log_warn("cannot arm a deadline");
+	/* The core treats the deadline as passed at once (a shutdown goes
+	 * straight to SIGKILL, a readiness wait fails): say why. */
+	errno = -r;
+	log_warn("cannot arm a deadline, acting as if it had passed");
+	return r;
 }
 
 static void

@@ -51,6 +51,8 @@ static void handle_exit(struct core *core, struct sup *s, struct child *c, uint6
 static void delay_start(struct core *core, struct sup *s, struct child *c, uint64_t now);
 static void handle_request(struct core *core, struct sup *s, struct core_request *req,
 			   uint64_t now);
+static void deadline_passed(struct core *core, struct timer *t, uint64_t now,
+			    const char *start_error);
 
 /* ---- small helpers ---- */
 
@@ -59,6 +61,15 @@ child_alive(const struct child *c)
 {
 	return c->state == CHILD_STARTING || c->state == CHILD_RUNNING ||
 	       c->state == CHILD_STOPPING;
+}
+
+/* The child exited, but its supervisor has not served that exit yet: to the
+ * supervisor it still runs, as an OTP child keeps its pid until the EXIT
+ * message is handled (restart_child and delete_child answer `running`). */
+static bool
+child_exit_queued(const struct child *c)
+{
+	return c->exit_msg.queued;
 }
 
 static struct sup *
@@ -95,12 +106,18 @@ mark_started(struct child *c, uint64_t now)
 	c->started_at_valid = true;
 }
 
+/* A deadline that the shell cannot arm (no memory for a time source) is
+ * treated as already passed: the shutdown escalates to SIGKILL, the start
+ * fails, at once and visibly (the events say so, the shell logs why). The
+ * alternative, waiting without the limit the spec gave, could hang a
+ * shutdown forever. */
 static void
-timer_arm(struct core *core, struct timer *t, uint64_t deadline_ms)
+timer_arm(struct core *core, struct timer *t, uint64_t now, uint64_t delay_ms)
 {
-	t->deadline_ms = deadline_ms;
+	t->deadline_ms = now + delay_ms;
 	t->armed = true;
-	core->fx->timer_arm(core->ctx, t);
+	if (core->fx->timer_arm(core->ctx, t) < 0)
+		deadline_passed(core, t, now, "timer_failed");
 }
 
 static void
@@ -192,6 +209,8 @@ make_path(const struct child *parent, const char *id)
 	return path;
 }
 
+static int sup_build_children(struct core *core, struct sup *s);
+
 static struct child *
 child_new(struct core *core, struct child *parent, struct child_spec *spec, bool owns_spec)
 {
@@ -229,6 +248,13 @@ child_new(struct core *core, struct child *parent, struct child_spec *spec, bool
 			goto fail;
 	}
 	index_add_path(&core->index, c);
+	/* A static supervisor has its children from the start, stopped until
+	 * it starts them: tree, which_children and get_childspec show what a
+	 * start would run. */
+	if (c->sup && sup_build_children(core, c->sup) < 0) {
+		index_remove_path(&core->index, c);
+		goto fail;
+	}
 	return c;
 fail:
 	if (c->sup)
@@ -302,20 +328,26 @@ sup_append_child(struct sup *s, struct child *c)
 	s->nchildren++;
 }
 
-/* Builds the runtime children of a static supervisor from its spec. The
- * specs are borrowed: a restarted supervisor starts again from its original
- * child list, as OTP's init/1 would return it. */
+/* Builds the runtime children of a static supervisor from its spec, all
+ * stopped. The specs are borrowed: a restarted supervisor starts again from
+ * its original child list, as OTP's init/1 would return it. On ENOMEM none
+ * is left, and the next start tries again (children_stale). */
 static int
 sup_build_children(struct core *core, struct sup *s)
 {
 	const struct sup_spec *ss = &s->self->spec->sup;
 
+	sup_free_children(core, s);
+	s->children_stale = false;
 	if (s->self->spec->type != NODE_SUPERVISOR)
 		return 0;
 	for (size_t i = 0; i < ss->nchildren; i++) {
 		struct child *c = child_new(core, s->self, ss->children[i], false);
-		if (!c)
+		if (!c) {
+			sup_free_children(core, s);
+			s->children_stale = true;
 			return -ENOMEM;
+		}
 		sup_append_child(s, c);
 	}
 	return 0;
@@ -350,7 +382,7 @@ worker_start(struct core *core, struct child *c, uint64_t now)
 		/* notify, fd, exec, tcp: the shell calls core_child_ready();
 		 * exit: the job's normal exit completes the start. */
 		c->state = CHILD_STARTING;
-		timer_arm(core, &c->timer, now + (uint64_t)c->spec->worker.start_timeout_ms);
+		timer_arm(core, &c->timer, now, (uint64_t)c->spec->worker.start_timeout_ms);
 		return START_PENDING;
 	}
 	c->state = CHILD_RUNNING;
@@ -374,7 +406,7 @@ sup_start(struct core *core, struct child *c, uint64_t now)
 	c->start_seq = ++core->start_seq;
 	c->state = CHILD_STARTING;
 	emit_simple(core, EV_SUPERVISOR_STARTED, c, 0);
-	if (sup_build_children(core, s) < 0) {
+	if (s->children_stale && sup_build_children(core, s) < 0) {
 		/* Nothing of this supervisor runs yet: fail its start. */
 		struct core_event ev = {
 			.type = EV_CHILD_START_FAILED, .path = c->path, .error = "nomem"};
@@ -487,8 +519,13 @@ child_stop(struct core *core, struct child *c, uint64_t now)
 	int64_t shutdown_ms = c->spec->shutdown_ms;
 	bool brutal = shutdown_ms == SHUTDOWN_BRUTAL_KILL || (p && p->brutal);
 
-	if (p)
+	/* OTP's shutdown/1 flushes the child's EXIT from the mailbox (unlink_flush):
+	 * an exit still queued is part of this termination, never a crash to
+	 * restart afterwards. */
+	if (p) {
 		msg_dequeue(p, &c->retry_msg);
+		msg_dequeue(p, &c->exit_msg);
+	}
 	if (c->state == CHILD_RESTARTING) {
 		/* a pending retry or a start waiting for its backoff delay is
 		 * cancelled: the child stays down */
@@ -506,7 +543,7 @@ child_stop(struct core *core, struct child *c, uint64_t now)
 		if (brutal)
 			sup_kill_all(core, c->sup, now);
 		else if (shutdown_ms >= 0)
-			timer_arm(core, &c->timer, now + (uint64_t)shutdown_ms);
+			timer_arm(core, &c->timer, now, (uint64_t)shutdown_ms);
 		sup_begin_stop(core, c->sup, REASON_SHUTDOWN, now);
 		return c->state == CHILD_DOWN;
 	}
@@ -522,7 +559,7 @@ child_stop(struct core *core, struct child *c, uint64_t now)
 	 * when the whole supervisor stops; a single terminate_child arms the
 	 * child's own. */
 	if (shutdown_ms >= 0 && !(p && sup_is_dynamic(p) && p->op == SUP_STOPPING))
-		timer_arm(core, &c->timer, now + (uint64_t)shutdown_ms);
+		timer_arm(core, &c->timer, now, (uint64_t)shutdown_ms);
 	return false;
 }
 
@@ -605,7 +642,14 @@ sup_finish_stop(struct core *core, struct sup *s, uint64_t now)
 	bool start_failed = s->start_failed;
 
 	timer_disarm(core, &s->stop_timer);
-	sup_free_children(core, s);
+	/* Its children go; a static one's come back from its spec, stopped,
+	 * as its next start will run them (start_child additions are gone,
+	 * deleted and temporary children are back). The root's are not
+	 * needed any more: supd exits. */
+	if (self->parent)
+		sup_build_children(core, s);
+	else
+		sup_free_children(core, s);
 	s->op = SUP_DOWN;
 	s->cursor = NULL;
 	s->call = NULL;
@@ -691,7 +735,7 @@ sup_begin_stop(struct core *core, struct sup *s, enum exit_reason reason, uint64
 			return;
 		}
 		if (shutdown_ms >= 0 && !s->brutal)
-			timer_arm(core, &s->stop_timer, now + (uint64_t)shutdown_ms);
+			timer_arm(core, &s->stop_timer, now, (uint64_t)shutdown_ms);
 		return;
 	}
 	s->cursor = TAILQ_LAST(&s->children, child_list);
@@ -1097,7 +1141,7 @@ delay_start(struct core *core, struct sup *s, struct child *c, uint64_t now)
 	c->state = CHILD_RESTARTING;
 	c->start_delayed = true;
 	c->next_start_ms = now + c->backoff_last_ms;
-	timer_arm(core, &c->timer, c->next_start_ms);
+	timer_arm(core, &c->timer, now, c->backoff_last_ms);
 	ev.delay_ms = c->backoff_last_ms;
 	emit(core, &ev);
 	sup_finish_op(core, s, now);
@@ -1240,13 +1284,18 @@ sup_find_child(const struct sup *s, const char *id)
 static struct child *
 find_child_by_id(struct core *core, struct sup *s, const char *id)
 {
-	char path[4096];
+	char path[CHILD_PATH_MAX];
+	int n;
 
-	/* Dynamic supervisors may hold thousands of children: use the index. */
+	/* Dynamic supervisors may hold thousands of children: use the index.
+	 * A path that does not fit names no valid child; a truncated one
+	 * could name a sibling. */
 	if (strcmp(s->self->path, "/") == 0)
-		snprintf(path, sizeof(path), "/%s", id);
+		n = snprintf(path, sizeof(path), "/%s", id);
 	else
-		snprintf(path, sizeof(path), "%s/%s", s->self->path, id);
+		n = snprintf(path, sizeof(path), "%s/%s", s->self->path, id);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return NULL;
 	return index_find_path(&core->index, path);
 }
 
@@ -1378,7 +1427,8 @@ request_start_static(struct core *core, struct sup *s, struct core_request *req,
 	if (c) {
 		snprintf(req->child_id, sizeof(req->child_id), "%s", spec->id);
 		spec_free(spec);
-		request_finish(req, child_alive(c) || c->state == CHILD_RESTARTING
+		request_finish(req, child_alive(c) || c->state == CHILD_RESTARTING ||
+						    child_exit_queued(c)
 					    ? CORE_E_ALREADY_STARTED
 					    : CORE_E_ALREADY_PRESENT);
 		return;
@@ -1429,7 +1479,7 @@ handle_request(struct core *core, struct sup *s, struct core_request *req, uint6
 			request_finish(req, CORE_E_RESTARTING);
 			return;
 		}
-		if (c->state != CHILD_DOWN) {
+		if (c->state != CHILD_DOWN || child_exit_queued(c)) {
 			request_finish(req, CORE_E_RUNNING);
 			return;
 		}
@@ -1440,7 +1490,7 @@ handle_request(struct core *core, struct sup *s, struct core_request *req, uint6
 			request_finish(req, CORE_E_RESTARTING);
 			return;
 		}
-		if (c->state != CHILD_DOWN) {
+		if (c->state != CHILD_DOWN || child_exit_queued(c)) {
 			request_finish(req, CORE_E_RUNNING);
 			return;
 		}
@@ -1624,6 +1674,14 @@ on_child_ready(struct core *core, struct child *c, uint64_t now)
 static void
 on_timer_fired(struct core *core, struct timer *t, uint64_t now)
 {
+	deadline_passed(core, t, now, "ready_timeout");
+}
+
+/* The deadline t is over (it fired, or could not be armed): a start that
+ * waited for readiness fails with `start_error`, a shutdown escalates. */
+static void
+deadline_passed(struct core *core, struct timer *t, uint64_t now, const char *start_error)
+{
 	if (!t->armed)
 		return;
 	t->armed = false;
@@ -1655,8 +1713,8 @@ on_timer_fired(struct core *core, struct timer *t, uint64_t now)
 	}
 	if (c->state == CHILD_STARTING && !c->sup) {
 		struct core_event ev = {
-			.type = EV_CHILD_START_FAILED, .path = c->path, .error = "ready_timeout"};
-		snprintf(c->start_error, sizeof(c->start_error), "ready_timeout");
+			.type = EV_CHILD_START_FAILED, .path = c->path, .error = start_error};
+		snprintf(c->start_error, sizeof(c->start_error), "%s", start_error);
 		emit(core, &ev);
 		c->start_failing = true;
 		c->state = CHILD_STOPPING;

@@ -24,6 +24,11 @@
 
 #include "spec.h"
 
+/* The longest path of a valid tree, with its NUL: 64 levels (the root's 63
+ * nested supervisors and a worker), each a '/' and an id of up to 64
+ * characters. Buffers that hold a path are this size; nothing truncates. */
+#define CHILD_PATH_MAX (SPEC_MAX_DEPTH * (SPEC_ID_MAX + 1) + 1)
+
 /* Opaque outside the core: the shell and the control socket see the tree
  * only through the functions below (supervisor_internal.h has the layout,
  * for supervisor.c, index.c and the unit tests). */
@@ -169,8 +174,11 @@ struct core_effects {
 	/* Send sig to the worker (its process group when spec->worker.kill_group). */
 	void (*signal)(void *ctx, struct child *c, int sig);
 	/* Arm t at t->deadline_ms (re-arming moves it), disarm it, or release
-	 * the shell's handle because its owner is freed. */
-	void (*timer_arm)(void *ctx, struct timer *t);
+	 * the shell's handle because its owner is freed. Arming returns 0, or a
+	 * negative errno when no deadline could be set up: the core then acts
+	 * as if the deadline had passed at once (see timer_arm in
+	 * supervisor.c). */
+	int (*timer_arm)(void *ctx, struct timer *t);
 	void (*timer_disarm)(void *ctx, struct timer *t);
 	void (*timer_release)(void *ctx, struct timer *t);
 	void (*event)(void *ctx, const struct core_event *ev);

@@ -120,6 +120,9 @@ struct sup {
 	 * restart; its delay is waited between terminating and starting */
 	struct child *delay_child;
 	bool stepping, step_again, serving;
+	/* NODE_SUPERVISOR: `children` must be rebuilt from the spec before the
+	 * next start (the rebuild when it stopped ran out of memory) */
+	bool children_stale;
 
 	bool start_failed; /* SUP_STOPPING after a failed start: report a start failure */
 	bool brutal;       /* killed: every child gets SIGKILL, no stop signal */

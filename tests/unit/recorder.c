@@ -15,14 +15,19 @@ static void rec_logf(struct recorder *r, const char *fmt, ...)
 static void
 rec_logf(struct recorder *r, const char *fmt, ...)
 {
-	char buf[256];
+	char *line = NULL;
 	va_list ap;
 
+	/* Allocated, not a fixed buffer: paths of a maximal tree are 4,160
+	 * bytes, and a truncated line could pass for a shorter path. */
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (vasprintf(&line, fmt, ap) < 0)
+		line = NULL;
 	va_end(ap);
-	if (r->nlog < REC_MAX_LOG)
-		r->log[r->nlog++] = strdup(buf);
+	if (line && r->nlog < REC_MAX_LOG)
+		r->log[r->nlog++] = line;
+	else
+		free(line);
 }
 
 static int
@@ -42,25 +47,43 @@ fx_spawn(void *ctx, struct child *c, pid_t *pid, char *err, size_t errlen)
 	return 0;
 }
 
+/* A signal reaches the fake process: it is in the trace, and it is what
+ * decides whether (and how) the process dies in rec_exit_signalled(). */
 static void
 fx_signal(void *ctx, struct child *c, int sig)
 {
-	(void)ctx;
-	(void)c;
-	(void)sig;
+	struct recorder *r = ctx;
+
+	rec_logf(r, "signal %s %s", c->path, signal_name(sig));
+	if (c->pid <= 0)
+		return;
+	if (r->nsent == r->sent_cap) {
+		r->sent_cap = r->sent_cap ? r->sent_cap * 2 : 64;
+		r->sent = realloc(r->sent, r->sent_cap * sizeof(*r->sent));
+	}
+	r->sent[r->nsent].pid = c->pid;
+	r->sent[r->nsent].sig = sig;
+	r->nsent++;
 }
 
-static void
+static int
 fx_timer_arm(void *ctx, struct timer *t)
 {
 	struct recorder *r = ctx;
 
+	if (r->fail_timer_arms != 0) {
+		if (r->fail_timer_arms > 0)
+			r->fail_timer_arms--;
+		rec_logf(r, "timer_arm_failed");
+		return -12; /* ENOMEM */
+	}
 	for (size_t i = 0; i < r->ntimers; i++)
 		if (r->timers[i] == t)
-			return;
+			return 0;
 	if (r->ntimers < REC_MAX_TIMERS)
 		r->timers[r->ntimers++] = t;
 	t->handle = r;
+	return 0;
 }
 
 static void
@@ -211,6 +234,9 @@ rec_fini(struct recorder *r)
 {
 	core_free(r->core);
 	rec_clear(r);
+	free(r->sent);
+	r->sent = NULL;
+	r->nsent = r->sent_cap = 0;
 }
 
 void
@@ -265,32 +291,60 @@ rec_signal_exit(struct recorder *r, const char *path, int sig)
 				  r->now);
 }
 
-static struct child *
-find_signalled(struct child *c)
+void
+rec_ignore_signal(struct recorder *r, const char *path, int sig)
 {
-	if (!c->sup)
-		return c->pid && (c->stop_signal_sent || c->kill_sent) ? c : NULL;
-	struct child *x;
-	TAILQ_FOREACH(x, &c->sup->children, sibling)
-	{
-		struct child *found = find_signalled(x);
-		if (found)
-			return found;
-	}
-	return NULL;
+	if (r->nignore >= REC_MAX_IGNORE)
+		return;
+	snprintf(r->ignore[r->nignore].path, sizeof(r->ignore[r->nignore].path), "%s", path);
+	r->ignore[r->nignore].sig = sig;
+	r->nignore++;
+}
+
+static bool
+ignores(const struct recorder *r, const struct child *c, int sig)
+{
+	if (sig == SIGKILL)
+		return false;
+	for (size_t i = 0; i < r->nignore; i++)
+		if (r->ignore[i].sig == sig && strcmp(r->ignore[i].path, c->path) == 0)
+			return true;
+	return false;
+}
+
+/* The live worker with this pid, if the fake process still exists. */
+static struct child *
+live_worker(struct recorder *r, pid_t pid)
+{
+	struct child *c = index_find_pid(&r->core->index, pid);
+
+	return c && c->pid == pid && !c->sup ? c : NULL;
 }
 
 void
 rec_exit_signalled(struct recorder *r)
 {
-	struct child *c;
+	/* One death at a time, in the order the fatal signals were sent:
+	 * each exit may change the tree and send more signals. */
+	while (!r->stopped) {
+		struct child *victim = NULL;
+		int sig = 0;
 
-	/* One at a time: each exit may change the tree. */
-	while (!r->stopped && (c = find_signalled(r->core->root))) {
-		struct exit_status st = {.signaled = true,
-					 .value = c->kill_sent ? SIGKILL
-							       : c->spec->worker.stop_signal};
-		core_child_exited(r->core, c, st, r->now);
+		for (size_t i = 0; i < r->nsent && !victim; i++) {
+			struct child *c = live_worker(r, r->sent[i].pid);
+			if (!c || ignores(r, c, r->sent[i].sig))
+				continue;
+			victim = c;
+			sig = r->sent[i].sig;
+		}
+		if (!victim)
+			break;
+		/* As in the kernel, a pending SIGKILL wins over any other signal. */
+		for (size_t i = 0; i < r->nsent; i++)
+			if (r->sent[i].pid == victim->pid && r->sent[i].sig == SIGKILL)
+				sig = SIGKILL;
+		core_child_exited(r->core, victim,
+				  (struct exit_status){.signaled = true, .value = sig}, r->now);
 	}
 }
 
@@ -323,7 +377,7 @@ rec_run(struct recorder *r)
 const char *
 rec_log(struct recorder *r)
 {
-	static char buf[65536];
+	static char buf[1 << 20];
 	size_t n = 0;
 
 	buf[0] = '\0';

@@ -173,3 +173,34 @@ Test(events, a_full_pipe_drops_lines_instead_of_blocking)
 	close(p[0]);
 	close(p[1]);
 }
+
+/* The longest valid paths (64 levels of 64-character ids) are written
+ * whole, both of them in an auto_shutdown event: a cut path would name a
+ * node that does not exist. */
+Test(events, maximal_paths_are_never_truncated)
+{
+	static char path[CHILD_PATH_MAX], trigger[CHILD_PATH_MAX], line[EVENT_LINE_MAX];
+	struct core_event ev = {.type = EV_AUTO_SHUTDOWN, .path = path, .trigger = trigger};
+	json_t *obj;
+	size_t n = 0;
+
+	for (int level = 0; level < SPEC_MAX_DEPTH; level++) {
+		path[n] = trigger[n] = '/';
+		n++;
+		for (int i = 0; i < SPEC_ID_MAX; i++, n++) {
+			path[n] = (char)('a' + level % 26);
+			trigger[n] = (char)('A' + level % 26);
+		}
+	}
+	path[n] = trigger[n] = '\0';
+	cr_assert(eq(sz, strlen(path), (size_t)CHILD_PATH_MAX - 1));
+	n = event_format(&ev, &when, line, sizeof(line));
+	cr_assert(gt(sz, n, 0));
+	obj = json_loads(line, 0, NULL);
+	cr_assert(ne(ptr, obj, NULL));
+	cr_assert(eq(str, (char *)json_string_value(json_object_get(obj, "path")), path));
+	cr_assert(eq(str, (char *)json_string_value(json_object_get(obj, "trigger")), trigger));
+	json_decref(obj);
+	/* and a buffer too small for them gives 0, never a shorter path */
+	cr_assert(eq(sz, event_format(&ev, &when, line, 3000), 0));
+}

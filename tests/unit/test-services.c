@@ -152,8 +152,8 @@ Test(services, one_for_all_terminates_the_group_at_once_then_waits_the_delay_of_
 	rec_exit(&R, "/b", 1);
 	rec_exit_signalled(&R);
 	LOG_EQ("child_exited /b crash 1\n"
-	       "child_stopping /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
-	       "child_stopping /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
+	       "child_stopping /c SIGTERM\nsignal /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
+	       "child_stopping /a SIGTERM\nsignal /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
 	       "restart_delayed /b 500");
 	STATE("/a", "stopped");
 	STATE("/b", "restarting");
@@ -167,8 +167,8 @@ Test(services, one_for_all_terminates_the_group_at_once_then_waits_the_delay_of_
 	rec_exit(&R, "/a", 1);
 	rec_exit_signalled(&R);
 	LOG_EQ("child_exited /a crash 1\n"
-	       "child_stopping /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
-	       "child_stopping /b SIGTERM\nchild_exited /b shutdown SIGTERM\n"
+	       "child_stopping /c SIGTERM\nsignal /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
+	       "child_stopping /b SIGTERM\nsignal /b SIGTERM\nchild_exited /b shutdown SIGTERM\n"
 	       "child_started /a\nchild_started /b\nchild_started /c");
 }
 
@@ -184,7 +184,7 @@ Test(services, rest_for_one_waits_then_starts_from_the_exited_child)
 	STATE("/b", "restarting");
 	rec_advance(&R, 200);
 	LOG_EQ("child_exited /b crash 1\n"
-	       "child_stopping /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
+	       "child_stopping /c SIGTERM\nsignal /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
 	       "restart_delayed /b 200\nchild_started /b\nchild_started /c");
 }
 
@@ -330,7 +330,7 @@ Test(services, a_job_that_fails_is_a_failed_start)
 	rec_exit(&R, "/migrate", 3);
 	LOG_EQ("supervisor_started /\nchild_started /db\nchild_exited /migrate crash 3\n"
 	       "child_start_failed /migrate exit:3\n"
-	       "child_stopping /db SIGTERM");
+	       "child_stopping /db SIGTERM\nsignal /db SIGTERM");
 	rec_exit_signalled(&R);
 	LOG_HAS("child_exited /db shutdown SIGTERM\nsupervisor_stopped / shutdown\nstopped 1");
 }
@@ -364,7 +364,8 @@ Test(services, a_group_restart_runs_the_job_again_before_the_children_after_it)
 	rec_exit(&R, "/db", 1);
 	rec_exit_signalled(&R);
 	LOG_EQ("child_exited /db crash 1\n"
-	       "child_stopping /app SIGTERM\nchild_exited /app shutdown SIGTERM\n"
+	       "child_stopping /app SIGTERM\nsignal /app SIGTERM\nchild_exited /app shutdown "
+	       "SIGTERM\n"
 	       "child_started /db");
 	STATE("/migrate", "starting");
 	STATE("/app", "stopped");
@@ -430,8 +431,9 @@ Test(services, an_unhealthy_worker_is_killed_and_its_exit_is_a_crash)
 	core_child_unhealthy(R.core, rec_find(&R, "/a"), "no answer", 0);
 	rec_signal_exit(&R, "/a", SIGKILL);
 	rec_exit_signalled(&R);
-	LOG_EQ("child_unhealthy /a no answer\nchild_exited /a unhealthy SIGKILL\n"
-	       "child_stopping /b SIGTERM\nchild_exited /b shutdown SIGTERM\n"
+	LOG_EQ("child_unhealthy /a no answer\nsignal /a SIGKILL\nchild_exited /a unhealthy "
+	       "SIGKILL\n"
+	       "child_stopping /b SIGTERM\nsignal /b SIGTERM\nchild_exited /b shutdown SIGTERM\n"
 	       "child_started /a\nchild_started /b");
 }
 
@@ -455,5 +457,5 @@ Test(services, health_reports_are_ignored_unless_the_worker_is_running)
 	core_child_ready(R.core, rec_find(&R, "/a"), 1);
 	core_shutdown(R.core, 2);
 	core_child_unhealthy(R.core, rec_find(&R, "/a"), "", 2);
-	LOG_EQ("child_started /a\nchild_stopping /a SIGTERM");
+	LOG_EQ("child_started /a\nchild_stopping /a SIGTERM\nsignal /a SIGTERM");
 }

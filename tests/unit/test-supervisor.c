@@ -189,9 +189,9 @@ Test(core, one_for_all_terminates_others_in_reverse_then_starts_all_in_order)
 	rec_exit(&R, "/b", 1);
 	rec_exit_signalled(&R);
 	LOG_EQ("child_exited /b crash 1\n"
-	       "child_stopping /d SIGTERM\nchild_exited /d shutdown SIGTERM\n"
-	       "child_stopping /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
-	       "child_stopping /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
+	       "child_stopping /d SIGTERM\nsignal /d SIGTERM\nchild_exited /d shutdown SIGTERM\n"
+	       "child_stopping /c SIGTERM\nsignal /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
+	       "child_stopping /a SIGTERM\nsignal /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
 	       "child_started /a\nchild_started /b\nchild_started /c\nchild_started /d");
 	cr_assert(eq(u32, rec_find(&R, "/a")->restarts, 1), "bystanders count their restart");
 	cr_assert(eq(u32, rec_find(&R, "/b")->restarts, 1));
@@ -207,8 +207,8 @@ Test(core, rest_for_one_restarts_the_exited_child_and_those_after_it)
 	rec_exit(&R, "/b", 1);
 	rec_exit_signalled(&R);
 	LOG_EQ("child_exited /b crash 1\n"
-	       "child_stopping /d SIGTERM\nchild_exited /d shutdown SIGTERM\n"
-	       "child_stopping /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
+	       "child_stopping /d SIGTERM\nsignal /d SIGTERM\nchild_exited /d shutdown SIGTERM\n"
+	       "child_stopping /c SIGTERM\nsignal /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
 	       "child_started /b\nchild_started /c\nchild_started /d");
 	cr_assert(eq(int, rec_pid(&R, "/a"), a));
 }
@@ -222,8 +222,8 @@ Test(core, group_restart_removes_temporary_children)
 	rec_exit(&R, "/c", 1);
 	rec_exit_signalled(&R);
 	LOG_EQ("child_exited /c crash 1\n"
-	       "child_stopping /t SIGTERM\nchild_exited /t shutdown SIGTERM\n"
-	       "child_stopping /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
+	       "child_stopping /t SIGTERM\nsignal /t SIGTERM\nchild_exited /t shutdown SIGTERM\n"
+	       "child_stopping /a SIGTERM\nsignal /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
 	       "child_started /a\nchild_started /c");
 	STATE("/t", "absent");
 }
@@ -341,10 +341,10 @@ Test(core, one_for_all_retry_restarts_the_whole_group_again)
 	rec_run(&R);
 	rec_exit_signalled(&R);
 	LOG_EQ("child_exited /a crash 1\n"
-	       "child_stopping /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
-	       "child_stopping /b SIGTERM\nchild_exited /b shutdown SIGTERM\n"
+	       "child_stopping /c SIGTERM\nsignal /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
+	       "child_stopping /b SIGTERM\nsignal /b SIGTERM\nchild_exited /b shutdown SIGTERM\n"
 	       "child_started /a\nchild_start_failed /b exec:ENOENT\n"
-	       "child_stopping /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
+	       "child_stopping /a SIGTERM\nsignal /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
 	       "child_started /a\nchild_started /b\nchild_started /c");
 }
 
@@ -359,7 +359,7 @@ Test(core, rest_for_one_retry_goes_on_from_the_failed_child)
 	rec_exit_signalled(&R);
 	rec_run(&R);
 	LOG_EQ("child_exited /b crash 1\n"
-	       "child_stopping /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
+	       "child_stopping /c SIGTERM\nsignal /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
 	       "child_started /b\nchild_start_failed /c exec:ENOENT\nchild_started /c");
 }
 
@@ -431,7 +431,7 @@ Test(core, any_significant_shuts_down_with_the_childs_status)
 	rec_exit(&R, "/main", 7);
 	rec_exit_signalled(&R);
 	LOG_EQ("child_exited /main crash 7\nauto_shutdown / /main\n"
-	       "child_stopping /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
+	       "child_stopping /a SIGTERM\nsignal /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
 	       "supervisor_stopped / shutdown\nstopped 7");
 }
 
@@ -542,18 +542,20 @@ Test(core, shutdown_ms_sends_the_stop_signal_then_sigkill_at_the_deadline)
 	a->shutdown_ms = 500;
 	a->worker.stop_signal = SIGUSR1;
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, a, NULL));
+	rec_ignore_signal(&R, "/a", SIGUSR1);
 	rec_clear(&R);
 	core_shutdown(R.core, 100);
-	LOG_EQ("child_stopping /a SIGUSR1");
+	LOG_EQ("child_stopping /a SIGUSR1\nsignal /a SIGUSR1");
 	rec_advance(&R, 599);
-	cr_assert(eq(sz, rec_log_count(&R, "shutdown_timeout /a"), 0));
+	rec_exit_signalled(&R); /* it ignores SIGUSR1 */
+	LOG_EQ("child_stopping /a SIGUSR1\nsignal /a SIGUSR1");
 	rec_advance(&R, 600);
-	LOG_HAS("shutdown_timeout /a");
 	/* shutdown_timeout means SIGKILL was sent: no second child_stopping */
-	cr_assert(eq(sz, rec_log_count(&R, "child_stopping /a SIGKILL"), 0));
-	cr_assert(rec_find(&R, "/a")->kill_sent);
-	rec_signal_exit(&R, "/a", SIGKILL);
-	LOG_HAS("child_exited /a killed SIGKILL\nsupervisor_stopped / normal\nstopped 0");
+	LOG_EQ("child_stopping /a SIGUSR1\nsignal /a SIGUSR1\nshutdown_timeout /a\nsignal /a "
+	       "SIGKILL");
+	rec_exit_signalled(&R);
+	LOG_HAS("signal /a SIGKILL\nchild_exited /a killed SIGKILL\nsupervisor_stopped / normal\n"
+		"stopped 0");
 }
 
 Test(core, exit_within_the_shutdown_time_is_reason_shutdown_whatever_the_status)
@@ -562,7 +564,7 @@ Test(core, exit_within_the_shutdown_time_is_reason_shutdown_whatever_the_status)
 	rec_clear(&R);
 	core_shutdown(R.core, 0);
 	rec_exit(&R, "/a", 1);
-	LOG_EQ("child_stopping /a SIGTERM\nchild_exited /a shutdown 1\n"
+	LOG_EQ("child_stopping /a SIGTERM\nsignal /a SIGTERM\nchild_exited /a shutdown 1\n"
 	       "supervisor_stopped / normal\nstopped 0");
 	cr_assert(eq(sz, R.ntimers, 0), "the shutdown deadline is disarmed");
 }
@@ -575,7 +577,7 @@ Test(core, brutal_kill_sends_sigkill_at_once)
 	rec_clear(&R);
 	core_shutdown(R.core, 0);
 	rec_exit_signalled(&R);
-	LOG_EQ("child_stopping /a SIGKILL\nchild_exited /a killed SIGKILL\n"
+	LOG_EQ("child_stopping /a SIGKILL\nsignal /a SIGKILL\nchild_exited /a killed SIGKILL\n"
 	       "supervisor_stopped / normal\nstopped 0");
 }
 
@@ -600,11 +602,11 @@ Test(core, shutdown_terminates_in_reverse_order_one_at_a_time)
 			   w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
 	rec_clear(&R);
 	core_shutdown(R.core, 0);
-	LOG_EQ("child_stopping /c SIGTERM"); /* b waits for c */
+	LOG_EQ("child_stopping /c SIGTERM\nsignal /c SIGTERM"); /* b waits for c */
 	rec_exit_signalled(&R);
-	LOG_EQ("child_stopping /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
-	       "child_stopping /b SIGTERM\nchild_exited /b shutdown SIGTERM\n"
-	       "child_stopping /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
+	LOG_EQ("child_stopping /c SIGTERM\nsignal /c SIGTERM\nchild_exited /c shutdown SIGTERM\n"
+	       "child_stopping /b SIGTERM\nsignal /b SIGTERM\nchild_exited /b shutdown SIGTERM\n"
+	       "child_stopping /a SIGTERM\nsignal /a SIGTERM\nchild_exited /a shutdown SIGTERM\n"
 	       "supervisor_stopped / normal\nstopped 0");
 }
 
@@ -614,12 +616,14 @@ Test(core, nested_supervisor_shutdown_ms_kills_its_whole_subtree_at_the_deadline
 					w_spec("y", RESTART_PERMANENT), NULL);
 	s->shutdown_ms = 1000;
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, s, NULL));
+	rec_ignore_signal(&R, "/s/y", SIGTERM);
 	rec_clear(&R);
 	core_shutdown(R.core, 0);
-	LOG_EQ("child_stopping /s/y SIGTERM");
+	LOG_EQ("child_stopping /s/y SIGTERM\nsignal /s/y SIGTERM");
 	rec_advance(&R, 1000);
 	/* /s/y was already told to stop; /s/x is stopped here, by SIGKILL */
-	LOG_HAS("shutdown_timeout /s\nchild_stopping /s/x SIGKILL");
+	LOG_HAS("shutdown_timeout /s\nchild_stopping /s/x SIGKILL\nsignal /s/x SIGKILL");
+	LOG_HAS("shutdown_timeout /s\nsignal /s/y SIGKILL");
 	cr_assert(eq(sz, rec_log_count(&R, "child_stopping /s/y SIGKILL"), 0));
 	rec_exit_signalled(&R);
 	LOG_HAS("child_exited /s/y killed SIGKILL\nsupervisor_stopped /s shutdown\n"
@@ -636,7 +640,8 @@ Test(core, nested_supervisor_brutal_kill_kills_the_subtree_at_once)
 	rec_clear(&R);
 	core_shutdown(R.core, 0);
 	rec_exit_signalled(&R);
-	LOG_EQ("child_stopping /s/x SIGKILL\nchild_exited /s/x killed SIGKILL\n"
+	LOG_EQ("child_stopping /s/x SIGKILL\nsignal /s/x SIGKILL\nchild_exited /s/x killed "
+	       "SIGKILL\n"
 	       "supervisor_stopped /s shutdown\nsupervisor_stopped / normal\nstopped 0");
 }
 
@@ -673,7 +678,8 @@ Test(core, an_exit_during_a_group_restart_waits_and_is_not_a_second_restart)
 	rec_exit(&R, "/a", 1); /* stops c first: waiting */
 	rec_exit(&R, "/b", 1); /* b dies by itself meanwhile */
 	rec_exit_signalled(&R);
-	LOG_EQ("child_exited /a crash 1\nchild_stopping /c SIGTERM\nchild_exited /b crash 1\n"
+	LOG_EQ("child_exited /a crash 1\nchild_stopping /c SIGTERM\nsignal /c "
+	       "SIGTERM\nchild_exited /b crash 1\n"
 	       "child_exited /c shutdown SIGTERM\n"
 	       "child_started /a\nchild_started /b\nchild_started /c");
 	cr_assert(eq(sz, rec_log_count(&R, "child_started /b"), 1));
@@ -731,7 +737,8 @@ Test(core, notify_worker_that_misses_its_start_timeout_fails_to_start)
 	a->worker.start_timeout_ms = 300;
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, a, NULL));
 	rec_advance(&R, 300);
-	LOG_HAS("child_start_failed /a ready_timeout\nchild_stopping /a SIGKILL");
+	LOG_HAS("child_start_failed /a ready_timeout\nchild_stopping /a SIGKILL\nsignal /a "
+		"SIGKILL");
 	rec_exit_signalled(&R);
 	LOG_HAS("child_exited /a killed SIGKILL\nsupervisor_stopped / shutdown\nstopped 1");
 }
@@ -949,14 +956,19 @@ Test(core, dynamic_shutdown_stops_all_children_at_once_with_one_deadline)
 	struct treq *reqs[3];
 	for (int i = 0; i < 3; i++)
 		reqs[i] = start_dynamic("/d", NULL);
+	rec_ignore_signal(&R, "/d/1", SIGTERM);
+	rec_ignore_signal(&R, "/d/3", SIGTERM);
 	rec_clear(&R);
 	core_shutdown(R.core, 0);
-	LOG_EQ("child_stopping /d/1 SIGTERM\nchild_stopping /d/2 SIGTERM\n"
-	       "child_stopping /d/3 SIGTERM");
+	LOG_EQ("child_stopping /d/1 SIGTERM\nsignal /d/1 SIGTERM\nchild_stopping /d/2 "
+	       "SIGTERM\nsignal /d/2 SIGTERM\n"
+	       "child_stopping /d/3 SIGTERM\nsignal /d/3 SIGTERM");
 	cr_assert(eq(sz, R.ntimers, 1), "one deadline for the whole supervisor");
-	rec_exit(&R, "/d/2", 0);
+	rec_exit_signalled(&R); /* /d/2 goes; /d/1 and /d/3 ignore SIGTERM */
+	LOG_HAS("child_exited /d/2 shutdown SIGTERM");
 	rec_advance(&R, 5000);
-	LOG_HAS("shutdown_timeout /d/1\nshutdown_timeout /d/3");
+	LOG_HAS("shutdown_timeout /d/1\nsignal /d/1 SIGKILL\nshutdown_timeout /d/3\n"
+		"signal /d/3 SIGKILL");
 	cr_assert(eq(sz, rec_log_count(&R, "child_stopping /d/1 SIGKILL"), 0));
 	rec_exit_signalled(&R);
 	LOG_HAS("child_exited /d/3 killed SIGKILL\nsupervisor_stopped /d shutdown\n"
@@ -1039,4 +1051,273 @@ Test(core, nothing_leaks_and_every_child_is_freed)
 	cr_assert(eq(sz, R.freed, 11), "ten children and the dynamic supervisor node");
 	for (int i = 0; i < 10; i++)
 		free(reqs[i]);
+}
+
+/* ---- an exit queued behind a request (OTP: the EXIT is still in the mailbox) ---- */
+
+/* The root is busy restarting /a (a notify worker that has not said READY=1)
+ * while a request about /b arrives, and then /b exits: its exit waits in the
+ * mailbox behind the request. max_restarts 1: /a's restart is the only
+ * restart the window allows. */
+static struct treq *
+request_then_queued_exit(enum core_op op)
+{
+	struct child_spec *a = w_spec("a", RESTART_PERMANENT);
+	struct treq *t;
+
+	a->worker.ready = READY_NOTIFY;
+	rec_init(&R,
+		 root_spec(STRATEGY_ONE_FOR_ONE, 1, 5, a, w_spec("b", RESTART_PERMANENT), NULL));
+	core_child_ready(R.core, rec_find(&R, "/a"), 0);
+	rec_clear(&R);
+	rec_exit(&R, "/a", 1);
+	t = submit(op, "/", "b");
+	cr_assert(not(t->done), "the root is busy: the request waits");
+	rec_exit(&R, "/b", 1);
+	core_child_ready(R.core, rec_find(&R, "/a"), 0);
+	cr_assert(t->done);
+	return t;
+}
+
+Test(core, terminate_child_flushes_an_exit_queued_behind_it)
+{
+	struct treq *t = request_then_queued_exit(OP_TERMINATE_CHILD);
+
+	cr_assert(eq(int, t->req.error, CORE_OK));
+	/* OTP's shutdown/1 consumes the EXIT: no restart, nothing counted */
+	LOG_EQ("child_exited /a crash 1\nchild_exited /b crash 1\nchild_started /a");
+	STATE("/b", "stopped");
+	cr_assert(eq(u32, rec_find(&R, "/b")->restarts, 0));
+	cr_assert(not(R.stopped));
+	free(t);
+}
+
+Test(core, delete_child_of_a_child_whose_crash_is_queued_answers_running)
+{
+	struct treq *t = request_then_queued_exit(OP_DELETE_CHILD);
+
+	cr_assert(eq(int, t->req.error, CORE_E_RUNNING));
+	/* the crash is then handled: a restart, the second in the window */
+	LOG_EQ("child_exited /a crash 1\nchild_exited /b crash 1\nchild_started /a\n"
+	       "restart_limit /\nchild_stopping /a SIGTERM\nsignal /a SIGTERM");
+	STATE("/b", "stopped"); /* still there: it was never deleted */
+	free(t);
+}
+
+Test(core, restart_child_of_a_child_whose_crash_is_queued_answers_running)
+{
+	struct child_spec *a = w_spec("a", RESTART_PERMANENT);
+	struct treq *t;
+
+	a->worker.ready = READY_NOTIFY;
+	rec_init(&R,
+		 root_spec(STRATEGY_ONE_FOR_ONE, 5, 5, a, w_spec("b", RESTART_PERMANENT), NULL));
+	core_child_ready(R.core, rec_find(&R, "/a"), 0);
+	rec_clear(&R);
+	rec_exit(&R, "/a", 1);
+	t = submit(OP_RESTART_CHILD, "/", "b");
+	rec_exit(&R, "/b", 1);
+	core_child_ready(R.core, rec_find(&R, "/a"), 0);
+	cr_assert(t->done);
+	cr_assert(eq(int, t->req.error, CORE_E_RUNNING));
+	LOG_EQ("child_exited /a crash 1\nchild_exited /b crash 1\nchild_started /a\n"
+	       "child_started /b");
+	cr_assert(eq(u32, rec_find(&R, "/b")->restarts, 1), "restarted once, by its crash");
+	free(t);
+}
+
+/* ---- a deadline that cannot be armed ---- */
+
+Test(core, a_shutdown_deadline_that_cannot_be_armed_escalates_at_once)
+{
+	struct child_spec *a = w_spec("a", RESTART_PERMANENT);
+	a->shutdown_ms = 500;
+	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, a, NULL));
+	rec_ignore_signal(&R, "/a", SIGTERM);
+	rec_clear(&R);
+	R.fail_timer_arms = 1;
+	core_shutdown(R.core, 0);
+	LOG_EQ("child_stopping /a SIGTERM\nsignal /a SIGTERM\ntimer_arm_failed\n"
+	       "shutdown_timeout /a\nsignal /a SIGKILL");
+	rec_exit_signalled(&R);
+	LOG_HAS("child_exited /a killed SIGKILL\nsupervisor_stopped / normal\nstopped 0");
+}
+
+Test(core, a_start_timeout_that_cannot_be_armed_fails_the_start)
+{
+	struct child_spec *a = w_spec("a", RESTART_PERMANENT);
+	struct child_spec *root;
+
+	a->worker.ready = READY_NOTIFY;
+	root = root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, a, NULL);
+	memset(&R, 0, sizeof(R));
+	R.next_pid = 1000;
+	R.fail_timer_arms = 1;
+	R.core = core_new(root, &recorder_effects, &R);
+	core_start(R.core, 0);
+	LOG_EQ("supervisor_started /\ntimer_arm_failed\nchild_start_failed /a timer_failed\n"
+	       "child_stopping /a SIGKILL\nsignal /a SIGKILL");
+	rec_exit_signalled(&R);
+	LOG_HAS("child_exited /a killed SIGKILL\nsupervisor_stopped / shutdown\nstopped 1");
+}
+
+Test(core, a_nested_supervisor_deadline_that_cannot_be_armed_kills_its_subtree)
+{
+	struct child_spec *s =
+		sup_spec("s", STRATEGY_ONE_FOR_ONE, w_spec("x", RESTART_PERMANENT), NULL);
+	s->shutdown_ms = 1000;
+	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, s, NULL));
+	rec_clear(&R);
+	R.fail_timer_arms = 1;
+	core_shutdown(R.core, 0);
+	LOG_HAS("timer_arm_failed\nshutdown_timeout /s\nchild_stopping /s/x SIGKILL\n"
+		"signal /s/x SIGKILL");
+	rec_exit_signalled(&R);
+	LOG_HAS("child_exited /s/x killed SIGKILL\nsupervisor_stopped /s shutdown\n"
+		"supervisor_stopped / normal\nstopped 0");
+}
+
+Test(core, a_dynamic_shutdown_deadline_that_cannot_be_armed_kills_at_once)
+{
+	rec_init(&R, dyn_root(RESTART_PERMANENT, SPEC_UNLIMITED));
+	struct treq *a = start_dynamic("/d", NULL);
+	rec_ignore_signal(&R, "/d/1", SIGTERM);
+	rec_clear(&R);
+	R.fail_timer_arms = 1;
+	core_shutdown(R.core, 0);
+	LOG_EQ("child_stopping /d/1 SIGTERM\nsignal /d/1 SIGTERM\ntimer_arm_failed\n"
+	       "shutdown_timeout /d/1\nsignal /d/1 SIGKILL");
+	rec_exit_signalled(&R);
+	LOG_HAS("child_exited /d/1 killed SIGKILL\nsupervisor_stopped /d shutdown\nstopped 0");
+	free(a);
+}
+
+/* ---- paths of a maximal tree: nothing truncated ---- */
+
+/* An id of `len` characters, all `ch`. */
+static char *
+long_id(char ch, size_t len)
+{
+	char *id = malloc(len + 1);
+
+	memset(id, ch, len);
+	id[len] = '\0';
+	return id;
+}
+
+/* The root, `levels` nested supervisors below it (ids of id_len
+ * characters, the last one's of last_len) holding `leaf`; fills `path`
+ * with the innermost supervisor's path. */
+static struct child_spec *
+deep_tree(int levels, size_t id_len, size_t last_len, struct child_spec *leaf,
+	  struct child_spec *leaf2, char *path)
+{
+	struct child_spec *inner = NULL;
+
+	path[0] = '\0';
+	for (int i = levels; i >= 1; i--) {
+		char *id = long_id((char)('a' + i % 26), i == levels ? last_len : id_len);
+		inner = i == levels ? sup_spec(id, STRATEGY_ONE_FOR_ONE, leaf, leaf2, NULL)
+				    : sup_spec(id, STRATEGY_ONE_FOR_ONE, inner, NULL);
+		free(id);
+	}
+	for (int i = 1; i <= levels; i++) {
+		char *id = long_id((char)('a' + i % 26), i == levels ? last_len : id_len);
+		strcat(path, "/");
+		strcat(path, id);
+		free(id);
+	}
+	return root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, inner, NULL);
+}
+
+Test(core, a_maximal_tree_names_its_deepest_worker_exactly)
+{
+	static char sup[CHILD_PATH_MAX], worker[CHILD_PATH_MAX + 80], line[2 * CHILD_PATH_MAX];
+	char *wid = long_id('w', SPEC_ID_MAX);
+	struct child_spec *root = deep_tree(SPEC_MAX_DEPTH - 1, SPEC_ID_MAX, SPEC_ID_MAX,
+					    w_spec(wid, RESTART_PERMANENT), NULL, sup);
+
+	snprintf(worker, sizeof(worker), "%s/%s", sup, wid);
+	cr_assert(eq(sz, strlen(worker), (size_t)CHILD_PATH_MAX - 1), "the longest valid path");
+	rec_init(&R, root);
+	snprintf(line, sizeof(line), "child_started %s", worker);
+	cr_assert(eq(sz, rec_log_count(&R, line), 1), "the event names the real worker");
+	cr_assert(ne(ptr, rec_find(&R, worker), NULL));
+	struct treq *t = submit(OP_TERMINATE_CHILD, sup, wid);
+	rec_exit_signalled(&R);
+	cr_assert(t->done);
+	cr_assert(eq(int, t->req.error, CORE_OK), "terminate_child finds the deepest worker");
+	STATE(worker, "stopped");
+	free(wid);
+	free(t);
+}
+
+Test(core, a_lookup_near_the_depth_limit_never_selects_a_sibling)
+{
+	static char sup[CHILD_PATH_MAX], path[CHILD_PATH_MAX + 8];
+	/* 62 ids of 64 and one of 62: the innermost supervisor's path is
+	 * 4,093 bytes, so "/ab" below it passes 4,096. */
+	struct child_spec *root =
+		deep_tree(SPEC_MAX_DEPTH - 1, SPEC_ID_MAX, SPEC_ID_MAX - 2,
+			  w_spec("a", RESTART_PERMANENT), w_spec("ab", RESTART_PERMANENT), sup);
+
+	cr_assert(eq(sz, strlen(sup), 4093));
+	rec_init(&R, root);
+	struct treq *t = submit(OP_TERMINATE_CHILD, sup, "ab");
+	rec_exit_signalled(&R);
+	cr_assert(t->done && t->req.error == CORE_OK);
+	snprintf(path, sizeof(path), "%s/ab", sup);
+	STATE(path, "stopped");
+	snprintf(path, sizeof(path), "%s/a", sup);
+	STATE(path, "running");
+	free(t);
+}
+
+/* ---- a stopped static supervisor still has its spec's children ---- */
+
+Test(core, a_stopped_static_supervisor_keeps_its_spec_children_stopped)
+{
+	struct child_spec *s = sup_spec("s", STRATEGY_ONE_FOR_ONE, w_spec("x", RESTART_PERMANENT),
+					w_spec("y", RESTART_TEMPORARY), NULL);
+	s->restart = RESTART_TRANSIENT;
+	s->sup.max_restarts = 0;
+	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, s, NULL));
+	/* at runtime: one child added, the temporary one gone */
+	struct treq *add = calloc(1, sizeof(*add));
+	add->req.op = OP_START_CHILD;
+	add->req.target = rec_find(&R, "/s");
+	add->req.spec = w_spec("z", RESTART_PERMANENT);
+	add->req.done = treq_done;
+	core_submit(R.core, &add->req, 0);
+	cr_assert(eq(int, add->req.error, CORE_OK));
+	rec_exit(&R, "/s/y", 0);
+	STATE("/s/y", "absent");
+	rec_exit(&R, "/s/x", 1); /* /s gives up; transient: it stays down */
+	rec_exit_signalled(&R);
+	STATE("/s", "stopped");
+	/* what a start would run: the spec's children, stopped */
+	STATE("/s/x", "stopped");
+	STATE("/s/y", "stopped");
+	STATE("/s/z", "absent");
+	cr_assert(eq(sz, rec_find(&R, "/s")->sup->nchildren, 2));
+	rec_clear(&R);
+	struct treq *r = submit(OP_RESTART_CHILD, "/", "s");
+	cr_assert(eq(int, r->req.error, CORE_OK));
+	LOG_EQ("supervisor_started /s\nchild_started /s/x\nchild_started /s/y");
+	free(add);
+	free(r);
+}
+
+Test(core, a_static_supervisor_never_started_shows_its_children)
+{
+	struct child_spec *root = root_spec(
+		STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
+		sup_spec("s", STRATEGY_ONE_FOR_ONE, w_spec("x", RESTART_PERMANENT), NULL), NULL);
+	memset(&R, 0, sizeof(R));
+	R.next_pid = 1000;
+	rec_fail_spawn(&R, "/a", -1, "exec:ENOENT");
+	R.core = core_new(root, &recorder_effects, &R);
+	STATE("/s/x", "stopped"); /* built with the tree, before anything starts */
+	core_start(R.core, 0);
+	cr_assert(R.stopped);
 }
