@@ -14,6 +14,8 @@
  *     reuse, and N descriptors would slow every later spawn;
  *   - deadlines: one sd-event time source per armed core timer, accuracy
  *     1 us (the default 250 ms slack would ruin shutdown timeouts);
+ *   - restart retries: the core's deferred work runs from an eventfd, one
+ *     turn per loop iteration, behind whatever else is pending (on_wake);
  *   - $NOTIFY_SOCKET for `ready: notify` workers (an abstract datagram
  *     socket with SO_PASSCRED, so the sender's pid is the kernel's word);
  *   - readiness probes and health checks, through probe.c (whose probe
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -52,7 +55,11 @@ struct loop {
 	struct core *core;
 	struct control *control;
 	struct probes *probes;
-	sd_event_source *defer;
+	/* The core's deferred work (restart retries) is a message the loop
+	 * sends itself: a count on this eventfd, read back through epoll like
+	 * any other input (see on_wake). */
+	int wake_fd;
+	sd_event_source *wake;
 	sd_event_source *notify_source;
 	char notify_path[64];
 	uint64_t forward_signals; /* bit sig-1 */
@@ -264,11 +271,17 @@ fx_stopped(void *ctx, int exit_code)
 }
 
 static void
+wake_soon(struct loop *loop)
+{
+	/* Cannot fail short of a counter overflow (2^64 - 1 wakeups unread). */
+	if (eventfd_write(loop->wake_fd, 1) < 0)
+		log_warn("cannot schedule a restart retry");
+}
+
+static void
 fx_wakeup(void *ctx)
 {
-	struct loop *loop = ctx;
-
-	sd_event_source_set_enabled(loop->defer, SD_EVENT_ONESHOT);
+	wake_soon(ctx);
 }
 
 static void
@@ -295,13 +308,27 @@ static const struct core_effects loop_effects = {
 
 /* ---- event sources ---- */
 
+/* Restart retries, one turn of them per loop iteration. Like OTP's
+ * try_again_restart, a retry waits behind everything already pending: the
+ * eventfd becomes readable in some iteration, and sd-event dispatches the
+ * sources pending since earlier iterations first (signals, exits, deadlines,
+ * clients), then this one; a retry that fails again writes the eventfd
+ * anew and so queues behind whatever arrived meanwhile. (An sd-event defer
+ * source cannot do this: it stays pending with the iteration it was first
+ * enabled in, so it always looks oldest, and re-enabling it from its own
+ * callback starved every other source.) */
 static int
-on_defer(sd_event_source *s, void *userdata)
+on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct loop *loop = userdata;
+	eventfd_t count;
 
+	(void)s;
+	(void)revents;
+	if (eventfd_read(fd, &count) < 0 && errno != EAGAIN)
+		log_warn("restart retries: eventfd");
 	if (core_run(loop->core, mono_ms(loop)))
-		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+		wake_soon(loop);
 	return 0;
 }
 
@@ -424,9 +451,21 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 	return 0;
 }
 
+static bool
+notify_says_ready(char *text)
+{
+	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		if (strcmp(line, "READY=1") == 0)
+			return true;
+	return false;
+}
+
 /* The worker that READY=1 from pid is about: the worker's own process
  * (notify_access: main), or with notify_access: all any process of its
- * process group (a script that runs systemd-notify). A refusal is logged. */
+ * process group (a script that runs systemd-notify). A refusal is logged,
+ * naming the worker the sender belongs to: otherwise the worker fails with
+ * ready_timeout and nobody knows why. */
 static struct child *
 notify_sender(struct loop *loop, pid_t pid)
 {
@@ -437,10 +476,13 @@ notify_sender(struct loop *loop, pid_t pid)
 		struct child *leader = pgid > 0 ? core_find_pid(loop->core, pgid) : NULL;
 		if (leader && node_spec(leader)->worker.notify_access == NOTIFY_ACCESS_ALL) {
 			c = leader;
+		} else if (leader) {
+			log_warnx("%s: READY=1 from pid %d refused: not the worker's own process "
+				  "(pid %d; notify_access: main)",
+				  node_path(leader), (int)pid, (int)node_pid(leader));
+			return NULL;
 		} else {
-			log_warnx("READY=1 from pid %d refused: %s", (int)pid,
-				  leader ? "not the worker's own process (notify_access: main)"
-					 : "not a worker's process");
+			log_warnx("READY=1 from pid %d refused: not a worker's process", (int)pid);
 			return NULL;
 		}
 	}
@@ -486,13 +528,12 @@ on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 					close(fds[i]);
 			}
 		}
-		if (!cred)
+		if (!notify_says_ready(buf))
 			continue;
-		bool ready = false;
-		for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
-			ready = ready || strcmp(line, "READY=1") == 0;
-		if (!ready)
+		if (!cred) {
+			log_warnx("READY=1 without sender credentials refused");
 			continue;
+		}
 		struct child *c = notify_sender(loop, cred->pid);
 		if (c)
 			core_child_ready(loop->core, c, mono_ms(loop));
@@ -633,10 +674,20 @@ loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = sd_event_add_defer(loop->event, &loop->defer, on_defer, loop);
-	if (r < 0)
+	loop->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (loop->wake_fd < 0) {
+		r = -errno;
+		log_error("cannot create an eventfd: %s", strerror(-r));
 		goto fail;
-	sd_event_source_set_enabled(loop->defer, SD_EVENT_OFF);
+	}
+	r = sd_event_add_io(loop->event, &loop->wake, loop->wake_fd, EPOLLIN, on_wake, loop);
+	if (r < 0) {
+		close(loop->wake_fd);
+		loop->wake_fd = -1;
+		log_error("cannot watch the eventfd: %s", strerror(-r));
+		goto fail;
+	}
+	sd_event_source_set_io_fd_own(loop->wake, true);
 	/* Under systemd with WatchdogSec=, ping it from the loop. */
 	sd_event_set_watchdog(loop->event, true);
 
@@ -736,7 +787,7 @@ loop_free(struct loop *loop)
 	core_free(loop->core);
 	probes_free(loop->probes);
 	sd_event_source_disable_unref(loop->notify_source);
-	sd_event_source_disable_unref(loop->defer);
+	sd_event_source_disable_unref(loop->wake);
 	sd_event_unref(loop->event);
 	events_close();
 	free(loop);

@@ -31,11 +31,15 @@
  *                               descriptors), "sid: N", "pgid: N", "pid: N",
  *                               "ppid: N", "uid: N", "gid: N", "groups: G..."
  *                               and "cwd: PATH"; then wait forever
- *   notify [--delay MS] [--never] [--status TEXT]
- *                               send READY=1 (and STATUS=TEXT) to
+ *   notify [--delay MS] [--never] [--status TEXT] [--when FILE]
+ *          [--from-child]       send READY=1 (and STATUS=TEXT) to
  *                               $NOTIFY_SOCKET after MS ms (exit 1 if it
  *                               cannot), then wait forever; with --never,
- *                               send no READY=1 (only STATUS, if given)
+ *                               send no READY=1 (only STATUS, if given);
+ *                               --when: only once FILE exists (checked
+ *                               every 10 ms); --from-child: a child forked
+ *                               for it sends the message (not the worker's
+ *                               own pid), then both wait forever
  *   stamp FILE                  append "<pid> <CLOCK_MONOTONIC ns>\n" to FILE
  *                               in one O_APPEND write, then wait forever
  *   env FILE                    write the environment, one entry per line,
@@ -77,7 +81,7 @@ static const char usage_text[] =
 	"                               leave N grandchildren that exit with C (42)\n"
 	"                               once reparented; --print their pids\n"
 	"  sigstate FILE                write signal state, fds, ids and cwd to FILE\n"
-	"  notify [--delay MS] [--never] [--status TEXT]\n"
+	"  notify [--delay MS] [--never] [--status TEXT] [--when FILE] [--from-child]\n"
 	"                               send READY=1 to $NOTIFY_SOCKET\n"
 	"  stamp FILE                   append \"<pid> <monotonic ns>\" to FILE\n"
 	"  env FILE                     write the environment to FILE\n"
@@ -474,8 +478,8 @@ mode_sigstate(int argc, char **argv)
 static int
 mode_notify(int argc, char **argv)
 {
-	const char *status = NULL;
-	bool never = false;
+	const char *status = NULL, *when = NULL;
+	bool never = false, from_child = false;
 	long delay = 0;
 	char message[4096];
 	int r;
@@ -487,12 +491,25 @@ mode_notify(int argc, char **argv)
 			never = true;
 		else if (strcmp(argv[i], "--status") == 0 && i + 1 < argc)
 			status = argv[++i];
+		else if (strcmp(argv[i], "--when") == 0 && i + 1 < argc)
+			when = argv[++i];
+		else if (strcmp(argv[i], "--from-child") == 0)
+			from_child = true;
 		else
 			usage_error("unexpected argument '%s'", argv[i]);
 	}
 	if (never && !status)
 		wait_forever();
 	sleep_ms(delay);
+	while (when && access(when, F_OK) < 0)
+		sleep_ms(10);
+	if (from_child) {
+		pid_t pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (pid > 0)
+			wait_forever();
+	}
 	snprintf(message, sizeof(message), "%s%s%s", never ? "" : "READY=1\n",
 		 status ? "STATUS=" : "", status ? status : "");
 	r = sd_notify(0, message);

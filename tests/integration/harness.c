@@ -32,12 +32,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/sockios.h>
 
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -845,6 +850,122 @@ h_wait_exit(struct harness *h, int timeout_ms)
 	if (h->wrapped)
 		check_valgrind(h);
 	return shell_status(h->wstatus);
+}
+
+/* ---- the control socket ---- */
+
+int
+h_connect(struct harness *h)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	h_wait_file(h, "supd.sock", 5000);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", h_path(h, "supd.sock"));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	H_CHECK(h, fd >= 0, "socket: %s", strerror(errno));
+	H_CHECK(h, connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect %s: %s",
+		sa.sun_path, strerror(errno));
+	return fd;
+}
+
+void
+h_send(struct harness *h, int fd, const char *json)
+{
+	size_t len = strlen(json);
+
+	H_CHECK(h, write(fd, json, len) == (ssize_t)len && write(fd, "\n", 1) == 1,
+		"cannot send %s: %s", json, strerror(errno));
+}
+
+json_t *
+h_recv(struct harness *h, int fd, int timeout_ms)
+{
+	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms * (uint64_t)h_slow();
+	char line[65536];
+	size_t n = 0;
+	json_error_t err;
+	json_t *reply;
+
+	/* One byte at a time: nothing after the line is consumed. */
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		uint64_t now = h_now_ms();
+		ssize_t r;
+
+		H_CHECK(h, now < deadline, "no reply within %d ms", timeout_ms * h_slow());
+		if (poll(&p, 1, (int)(deadline - now)) <= 0)
+			continue;
+		r = read(fd, line + n, 1);
+		H_CHECK(h, r == 1, "the connection ended before a reply");
+		if (line[n] == '\n')
+			break;
+		H_CHECK(h, ++n < sizeof(line), "reply too long");
+	}
+	line[n] = '\0';
+	reply = json_loads(line, 0, &err);
+	H_CHECK(h, reply != NULL, "malformed reply '%.300s': %s", line, err.text);
+	return reply;
+}
+
+json_t *
+h_request(struct harness *h, const char *json, int timeout_ms)
+{
+	int fd = h_connect(h);
+	json_t *reply;
+
+	h_send(h, fd, json);
+	reply = h_recv(h, fd, timeout_ms);
+	close(fd);
+	return reply;
+}
+
+void
+h_wait_consumed(struct harness *h, int fd, int timeout_ms)
+{
+	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms * (uint64_t)h_slow();
+	int unread = 0;
+
+	/* SIOCOUTQ on a Unix stream socket: bytes the peer has not read yet.
+	 * Nothing signals the moment it drops to 0, so look again briefly. */
+	for (;;) {
+		H_CHECK(h, ioctl(fd, SIOCOUTQ, &unread) == 0, "SIOCOUTQ: %s", strerror(errno));
+		if (unread == 0)
+			return;
+		H_CHECK(h, h_now_ms() < deadline, "supd did not read the request within %d ms",
+			timeout_ms * h_slow());
+		poll(NULL, 0, 1);
+	}
+}
+
+void
+h_wait_log(struct harness *h, const char *needle, int timeout_ms)
+{
+	uint64_t deadline = h_now_ms() + (uint64_t)timeout_ms * (uint64_t)h_slow();
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+
+	cr_assert(fd >= 0, "inotify_init1: %s", strerror(errno));
+	cr_assert(inotify_add_watch(fd, h->dir, IN_MODIFY | IN_CREATE) >= 0);
+	for (;;) {
+		char *text = h_read_file(h_path(h, "supd.log"));
+		bool found = text && strstr(text, needle);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		char buf[4096];
+		uint64_t now = h_now_ms();
+
+		free(text);
+		if (found)
+			break;
+		if (now >= deadline) {
+			close(fd);
+			h_fail(h, "supd's log did not say '%s' within %d ms", needle,
+			       timeout_ms * h_slow());
+		}
+		if (poll(&p, 1, (int)(deadline - now)) > 0)
+			while (read(fd, buf, sizeof(buf)) > 0)
+				;
+	}
+	close(fd);
 }
 
 /* ---- files and /proc ---- */

@@ -137,6 +137,20 @@ void h_signal(struct harness *h, int sig);
  * report. */
 int h_wait_exit(struct harness *h, int timeout_ms);
 
+/* The control socket (h_opts.control): a connection to DIR/supd.sock
+ * (waits for it to appear), one request line out, the next reply line in
+ * (fails the test after the timeout); the caller json_decref()s replies. */
+int h_connect(struct harness *h);
+void h_send(struct harness *h, int fd, const char *json);
+json_t *h_recv(struct harness *h, int fd, int timeout_ms);
+/* A connection of its own for one request and its reply. */
+json_t *h_request(struct harness *h, const char *json, int timeout_ms);
+/* Waits until supd has read everything sent on fd (the socket's unread
+ * count, SIOCOUTQ, is 0): a request it has read has been submitted. */
+void h_wait_consumed(struct harness *h, int fd, int timeout_ms);
+/* Waits until supd's stderr (DIR/supd.log) contains `needle`. */
+void h_wait_log(struct harness *h, const char *needle, int timeout_ms);
+
 /* DIR/name, in a static rotating buffer. */
 const char *h_path(struct harness *h, const char *name);
 /* Waits (inotify, deadline) until DIR/name exists. */

@@ -850,3 +850,262 @@ Test(supd, config_error)
 	H_CHECK(h, h_nevents(h) == 0, "events were written");
 	free(err);
 }
+
+/* ---- a restart that keeps failing starves nothing (issue 9, item 1) ---- */
+
+/* A copy of testchild at DIR/prog that a test can delete: a worker whose
+ * program is gone fails every restart with exec:ENOENT. The config loader
+ * checks the program, so the copy exists before supd starts. */
+static void
+copy_program(const char *from, const char *to)
+{
+	char *text = NULL;
+	FILE *in = fopen(from, "rb");
+	size_t len = 0, cap = 0, n;
+	int fd;
+
+	cr_assert(in, "open %s: %s", from, strerror(errno));
+	do {
+		if (cap - len < 65536) {
+			cap = cap ? cap * 2 : 1 << 20;
+			text = realloc(text, cap);
+			cr_assert(text);
+		}
+		n = fread(text + len, 1, cap - len, in);
+		len += n;
+	} while (n > 0);
+	fclose(in);
+	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	cr_assert(fd >= 0 && write(fd, text, len) == (ssize_t)len && close(fd) == 0,
+		  "cannot copy %s to %s", from, to);
+	free(text);
+}
+
+static void
+kill_pid(struct harness *h, pid_t pid, int sig)
+{
+	int fd = pidfd_open(pid, 0);
+
+	H_CHECK(h, fd >= 0 && pidfd_send_signal(fd, sig, NULL, 0) == 0, "cannot signal %d: %s", pid,
+		strerror(errno));
+	close(fd);
+}
+
+static bool
+reply_ok(json_t *reply)
+{
+	return json_is_true(json_object_get(reply, "ok"));
+}
+
+Test(supd, a_restart_that_keeps_failing_starves_nothing)
+{
+	char dir[] = "/tmp/supd-itest-prog.XXXXXX", prog[64], yaml[1024];
+	struct harness *h;
+	pid_t gone, sib;
+	json_t *reply;
+	int status;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(prog, sizeof(prog), "%s/prog", dir);
+	copy_program(h_testchild(), prog);
+	snprintf(yaml, sizeof(yaml),
+		 "max_restarts: 1000000\n"
+		 "max_seconds: 1\n"
+		 "children:\n"
+		 "  - id: gone\n"
+		 "    start: [\"%s\", \"sleep\"]\n"
+		 "  - id: sib\n"
+		 "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+		 prog);
+	h = h_start(&(struct h_opts){.yaml = yaml, .control = true});
+	gone = (pid_t)ev_int(h_wait_event(h, "child_started", "/gone", T), "pid");
+	sib = (pid_t)ev_int(h_wait_event(h, "child_started", "/sib", T), "pid");
+	/* From now on every restart of /gone fails at once, and is retried. */
+	unlink(prog);
+	rmdir(dir);
+	kill_pid(h, gone, SIGKILL);
+	for (int i = 0; i < 3; i++)
+		h_wait_event(h, "child_start_failed", "/gone", T);
+	/* Meanwhile supd answers clients, */
+	reply = h_request(h, "{\"op\":\"ping\"}", T);
+	H_CHECK(h, reply_ok(reply), "ping failed");
+	json_decref(reply);
+	/* reaps and restarts a sibling, */
+	kill_pid(h, sib, SIGKILL);
+	h_wait_event(h, "child_exited", "/sib", T);
+	H_CHECK(h, ev_int(h_wait_event(h, "child_started", "/sib", T), "pid") != sib,
+		"/sib restarted with its old pid");
+	/* and stops on SIGTERM. */
+	h_signal(h, SIGTERM);
+	status = h_wait_exit(h, T);
+	H_CHECK(h, status == 0, "supd exited %d after SIGTERM", status);
+	H_CHECK(h, h_find(h, 0, "restart_limit") < 0, "restart_limit reached");
+}
+
+/* ---- an exit queued behind terminate_child (issue 9, item 4) ---- */
+
+Test(supd, terminate_child_consumes_an_exit_queued_behind_it)
+{
+	struct harness *h = h_start(&(struct h_opts){
+		.yaml = "max_restarts: 100\n"
+			"children:\n"
+			"  - id: n\n"
+			"    ready: notify\n"
+			"    start_timeout: 60000\n"
+			"    start: [\"@TESTCHILD@\", \"notify\", \"--when\", \"@DIR@/go\"]\n"
+			"  - id: b\n"
+			"    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+		.control = true});
+	pid_t n, b;
+	json_t *reply, *children;
+	size_t b_exited;
+	int fd, conn;
+
+	fd = open(h_path(h, "go"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	H_CHECK(h, fd >= 0, "cannot create go");
+	close(fd);
+	n = (pid_t)ev_int(h_wait_event(h, "child_started", "/n", T), "pid");
+	b = (pid_t)ev_int(h_wait_event(h, "child_started", "/b", T), "pid");
+	/* The root restarts /n and waits for its READY=1, which waits for go. */
+	unlink(h_path(h, "go"));
+	kill_pid(h, n, SIGKILL);
+	h_wait_event(h, "child_exited", "/n", T);
+	/* terminate_child /b waits in the root's mailbox, */
+	conn = h_connect(h);
+	h_send(h, conn, "{\"op\":\"terminate_child\",\"sup\":\"/\",\"id\":\"b\"}");
+	h_wait_consumed(h, conn, T);
+	/* and /b's exit behind it. */
+	kill_pid(h, b, SIGKILL);
+	h_wait_event(h, "child_exited", "/b", T);
+	b_exited = h_index(h);
+	fd = open(h_path(h, "go"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	close(fd);
+	h_wait_event(h, "child_started", "/n", T);
+	reply = h_recv(h, conn, T);
+	H_CHECK(h, reply_ok(reply), "terminate_child failed");
+	json_decref(reply);
+	close(conn);
+	/* The exit was part of the termination: /b stays down. */
+	reply = h_request(h, "{\"op\":\"which_children\",\"sup\":\"/\"}", T);
+	children = json_object_get(reply, "children");
+	for (size_t i = 0; i < json_array_size(children); i++) {
+		json_t *c = json_array_get(children, i);
+		if (strcmp(ev_str(c, "id"), "b") == 0)
+			H_CHECK(h, strcmp(ev_str(c, "state"), "stopped") == 0, "/b is %s",
+				ev_str(c, "state"));
+	}
+	json_decref(reply);
+	stop_cleanly(h);
+	H_CHECK(h, h_find(h, b_exited + 1, "child_started /b") < 0,
+		"/b was restarted after terminate_child");
+}
+
+/* ---- a stopped static supervisor (issue 9, item 10) ---- */
+
+Test(supd, a_stopped_supervisor_shows_and_gives_its_children)
+{
+	struct harness *h = h_start(&(struct h_opts){
+		.yaml = "children:\n"
+			"  - id: s\n"
+			"    type: supervisor\n"
+			"    restart: transient\n"
+			"    max_restarts: 0\n"
+			"    children:\n"
+			"      - id: x\n"
+			"        start: [\"@TESTCHILD@\", \"exit\", \"1\", \"--after\", \"100\"]\n"
+			"      - id: y\n"
+			"        start: [\"@TESTCHILD@\", \"sleep\"]\n"
+			"  - id: keep\n"
+			"    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+		.control = true});
+	json_t *reply, *kids;
+
+	h_wait_event(h, "supervisor_stopped", "/s", T);
+	reply = h_request(h, "{\"op\":\"get_childspec\",\"sup\":\"/\",\"id\":\"s\"}", T);
+	kids = json_object_get(json_object_get(reply, "spec"), "children");
+	H_CHECK(h, reply_ok(reply) && json_array_size(kids) == 2,
+		"get_childspec of the stopped /s has %zu children", json_array_size(kids));
+	H_CHECK(h, strcmp(ev_str(json_array_get(kids, 0), "id"), "x") == 0, "first child not x");
+	json_decref(reply);
+	reply = h_request(h, "{\"op\":\"which_children\",\"sup\":\"/s\"}", T);
+	kids = json_object_get(reply, "children");
+	H_CHECK(h, reply_ok(reply) && json_array_size(kids) == 2,
+		"which_children of the stopped /s has %zu children", json_array_size(kids));
+	for (size_t i = 0; i < json_array_size(kids); i++)
+		H_CHECK(h, strcmp(ev_str(json_array_get(kids, i), "state"), "stopped") == 0,
+			"a child of the stopped /s is %s",
+			ev_str(json_array_get(kids, i), "state"));
+	json_decref(reply);
+	stop_cleanly(h);
+}
+
+/* ---- READY=1 from another process (issue 9, item 11) ---- */
+
+Test(supd, a_refused_ready_is_logged)
+{
+	struct harness *h =
+		start_yaml("children:\n"
+			   "  - id: n\n"
+			   "    ready: notify\n"
+			   "    start_timeout: 60000\n"
+			   "    start: [\"@TESTCHILD@\", \"notify\", \"--from-child\"]\n",
+			   false);
+	/* The helper that sent it is not the worker, but in its process group. */
+	h_wait_log(h, "warning: /n: READY=1 from pid ", T);
+	h_wait_log(h, " refused: not the worker's own process (pid ", T);
+	H_CHECK(h, h_find(h, 0, "child_started /n") < 0, "a helper's READY=1 was accepted");
+	stop_cleanly(h);
+}
+
+/* ---- a maximal tree: events and lookups name real nodes (issue 9, item 9) ---- */
+
+Test(supd, a_maximal_tree_is_named_exactly)
+{
+	enum {
+		LEVELS = 63 /* nested supervisors below the root: 64 levels with the worker */
+	};
+	static char yaml[65536], sup[8192], worker[8192 + 80], request[16384 + 80];
+	char id[65];
+	size_t n = 0;
+	struct harness *h;
+	json_t *started, *reply;
+	long long pid;
+
+	n += (size_t)snprintf(yaml + n, sizeof(yaml) - n, "children:\n");
+	for (int level = 1; level <= LEVELS + 1; level++) {
+		int indent = 2 * (2 * level - 1);
+		memset(id, 'a' + level % 26, 64);
+		id[64] = '\0';
+		if (level <= LEVELS) {
+			strcat(sup, "/");
+			strcat(sup, id);
+			n += (size_t)snprintf(
+				yaml + n, sizeof(yaml) - n,
+				"%*s- id: %s\n%*s  type: supervisor\n%*s  children:\n", indent - 2,
+				"", id, indent - 2, "", indent - 2, "");
+		} else {
+			snprintf(worker, sizeof(worker), "%s/%s", sup, id);
+			n += (size_t)snprintf(
+				yaml + n, sizeof(yaml) - n,
+				"%*s- id: %s\n%*s  start: [\"@TESTCHILD@\", \"sleep\"]\n",
+				indent - 2, "", id, indent - 2, "");
+		}
+	}
+	cr_assert(strlen(worker) == 64 * 65, "the longest valid path");
+	h = h_start(&(struct h_opts){.yaml = yaml, .control = true});
+	started = h_wait_event(h, "child_started", NULL, T);
+	H_CHECK(h, strcmp(ev_str(started, "path"), worker) == 0,
+		"child_started names %.80s... (%zu bytes), not the worker", ev_str(started, "path"),
+		strlen(ev_str(started, "path")));
+	pid = ev_int(started, "pid");
+	snprintf(request, sizeof(request),
+		 "{\"op\":\"terminate_child\",\"sup\":\"%s\",\"id\":\"%s\"}", sup, id);
+	reply = h_request(h, request, T);
+	H_CHECK(h, reply_ok(reply), "terminate_child of the deepest worker failed: %s",
+		ev_str(reply, "error"));
+	json_decref(reply);
+	started = h_wait_event(h, "child_exited", NULL, T);
+	H_CHECK(h, strcmp(ev_str(started, "path"), worker) == 0 && ev_int(started, "pid") == pid,
+		"child_exited does not name the worker");
+	stop_cleanly(h);
+}
