@@ -491,7 +491,8 @@ wait_event_about(struct client *cl, const char *path)
  * A signal ends supctl, and the connection's close terminates the child.
  */
 static int
-wait_linked(struct client *cl, const char *sup, const char *id, const char *path)
+wait_linked(struct client *cl, const char *sup, const char *id, const char *path,
+	    const char *announce)
 {
 	json_t *reply;
 	char *reason = NULL, *raw = NULL, *last = NULL, *last_raw = NULL, *state;
@@ -509,6 +510,14 @@ wait_linked(struct client *cl, const char *sup, const char *id, const char *path
 			break;
 		ref = json_integer_value(json_object_get(reply, "ref"));
 		json_decref(reply);
+		/* "started" is printed once the child is watched: whatever
+		 * happens to it after the line appears has its real reason,
+		 * not noproc. */
+		if (announce) {
+			fputs(announce, stdout);
+			fflush(stdout);
+			announce = NULL;
+		}
 		status = read_down(cl, ref, &reason, &raw);
 		if (status != EXIT_OK)
 			break;
@@ -590,7 +599,7 @@ cmd_start_child(struct client *cl, int argc, char **argv)
 	json_error_t jerr;
 	bool link = false, rest = false;
 	const char *v, *sup = NULL;
-	char *path;
+	char *path, started[4200];
 	int status;
 
 	if (!req || !env || !args) {
@@ -650,17 +659,23 @@ cmd_start_child(struct client *cl, int argc, char **argv)
 	path = child_path(sup, str(reply, "id"));
 	if (!cl->json) {
 		if (json_is_integer(json_object_get(reply, "pid")))
-			printf("started %s (pid %lld)\n", path ? path : str(reply, "id"),
-			       (long long)json_integer_value(json_object_get(reply, "pid")));
+			snprintf(started, sizeof(started), "started %s (pid %lld)\n",
+				 path ? path : str(reply, "id"),
+				 (long long)json_integer_value(json_object_get(reply, "pid")));
 		else
-			printf("started %s\n", path ? path : str(reply, "id"));
-		fflush(stdout);
+			snprintf(started, sizeof(started), "started %s\n",
+				 path ? path : str(reply, "id"));
+		if (!(link && path)) {
+			fputs(started, stdout);
+			fflush(stdout);
+		}
 	}
 	json_decref(reply);
 	/* A linked child lives as long as this connection: stay until it
 	 * is gone for good, or until we are told to go (and take it with us). */
 	if (link && path)
-		status = wait_linked(cl, sup, strrchr(path, '/') + 1, path);
+		status = wait_linked(cl, sup, strrchr(path, '/') + 1, path,
+				     cl->json ? NULL : started);
 	free(path);
 out:
 	json_decref(req);
