@@ -146,7 +146,7 @@ main(int argc, char **argv)
 	bool check = false, dashdash = false;
 	struct config *cfg = NULL;
 	struct loop *loop = NULL;
-	char err[1024];
+	char err[16384]; /* every problem of a config file */
 	int ch, status;
 
 	/* "+": stop at the first non-option, so PROGRAM's own options after

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "connection.h"
+#include "grammar.h"
 #include "log.h"
 #include "ops.h"
 #include "proto.h"
@@ -517,29 +518,6 @@ find_sup(struct session *s, struct ctl_request *r)
 
 /* ---- the operations: each returns true when the core took r ---- */
 
-/* user: and group: of a spec that came over the socket, resolved by the
- * same rules as the config file (spec.c), including that an unprivileged
- * supd may only name its own ids. NSS may block; only requests that name a
- * user pay. */
-static int
-resolve_ids(struct child_spec *spec, struct proto_error *err)
-{
-	const char *bad_key = NULL;
-
-	if (spec_is_supervisor(spec)) {
-		for (size_t i = 0; i < spec->sup.nchildren; i++)
-			if (resolve_ids(spec->sup.children[i], err) < 0)
-				return -1;
-		return spec->sup.template_spec ? resolve_ids(spec->sup.template_spec, err) : 0;
-	}
-	if (spec_resolve_credentials(&spec->worker, &bad_key, err->message, sizeof(err->message)) <
-	    0) {
-		err->error = SUPD_E_BAD_REQUEST;
-		return -1;
-	}
-	return 0;
-}
-
 static bool
 start_static(struct session *s, struct ctl_request *r, struct child *sup)
 {
@@ -555,10 +533,11 @@ start_static(struct session *s, struct ctl_request *r, struct child *sup)
 			    "members of control.group may not start a child from a spec");
 		return false;
 	}
-	if (proto_spec_from_json(q->spec, sup_spec->sup.auto_shutdown,
+	/* the grammar of the config file, checks against the machine
+	 * included (users, program, cwd) */
+	if (proto_spec_from_json(q->spec, &spec_host_system, sup_spec->sup.auto_shutdown,
 				 level < SPEC_MAX_DEPTH ? SPEC_MAX_DEPTH - level : 0, &spec,
-				 &err) < 0 ||
-	    resolve_ids(spec, &err) < 0) {
+				 &err) < 0) {
 		spec_free(spec);
 		conn_send_error(s->conn, q->tag, &err);
 		return false;

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grammar.h"
+#include "json_tree.h"
 #include "proto.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -520,488 +522,48 @@ proto_check_start_child(const struct proto_request *req, enum node_type sup_type
 
 /* ---- JSON child specs ---- */
 
-struct spec_key {
-	const char *name;
-	unsigned kinds; /* bit (1 << enum node_type); TEMPLATE: allowed in a template */
-};
-#define K_WORKER   (1u << NODE_WORKER)
-#define K_SUP      (1u << NODE_SUPERVISOR)
-#define K_DYN      (1u << NODE_DYNAMIC)
-#define K_ANY      (K_WORKER | K_SUP | K_DYN)
-#define K_TEMPLATE (1u << 8)
-
-static const struct spec_key spec_keys[] = {
-	{"id", K_ANY},
-	{"type", K_ANY | K_TEMPLATE},
-	{"restart", K_ANY | K_TEMPLATE},
-	{"shutdown", K_ANY | K_TEMPLATE},
-	{"significant", K_ANY},
-	{"start", K_WORKER | K_TEMPLATE},
-	{"env", K_WORKER | K_TEMPLATE},
-	{"cwd", K_WORKER | K_TEMPLATE},
-	{"user", K_WORKER | K_TEMPLATE},
-	{"group", K_WORKER | K_TEMPLATE},
-	{"stop_signal", K_WORKER | K_TEMPLATE},
-	{"kill_group", K_WORKER | K_TEMPLATE},
-	{"normal_exit", K_WORKER | K_TEMPLATE},
-	{"ready", K_WORKER | K_TEMPLATE},
-	{"start_timeout", K_WORKER | K_TEMPLATE},
-	{"strategy", K_SUP | K_DYN},
-	{"max_restarts", K_SUP | K_DYN},
-	{"max_seconds", K_SUP | K_DYN},
-	{"auto_shutdown", K_SUP | K_DYN},
-	{"children", K_SUP},
-	{"max_children", K_DYN},
-	{"template", K_DYN},
-};
-
-struct spec_parse {
+struct spec_report {
 	struct proto_error *err;
-	char where[160]; /* "spec.children[2]." */
+	bool reported;
 };
 
-static int spec_fail(struct spec_parse *sp, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-spec_fail(struct spec_parse *sp, const char *key, const char *fmt, ...)
+/* The first problem becomes the reply: "PATH: message", the same message
+ * the config file gives for the same spec after its FILE:LINE:COL. */
+static void
+spec_problem(void *ctx, const struct grammar_problem *p)
 {
-	char what[160];
-	va_list ap;
+	struct spec_report *r = ctx;
 
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	utf8_trim_tail(what);
-	fail(sp->err, SUPD_E_BAD_REQUEST, "%s%s: %s", sp->where, key, what);
-	return -1;
-}
-
-static int
-spec_type_fail(struct spec_parse *sp, const char *key, const char *want, const json_t *v)
-{
-	return spec_fail(sp, key, "must be %s, not %s", want, json_type_name(v));
-}
-
-static int
-spec_enum(struct spec_parse *sp, const json_t *obj, const char *key, const char *const *names,
-	  size_t n, int *out)
-{
-	json_t *v = json_object_get(obj, key);
-	const char *s;
-
-	if (!v)
-		return 0;
-	if (!json_is_string(v))
-		return spec_type_fail(sp, key, "a string", v);
-	s = json_string_value(v);
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(s, names[i]) == 0) {
-			*out = (int)i;
-			return 0;
-		}
-	}
-	return spec_fail(sp, key, "unknown value '%.*s'", (int)utf8_clip_len(s, QUOTE_MAX), s);
-}
-
-static int
-spec_int(struct spec_parse *sp, const json_t *obj, const char *key, json_int_t min, json_int_t max,
-	 json_int_t *out)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!v)
-		return 0;
-	if (!json_is_integer(v))
-		return spec_type_fail(sp, key, "an integer", v);
-	if (json_integer_value(v) < min || json_integer_value(v) > max)
-		return spec_fail(sp, key, "must be between %lld and %lld", (long long)min,
-				 (long long)max);
-	*out = json_integer_value(v);
-	return 0;
-}
-
-static int
-spec_bool(struct spec_parse *sp, const json_t *obj, const char *key, bool *out)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!v)
-		return 0;
-	if (!json_is_boolean(v))
-		return spec_type_fail(sp, key, "a boolean", v);
-	*out = json_is_true(v);
-	return 0;
-}
-
-/* An optional non-empty string; null stands for absent (get_childspec
- * writes null for an unset cwd, user or group). */
-static int
-spec_opt_string(struct spec_parse *sp, const json_t *obj, const char *key, char **out)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return spec_type_fail(sp, key, "a string", v);
-	if (json_string_length(v) == 0)
-		return spec_fail(sp, key, "must not be empty");
-	*out = strdup(json_string_value(v));
-	if (!*out) {
-		fail(sp->err, SUPD_E_NO_MEMORY, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-spec_strv(struct spec_parse *sp, const json_t *obj, const char *key, bool env, char ***out,
-	  size_t *n)
-{
-	json_t *v = json_object_get(obj, key), *e;
-	char **vec;
-	size_t i;
-
-	if (!v)
-		return 0;
-	if (!json_is_array(v))
-		return spec_type_fail(sp, key, "an array of strings", v);
-	vec = calloc(json_array_size(v) + 1, sizeof(*vec));
-	if (!vec) {
-		fail(sp->err, SUPD_E_NO_MEMORY, "out of memory");
-		return -1;
-	}
-	/* Stored at once, so that the spec owns (and frees) a partial copy. */
-	*out = vec;
-	json_array_foreach(v, i, e)
-	{
-		if (!json_is_string(e))
-			return spec_fail(sp, key, "entry %zu must be a string, not %s", i,
-					 json_type_name(e));
-		if (env && !env_entry_valid(json_string_value(e)))
-			return spec_fail(sp, key, "entry %zu '%.*s' is not NAME=value", i,
-					 (int)utf8_clip_len(json_string_value(e), QUOTE_MAX),
-					 json_string_value(e));
-		vec[i] = strdup(json_string_value(e));
-		if (!vec[i]) {
-			fail(sp->err, SUPD_E_NO_MEMORY, "out of memory");
-			return -1;
-		}
-		*n = i + 1;
-	}
-	return 0;
-}
-
-static int
-spec_shutdown(struct spec_parse *sp, const json_t *obj, int64_t *out)
-{
-	json_t *v = json_object_get(obj, "shutdown");
-	json_int_t ms;
-
-	if (!v)
-		return 0;
-	if (json_is_string(v)) {
-		if (strcmp(json_string_value(v), "brutal_kill") == 0)
-			*out = SHUTDOWN_BRUTAL_KILL;
-		else if (strcmp(json_string_value(v), "infinity") == 0)
-			*out = SHUTDOWN_INFINITY;
-		else
-			return spec_fail(sp, "shutdown",
-					 "must be brutal_kill, infinity or milliseconds");
-		return 0;
-	}
-	if (spec_int(sp, obj, "shutdown", 0, SPEC_MAX_MS_LIMIT, &ms) < 0)
-		return -1;
-	*out = ms;
-	return 0;
-}
-
-/* A signal: its name ("SIGTERM", "TERM") or its number. */
-static int
-spec_signal(struct spec_parse *sp, const json_t *v, const char *key, int *out)
-{
-	if (json_is_integer(v)) {
-		if (json_integer_value(v) < 1 || json_integer_value(v) > 64)
-			return spec_fail(sp, key, "signal numbers are 1 to 64");
-		*out = (int)json_integer_value(v);
-		return 0;
-	}
-	if (!json_is_string(v))
-		return spec_type_fail(sp, key, "a signal name", v);
-	*out = signal_from_name(json_string_value(v));
-	if (*out == 0)
-		return spec_fail(sp, key, "unknown signal '%.*s'",
-				 (int)utf8_clip_len(json_string_value(v), QUOTE_MAX),
-				 json_string_value(v));
-	return 0;
-}
-
-static int
-spec_normal_exit(struct spec_parse *sp, const json_t *obj, struct exit_set *set)
-{
-	json_t *v = json_object_get(obj, "normal_exit"), *e;
-	size_t i;
-	int sig;
-
-	if (!v)
-		return 0;
-	if (!json_is_array(v))
-		return spec_type_fail(sp, "normal_exit", "an array of exit codes and signal names",
-				      v);
-	memset(set, 0, sizeof(*set));
-	json_array_foreach(v, i, e)
-	{
-		if (json_is_integer(e)) {
-			if (json_integer_value(e) < 0 || json_integer_value(e) > 255)
-				return spec_fail(sp, "normal_exit", "exit codes are 0 to 255");
-			exit_set_add_code(set, (int)json_integer_value(e));
-		} else if (json_is_string(e)) {
-			if (spec_signal(sp, e, "normal_exit", &sig) < 0)
-				return -1;
-			exit_set_add_signal(set, sig);
-		} else {
-			return spec_fail(sp, "normal_exit",
-					 "entry %zu must be an exit code or a signal name", i);
-		}
-	}
-	return 0;
-}
-
-static int
-spec_worker(struct spec_parse *sp, const json_t *obj, struct child_spec *spec)
-{
-	struct worker_spec *w = &spec->worker;
-	json_t *v;
-	json_int_t num;
-	int ready = (int)w->ready;
-	static const char *const ready_names[] = {"none", "notify"};
-
-	v = json_object_get(obj, "start");
-	if (!v)
-		return spec_fail(sp, "start", "missing (the program and its arguments)");
-	if (spec_strv(sp, obj, "start", false, &w->argv, &w->argc) < 0)
-		return -1;
-	if (w->argc == 0 || w->argv[0][0] == '\0')
-		return spec_fail(sp, "start", "must name a program");
-	if (spec_strv(sp, obj, "env", true, &w->env, &w->envc) < 0 ||
-	    spec_opt_string(sp, obj, "cwd", &w->cwd) < 0 ||
-	    spec_opt_string(sp, obj, "user", &w->user) < 0 ||
-	    spec_opt_string(sp, obj, "group", &w->group) < 0 ||
-	    spec_bool(sp, obj, "kill_group", &w->kill_group) < 0 ||
-	    spec_normal_exit(sp, obj, &w->normal_exit) < 0 ||
-	    spec_enum(sp, obj, "ready", ready_names, ARRAY_SIZE(ready_names), &ready) < 0)
-		return -1;
-	w->ready = (enum ready_mode)ready;
-	v = json_object_get(obj, "stop_signal");
-	if (v && spec_signal(sp, v, "stop_signal", &w->stop_signal) < 0)
-		return -1;
-	num = w->start_timeout_ms;
-	if (spec_int(sp, obj, "start_timeout", 1, SPEC_MAX_MS_LIMIT, &num) < 0)
-		return -1;
-	w->start_timeout_ms = num;
-	return 0;
-}
-
-static int spec_node(struct spec_parse *sp, const json_t *obj, enum auto_shutdown parent_auto,
-		     unsigned levels_left, bool is_template, struct child_spec **out);
-
-static int spec_enter(struct spec_parse *sp, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Appends to sp->where; returns the old length, to restore it. */
-static int
-spec_enter(struct spec_parse *sp, const char *fmt, ...)
-{
-	size_t old = strlen(sp->where);
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(sp->where + old, sizeof(sp->where) - old, fmt, ap);
-	va_end(ap);
-	return (int)old;
-}
-
-static int
-spec_supervisor(struct spec_parse *sp, const json_t *obj, unsigned levels_left,
-		struct child_spec *spec)
-{
-	static const char *const strategy_names[] = {"one_for_one", "one_for_all", "rest_for_one"};
-	static const char *const auto_names[] = {"never", "any_significant", "all_significant"};
-	struct sup_spec *s = &spec->sup;
-	int strategy = (int)s->strategy, autos = (int)s->auto_shutdown, old;
-	json_int_t num;
-	json_t *v, *e;
-	size_t i, j;
-
-	if (spec_enum(sp, obj, "strategy", strategy_names, ARRAY_SIZE(strategy_names), &strategy) <
-		    0 ||
-	    spec_enum(sp, obj, "auto_shutdown", auto_names, ARRAY_SIZE(auto_names), &autos) < 0)
-		return -1;
-	s->strategy = (enum strategy)strategy;
-	s->auto_shutdown = (enum auto_shutdown)autos;
-	num = s->max_restarts;
-	if (spec_int(sp, obj, "max_restarts", 0, SPEC_MAX_RESTARTS_LIMIT, &num) < 0)
-		return -1;
-	s->max_restarts = (uint32_t)num;
-	num = s->max_seconds;
-	if (spec_int(sp, obj, "max_seconds", 1, SPEC_MAX_SECONDS_LIMIT, &num) < 0)
-		return -1;
-	s->max_seconds = (uint32_t)num;
-
-	if (spec->type == NODE_DYNAMIC) {
-		if (s->strategy != STRATEGY_ONE_FOR_ONE)
-			return spec_fail(sp, "strategy", "a dynamic supervisor is one_for_one");
-		if (s->auto_shutdown != AUTO_SHUTDOWN_NEVER)
-			return spec_fail(
-				sp, "auto_shutdown",
-				"a dynamic supervisor has no significant children (never)");
-		v = json_object_get(obj, "max_children");
-		if (v && json_is_string(v) && strcmp(json_string_value(v), "infinity") == 0) {
-			s->max_children = SPEC_UNLIMITED;
-		} else if (v) {
-			if (!json_is_integer(v))
-				return spec_type_fail(sp, "max_children",
-						      "an integer or \"infinity\"", v);
-			if (spec_int(sp, obj, "max_children", 1, SPEC_UNLIMITED - 1, &num) < 0)
-				return -1;
-			s->max_children = (uint32_t)num;
-		}
-		v = json_object_get(obj, "template");
-		if (!v)
-			return spec_fail(sp, "template",
-					 "missing (a dynamic supervisor needs one)");
-		if (!json_is_object(v))
-			return spec_type_fail(sp, "template", "an object", v);
-		old = spec_enter(sp, "template.");
-		if (spec_node(sp, v, s->auto_shutdown, 0, true, &s->template_spec) < 0)
-			return -1;
-		sp->where[old] = '\0';
-		return 0;
-	}
-
-	v = json_object_get(obj, "children");
-	if (!v)
-		return 0;
-	if (!json_is_array(v))
-		return spec_type_fail(sp, "children", "an array of child specs", v);
-	if (json_array_size(v) == 0)
-		return 0;
-	s->children = calloc(json_array_size(v), sizeof(*s->children));
-	if (!s->children) {
-		fail(sp->err, SUPD_E_NO_MEMORY, "out of memory");
-		return -1;
-	}
-	json_array_foreach(v, i, e)
-	{
-		old = spec_enter(sp, "children[%zu].", i);
-		if (!json_is_object(e)) {
-			sp->where[old] = '\0';
-			return spec_fail(sp, "children", "entry %zu must be an object, not %s", i,
-					 json_type_name(e));
-		}
-		if (spec_node(sp, e, s->auto_shutdown, levels_left - 1, false, &s->children[i]) < 0)
-			return -1;
-		s->nchildren = i + 1;
-		for (j = 0; j < i; j++) {
-			if (strcmp(s->children[j]->id, s->children[i]->id) == 0)
-				return spec_fail(sp, "id", "duplicate id '%s'", s->children[i]->id);
-		}
-		sp->where[old] = '\0';
-	}
-	return 0;
-}
-
-static int
-spec_node(struct spec_parse *sp, const json_t *obj, enum auto_shutdown parent_auto,
-	  unsigned levels_left, bool is_template, struct child_spec **out)
-{
-	static const char *const type_names[] = {"worker", "supervisor", "dynamic"};
-	static const char *const restart_names[] = {"permanent", "transient", "temporary"};
-	struct child_spec *spec;
-	int type = NODE_WORKER, restart = RESTART_PERMANENT;
-	const char *key;
-	json_t *v;
-	size_t k;
-
-	*out = NULL;
-	if (spec_enum(sp, obj, "type", type_names, ARRAY_SIZE(type_names), &type) < 0)
-		return -1;
-	if (is_template && type != NODE_WORKER)
-		return spec_fail(sp, "type", "a template is a worker");
-	if (type != NODE_WORKER && levels_left == 0)
-		return spec_fail(sp, "type", "supervisors nest at most %d levels deep",
-				 SPEC_MAX_DEPTH);
-	json_object_foreach((json_t *)obj, key, v)
-	{
-		for (k = 0; k < ARRAY_SIZE(spec_keys); k++)
-			if (strcmp(key, spec_keys[k].name) == 0)
-				break;
-		if (k == ARRAY_SIZE(spec_keys))
-			return spec_fail(sp, key, "unknown key");
-		if (is_template && !(spec_keys[k].kinds & K_TEMPLATE))
-			return spec_fail(sp, key, "does not apply to a template");
-		if (!is_template && !(spec_keys[k].kinds & (1u << type)))
-			return spec_fail(sp, key, "does not apply to a %s", type_names[type]);
-	}
-
-	spec = spec_new((enum node_type)type);
-	if (!spec) {
-		fail(sp->err, SUPD_E_NO_MEMORY, "out of memory");
-		return -1;
-	}
-	*out = spec;
-	if (!is_template) {
-		v = json_object_get(obj, "id");
-		if (!v)
-			return spec_fail(sp, "id", "missing");
-		if (!json_is_string(v))
-			return spec_type_fail(sp, "id", "a string", v);
-		if (!spec_id_valid(json_string_value(v)))
-			return spec_fail(sp, "id",
-					 "invalid id '%.*s' (1 to %d characters of "
-					 "[A-Za-z0-9_.-], not . or ..)",
-					 (int)utf8_clip_len(json_string_value(v), QUOTE_MAX),
-					 json_string_value(v), SPEC_ID_MAX);
-		spec->id = strdup(json_string_value(v));
-		if (!spec->id) {
-			fail(sp->err, SUPD_E_NO_MEMORY, "out of memory");
-			return -1;
-		}
-	}
-	if (spec_enum(sp, obj, "restart", restart_names, ARRAY_SIZE(restart_names), &restart) < 0 ||
-	    spec_shutdown(sp, obj, &spec->shutdown_ms) < 0 ||
-	    spec_bool(sp, obj, "significant", &spec->significant) < 0)
-		return -1;
-	spec->restart = (enum restart_type)restart;
-	if (spec->significant && spec->restart == RESTART_PERMANENT)
-		return spec_fail(sp, "significant", "needs restart transient or temporary");
-	if (spec->significant && parent_auto == AUTO_SHUTDOWN_NEVER)
-		return spec_fail(sp, "significant",
-				 "needs a supervisor whose auto_shutdown is not never");
-	if (type == NODE_WORKER)
-		return spec_worker(sp, obj, spec);
-	return spec_supervisor(sp, obj, levels_left, spec);
+	if (r->reported)
+		return;
+	r->reported = true;
+	if (p->first)
+		fail(r->err, SUPD_E_BAD_REQUEST, "%s: %s (first defined at %s)", p->path,
+		     p->message, p->first_path);
+	else
+		fail(r->err, SUPD_E_BAD_REQUEST, "%s: %s", p->path, p->message);
 }
 
 int
-proto_spec_from_json(const json_t *obj, enum auto_shutdown parent_auto_shutdown,
-		     unsigned levels_left, struct child_spec **out, struct proto_error *err)
+proto_spec_from_json(const json_t *obj, const struct spec_host *host,
+		     enum auto_shutdown parent_auto_shutdown, unsigned levels_left,
+		     struct child_spec **out, struct proto_error *err)
 {
-	struct spec_parse sp = {.err = err, .where = "spec."};
+	struct spec_report r = {.err = err};
+	struct grammar g = {.host = host, .root_path = "spec", .report = spec_problem, .ctx = &r};
+	struct vnode *tree = json_tree(obj);
 
 	*out = NULL;
-	if (!json_is_object(obj)) {
-		fail(err, SUPD_E_BAD_REQUEST, "spec must be an object, not %s",
-		     json_type_name(obj));
+	if (!tree) {
+		fail(err, SUPD_E_NO_MEMORY, "out of memory");
 		return -1;
 	}
-	if (spec_node(&sp, obj, parent_auto_shutdown, levels_left, false, out) < 0) {
-		spec_free(*out);
-		*out = NULL;
-		return -1;
-	}
-	return 0;
+	*out = grammar_child_spec(&g, tree, parent_auto_shutdown,
+				  levels_left < SPEC_MAX_DEPTH ? SPEC_MAX_DEPTH - levels_left : 0);
+	vnode_free(tree);
+	if (g.out_of_memory && !r.reported)
+		fail(err, SUPD_E_NO_MEMORY, "out of memory");
+	return *out ? 0 : -1;
 }
 
 /* ---- building JSON ---- */
@@ -1028,10 +590,11 @@ strv_json(char *const *v, size_t n)
 	return a;
 }
 
-static json_t *
-opt_string_json(const char *s)
+/* An optional string key: left out when unset (null is never a value). */
+static bool
+set_opt_string(json_t *o, const char *key, const char *s)
 {
-	return s ? json_string(s) : json_null();
+	return !s || set(o, key, json_string(s));
 }
 
 static json_t *
@@ -1079,9 +642,8 @@ static bool
 worker_json(json_t *o, const struct worker_spec *w)
 {
 	return set(o, "start", strv_json(w->argv, w->argc)) &&
-	       set(o, "env", strv_json(w->env, w->envc)) &&
-	       set(o, "cwd", opt_string_json(w->cwd)) && set(o, "user", opt_string_json(w->user)) &&
-	       set(o, "group", opt_string_json(w->group)) &&
+	       set(o, "env", strv_json(w->env, w->envc)) && set_opt_string(o, "cwd", w->cwd) &&
+	       set_opt_string(o, "user", w->user) && set_opt_string(o, "group", w->group) &&
 	       set(o, "stop_signal", signal_json(w->stop_signal)) &&
 	       set(o, "kill_group", json_boolean(w->kill_group)) &&
 	       set(o, "normal_exit", exit_set_json(&w->normal_exit)) &&
@@ -1098,8 +660,10 @@ proto_spec_to_json(const struct child_spec *spec, bool with_children)
 
 	if (ok && spec->id)
 		ok = set(o, "id", json_string(spec->id));
-	ok = ok && set(o, "type", json_string(node_type_name(spec->type))) &&
-	     set(o, "restart", json_string(restart_name(spec->restart))) &&
+	/* a template (a worker without id) is a worker: it has no type key */
+	if (ok && (spec->id || spec->type != NODE_WORKER))
+		ok = set(o, "type", json_string(node_type_name(spec->type)));
+	ok = ok && set(o, "restart", json_string(restart_name(spec->restart))) &&
 	     set(o, "shutdown", shutdown_json(spec->shutdown_ms));
 	/* a template (and the root) has no id and cannot be significant */
 	if (ok && spec->id)

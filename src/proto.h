@@ -99,23 +99,28 @@ int proto_check_start_child(const struct proto_request *req, enum node_type sup_
 			    struct proto_error *err);
 
 /*
- * proto_spec_from_json - a child spec from its JSON form (the keys and rules
- * of the config file, SPEC section 3, with JSON types: integers for numbers,
- * strings for names, arrays for lists).
+ * proto_spec_from_json - a child spec from its JSON form, read by the one
+ * grammar of the config file (grammar.h): the same keys, rules and
+ * messages, so the same spec gets the same verdict from either side.
  *
  * `parent_auto_shutdown` is the auto_shutdown of the supervisor that will own
  * the child (for the `significant` rule); `levels_left` is how many more
  * levels of supervisors may nest below that supervisor (0: the spec must be a
- * worker). `user` and `group` are kept as names: resolving them is the
- * caller's business. Returns 0 and a new spec in *out, or -1 with *err
- * filled (bad_request, the message naming the offending key as
- * "spec.children[2].restart").
+ * worker). `host` answers what the machine says (users and groups resolved
+ * into ids, the program found, cwd present): &spec_host_system, or NULL to
+ * check the text only. Returns 0 and a new spec in *out, or -1 with *err
+ * filled: bad_request with the first problem as "PATH: message" (PATH such
+ * as spec.children[2].restart), or no_memory.
  */
-int proto_spec_from_json(const json_t *obj, enum auto_shutdown parent_auto_shutdown,
-			 unsigned levels_left, struct child_spec **out, struct proto_error *err);
+struct spec_host;
+int proto_spec_from_json(const json_t *obj, const struct spec_host *host,
+			 enum auto_shutdown parent_auto_shutdown, unsigned levels_left,
+			 struct child_spec **out, struct proto_error *err);
 
-/* The JSON form of spec, with every key (defaults included); a supervisor's
- * "children" are included only when with_children. NULL on ENOMEM. */
+/* The JSON form of spec, with every key (defaults included; cwd, user and
+ * group only when set); a supervisor's "children" are included only when
+ * with_children. It reads back through proto_spec_from_json() as the same
+ * spec. NULL on ENOMEM. */
 json_t *proto_spec_to_json(const struct child_spec *spec, bool with_children);
 
 /* Reply construction. proto_ok() and proto_error() return a new object

@@ -16,10 +16,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <linux/sched.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -34,15 +32,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exec_path.h"
 #include "log.h"
 #include "spawn.h"
-
-/* Used when the worker's own environment has no PATH (supd started as PID 1
- * by a kernel that passes none, for instance). */
-#define SPAWN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-/* Supplementary groups that fit without a heap allocation. */
-#define SPAWN_INLINE_GROUPS 64
 
 /* The exit code of a child that reported a failure; only spawn_worker()
  * ever sees it, since it reaps that child itself. */
@@ -90,7 +82,6 @@ struct spawn_plan {
 	char *const *argv;
 	char *const *envp;
 	const char *search_path; /* NULL: exec argv[0] as it is */
-	size_t name_len;         /* strlen(argv[0]) when searching */
 	const char *cwd;
 	pid_t parent;
 	int report_fd;
@@ -272,76 +263,34 @@ env_build(struct worker_spec *w, const char *notify_socket)
 	return 0;
 }
 
-/* argv[0] without a '/' is searched in the PATH of the worker's own
- * environment (supd's PATH unless the spec's env replaces it). */
-static const char *
-env_search_path(char *const *envp)
-{
-	for (char *const *e = envp; *e; e++)
-		if (strncmp(*e, "PATH=", 5) == 0)
-			return *e + 5;
-	return SPAWN_DEFAULT_PATH;
-}
-
 /* ---- credentials ---- */
 
-/* Fills the credential part of the plan. With a user, the groups are the
- * user's supplementary groups (from the group database) and the primary
- * group is `group` if given, else the user's; with only a group, that group
- * replaces supd's supplementary groups. Supplementary groups are set only
- * when supd runs as root: anyone else cannot change them, and a non-root
- * supd may still "switch" to its own uid and gid. */
+/* Fills the credential part of the plan from the ids the loader resolved
+ * (credentials.c): no user or group database is read here, so a restart
+ * never waits for NSS. Supplementary groups are set only when supd runs as
+ * root (anyone else cannot change them, and a non-root supd may still
+ * "switch" to its own uid and gid): the user's, or just the primary group. */
 static int
-creds_prepare(const struct worker_spec *w, struct spawn_plan *plan, gid_t *inline_groups,
-	      gid_t **heap_groups, const char **stage)
+creds_prepare(const struct worker_spec *w, struct spawn_plan *plan, gid_t *one_group)
 {
-	bool privileged = geteuid() == 0;
-
-	*stage = "user";
 	if (!w->has_uid && !w->has_gid)
 		return 0;
+	if (w->has_uid && !w->has_gid)
+		return -ENOENT; /* no primary group to give it */
 	plan->set_gid = true;
 	plan->gid = w->gid;
-	if (w->has_uid) {
-		char buf[16384];
-		struct passwd pw, *found = NULL;
-		int r = getpwuid_r(w->uid, &pw, buf, sizeof(buf), &found);
-
-		if (r != 0)
-			return -r;
-		if (!found && !w->has_gid)
-			return -ENOENT; /* no primary group to give it */
-		plan->set_uid = true;
-		plan->uid = w->uid;
-		if (!w->has_gid)
-			plan->gid = pw.pw_gid;
-		if (privileged && found) {
-			int n = SPAWN_INLINE_GROUPS;
-
-			*stage = "groups";
-			if (getgrouplist(pw.pw_name, plan->gid, inline_groups, &n) >= 0) {
-				plan->groups = inline_groups;
-			} else {
-				/* n now holds the number needed; retry once
-				 * in case the database grew in between. */
-				n += 16;
-				*heap_groups = calloc((size_t)n, sizeof(gid_t));
-				if (!*heap_groups)
-					return -ENOMEM;
-				if (getgrouplist(pw.pw_name, plan->gid, *heap_groups, &n) < 0)
-					return -ENOBUFS;
-				plan->groups = *heap_groups;
-			}
-			plan->ngroups = (size_t)n;
-			plan->set_groups = true;
-			return 0;
-		}
-	}
-	if (privileged) {
-		inline_groups[0] = plan->gid;
-		plan->groups = inline_groups;
+	plan->set_uid = w->has_uid;
+	plan->uid = w->uid;
+	if (geteuid() != 0)
+		return 0;
+	plan->set_groups = true;
+	if (w->ngroups) {
+		plan->groups = w->groups;
+		plan->ngroups = w->ngroups;
+	} else {
+		*one_group = w->gid;
+		plan->groups = one_group;
 		plan->ngroups = 1;
-		plan->set_groups = true;
 	}
 	return 0;
 }
@@ -384,57 +333,27 @@ child_close_fds(const struct spawn_plan *plan)
 			close((int)fd);
 }
 
-/* execvpe()'s rules, but with the search path chosen by the parent: skip
- * directories where the file is missing or unreadable, and report EACCES if
- * some candidate existed but could not be executed. No shell fallback for
- * ENOEXEC: a script needs its #! line. */
+static int
+exec_attempt(const char *file, void *ctx)
+{
+	const struct spawn_plan *plan = ctx;
+
+	execve(file, plan->argv, plan->envp);
+	return errno;
+}
+
+/* exec_search()'s rules (those of execvpe()), with the search path chosen
+ * by the parent. No shell fallback for ENOEXEC: a script needs its #!
+ * line. */
 static _Noreturn void
 child_exec(const struct spawn_plan *plan)
 {
-	const char *name = plan->argv[0];
-	const char *dir = plan->search_path;
-	bool seen_eacces = false;
-	char candidate[PATH_MAX];
-
-	if (!dir) {
-		execve(name, plan->argv, plan->envp);
+	if (!plan->search_path) {
+		execve(plan->argv[0], plan->argv, plan->envp);
 		child_fail(plan, STAGE_EXEC, errno);
 	}
-	for (;;) {
-		const char *end = strchrnul(dir, ':');
-		size_t dir_len = (size_t)(end - dir);
-
-		/* An empty element means the current directory. */
-		if (dir_len + 1 + plan->name_len < sizeof(candidate)) {
-			char *p = candidate;
-
-			if (dir_len) {
-				memcpy(p, dir, dir_len);
-				p += dir_len;
-				*p++ = '/';
-			}
-			memcpy(p, name, plan->name_len + 1);
-			execve(candidate, plan->argv, plan->envp);
-			switch (errno) {
-			case EACCES:
-				seen_eacces = true;
-				break;
-			case ENOENT:
-			case ENOTDIR:
-			case ESTALE:
-			case ENODEV:
-			case ETIMEDOUT:
-			case ENAMETOOLONG:
-				break;
-			default:
-				child_fail(plan, STAGE_EXEC, errno);
-			}
-		}
-		if (!*end)
-			break;
-		dir = end + 1;
-	}
-	child_fail(plan, STAGE_EXEC, seen_eacces ? EACCES : ENOENT);
+	child_fail(plan, STAGE_EXEC,
+		   exec_search(plan->argv[0], plan->search_path, exec_attempt, (void *)plan));
 }
 
 static _Noreturn void
@@ -737,9 +656,7 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 {
 	struct worker_spec *w = &spec->worker;
 	struct spawn_plan plan = {.stdin_fd = -1, .output_fd = -1};
-	gid_t inline_groups[SPAWN_INLINE_GROUPS];
-	gid_t *heap_groups = NULL;
-	const char *stage;
+	gid_t one_group;
 	struct worker_spec *envw;
 	int pidfd = -1, r;
 	int readyfd[2] = {-1, -1};
@@ -764,8 +681,7 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 	plan.argv = w->argv;
 	plan.envp = envw->envp_cache;
 	if (w->argv[0][0] && !strchr(w->argv[0], '/')) {
-		plan.search_path = env_search_path(envw->envp_cache);
-		plan.name_len = strlen(w->argv[0]);
+		plan.search_path = exec_search_path(envw->envp_cache);
 	}
 	plan.cwd = w->cwd;
 	plan.rlimits = w->rlimits;
@@ -778,17 +694,15 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 	plan.ready_fd_target = -1;
 	plan.parent = getpid();
 	plan.max_fd = fd_limit();
-	r = creds_prepare(w, &plan, inline_groups, &heap_groups, &stage);
+	r = creds_prepare(w, &plan, &one_group);
 	if (r < 0) {
-		free(heap_groups);
-		set_error(err, errlen, stage, -r);
+		set_error(err, errlen, "user", -r);
 		return r;
 	}
 
 	if (w->ready == READY_FD) {
 		r = ready_pipe_open(w->ready_fd, readyfd);
 		if (r < 0) {
-			free(heap_groups);
 			set_error(err, errlen, "pipe", -r);
 			return r;
 		}
@@ -796,7 +710,6 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 		plan.ready_fd_target = w->ready_fd;
 	}
 	r = plan_run(&plan, &pid, &pidfd, err, errlen);
-	free(heap_groups);
 	if (readyfd[1] >= 0) {
 		close(readyfd[1]);
 		readyfd[1] = -1;
@@ -831,8 +744,7 @@ spawn_probe(char *const *argv, int output_fd, pid_t *pid_out, char *err, size_t 
 	plan.argv = argv;
 	plan.envp = environ;
 	if (!strchr(argv[0], '/')) {
-		plan.search_path = env_search_path(environ);
-		plan.name_len = strlen(argv[0]);
+		plan.search_path = exec_search_path(environ);
 	}
 	plan.stdin_fd = null_fd;
 	plan.output_fd = output_fd;

@@ -38,17 +38,19 @@ struct spawn_result {
  * failure: the caller knows which child it was and reports err.
  *
  * err is "STAGE:ERRNAME". Stages in the parent: "spawn" (not a worker spec),
- * "env" (building the environment), "user" (uid without a passwd entry and
- * no group), "groups" (supplementary groups), "pipe", "fork" (clone3 or
+ * "env" (building the environment), "user" (a uid without a gid: the
+ * loader always gives one, see credentials.c), "pipe", "fork" (clone3 or
  * fork), "pidfd" (pidfd_open after fork), "report" (unreadable error pipe).
+ * The ids and groups come resolved in the spec: nothing here reads the user
+ * or group database.
  * Stages in the child, in order: "signals", "setsid", "close_fds",
  * "ready_fd", "rlimit", "nice", "umask", "setgroups", "setgid", "setuid",
  * "chdir", "pdeathsig", "exec".
  *
  * argv[0] without a '/' is searched in the PATH of the worker's own
  * environment (supd's PATH unless the spec's env sets one; if neither has
- * one, /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin), like
- * execvpe() but with no /bin/sh retry on ENOEXEC.
+ * one, EXEC_DEFAULT_PATH) by exec_search() (exec_path.h), like execvpe()
+ * but with no /bin/sh retry on ENOEXEC.
  *
  * Must be called from the thread that runs the event loop (the worker's
  * parent-death signal is tied to the thread that created it) and never
@@ -68,7 +70,8 @@ int spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struc
  * errno with the reason in err (a failed exec included). */
 int spawn_probe(char *const *argv, int output_fd, pid_t *pid, char *err, size_t errlen);
 
-/* Frees spec->worker.envp_cache (spec_free() calls it). */
+/* Frees spec->worker.envp_cache (spec_free() frees it too: it is one
+ * allocation). */
 void spawn_forget_env(struct worker_spec *w);
 
 /* How the child is created, in order of preference; each later method is

@@ -3,7 +3,9 @@
  *
  * Owns the lifetime of struct child_spec trees and the tables that map the
  * config file's words (strategies, restart types, signal names) to values
- * and back. Pure data: no I/O, no processes.
+ * and back. Pure data: no I/O, no processes, nothing of the modules that
+ * run a spec (spawn.c, the core); the grammar that builds specs from text
+ * is grammar.c.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -131,6 +133,7 @@ spec_free(struct child_spec *spec)
 		probe_spec_free(&spec->worker.health);
 		free(spec->worker.rlimits);
 		strv_free(spec->worker.env_files);
+		free(spec->worker.groups);
 		/* spawn.c's environment block is one allocation. */
 		free(spec->worker.envp_cache);
 	}
@@ -169,6 +172,7 @@ spec_clone(const struct child_spec *spec)
 		copy->worker.cwd = NULL;
 		copy->worker.user = NULL;
 		copy->worker.group = NULL;
+		copy->worker.groups = NULL;
 		copy->worker.envp_cache = NULL;
 		copy->worker.env_source = NULL;
 		copy->worker.ready_probe.argv = NULL;
@@ -225,6 +229,13 @@ spec_clone(const struct child_spec *spec)
 		if (!copy->worker.rlimits)
 			goto fail;
 		memcpy(copy->worker.rlimits, spec->worker.rlimits, n);
+	}
+	if (spec->worker.ngroups) {
+		copy->worker.groups = malloc(spec->worker.ngroups * sizeof(gid_t));
+		if (!copy->worker.groups)
+			goto fail;
+		memcpy(copy->worker.groups, spec->worker.groups,
+		       spec->worker.ngroups * sizeof(gid_t));
 	}
 	return copy;
 fail:
@@ -363,6 +374,13 @@ signal_from_name(const char *name)
 		if (strcasecmp(name, signal_table[i].name) == 0 ||
 		    strcasecmp(name, signal_table[i].name + 3) == 0)
 			return signal_table[i].sig;
+	}
+	/* the real-time signals, by the names signal_name() gives them */
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++) {
+		const char *rt = signal_name(sig);
+
+		if (rt && strcmp(name, rt) == 0)
+			return sig;
 	}
 	return 0;
 }

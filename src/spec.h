@@ -126,9 +126,13 @@ struct worker_spec {
 	char *cwd;   /* NULL: supd's cwd */
 	char *user;  /* NULL: supd's user; resolved to uid at load */
 	char *group; /* NULL: the user's primary group, or supd's */
+	/* Resolved once, when the spec is loaded (credentials.c), so that no
+	 * restart reads the user or group database. */
 	uid_t uid;
 	gid_t gid;
 	bool has_uid, has_gid;
+	gid_t *groups; /* supplementary groups to set as root; NULL: just gid */
+	size_t ngroups;
 	int stop_signal;             /* default SIGTERM */
 	bool kill_group;             /* signal the whole process group (default true) */
 	struct exit_set normal_exit; /* default: code 0 */
@@ -150,8 +154,9 @@ struct worker_spec {
 	char **env_files;
 	size_t nenv_files;
 
-	/* Filled by spawn.c on first use, freed with the spec: the complete
-	 * environment block, so that a restart allocates nothing. */
+	/* Filled by spawn.c on first use, freed with the spec (it is a single
+	 * allocation): the complete environment block, so that a restart
+	 * allocates nothing. */
 	char **envp_cache;
 	/* Borrowed, or NULL: a spec whose environment is the same as this
 	 * one's (a dynamic child's template); its envp_cache is used instead. */
@@ -196,12 +201,6 @@ void spec_set_defaults(struct child_spec *spec);
 
 bool spec_is_supervisor(const struct child_spec *spec);
 
-/* credentials.c: resolves w->user and w->group (names, or numbers that need
- * no database entry) into uid/gid. An unprivileged supd may only name its
- * own ids. Returns 0, or -1 with *bad_key ("user" or "group") and a message. */
-int spec_resolve_credentials(struct worker_spec *w, const char **bad_key, char *msg, size_t len);
-/* A group name, or a number; 0, or -1 when there is no such group. */
-int spec_lookup_group(const char *name, gid_t *gid);
 bool spec_id_valid(const char *id);
 
 void exit_set_add_code(struct exit_set *set, int code);
@@ -214,7 +213,8 @@ const char *restart_name(enum restart_type r);
 const char *node_type_name(enum node_type t);
 const char *auto_shutdown_name(enum auto_shutdown a);
 
-/* "SIGTERM" <-> 15; also accepts "TERM". Returns 0 / NULL when unknown. */
+/* "SIGTERM" <-> 15; also accepts "TERM" (any case) and the real-time names
+ * that signal_name() gives ("SIGRTMIN+3"). Returns 0 / NULL when unknown. */
 int signal_from_name(const char *name);
 const char *signal_name(int sig);
 

@@ -19,6 +19,7 @@
 #include <criterion/criterion.h>
 
 #include "config.h"
+#include "grammar.h"
 #include "spec.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -30,12 +31,14 @@
 #define FIXTURES SUPD_SOURCE_DIR "/tests/fixtures/config/"
 #define EXAMPLES SUPD_SOURCE_DIR "/examples/"
 
+/* Most tests check the text only (host NULL: no user, program or directory
+ * is looked up); those about the machine use spec_host_system. */
 static struct config *
-load_ok(const char *yaml)
+load_with(const struct spec_host *host, const char *yaml)
 {
-	char err[1024] = "";
+	char err[4096] = "";
 	struct config *cfg = NULL;
-	int rc = config_load_string(yaml, strlen(yaml), NAME, &cfg, err, sizeof(err));
+	int rc = config_load_buffer(yaml, strlen(yaml), NAME, host, &cfg, err, sizeof(err));
 
 	cr_assert_eq(rc, 0, "unexpected error: %s", err);
 	cr_assert_not_null(cfg);
@@ -43,16 +46,28 @@ load_ok(const char *yaml)
 	return cfg;
 }
 
-static void
-expect_error(const char *yaml, const char *want)
+static struct config *
+load_ok(const char *yaml)
 {
-	char err[1024] = "";
+	return load_with(NULL, yaml);
+}
+
+static void
+expect_error_with(const struct spec_host *host, const char *yaml, const char *want)
+{
+	char err[4096] = "";
 	struct config *cfg = (struct config *)&err; /* must be reset to NULL */
-	int rc = config_load_string(yaml, strlen(yaml), NAME, &cfg, err, sizeof(err));
+	int rc = config_load_buffer(yaml, strlen(yaml), NAME, host, &cfg, err, sizeof(err));
 
 	cr_assert_eq(rc, -1, "loaded, but expected: %s", want);
 	cr_assert_null(cfg);
 	cr_assert_str_eq(err, want);
+}
+
+static void
+expect_error(const char *yaml, const char *want)
+{
+	expect_error_with(NULL, yaml, want);
 }
 
 /* A config with one worker around the given extra lines (indented 4). */
@@ -343,7 +358,7 @@ Test(values, control_mode_forms_and_numeric_group)
 
 		snprintf(yaml, sizeof(yaml), "control: {mode: %s, group: \"4242\"}\n",
 			 modes[i].text);
-		cfg = load_ok(yaml);
+		cfg = load_with(&spec_host_system, yaml);
 		cr_assert_eq(cfg->control.mode, modes[i].mode, "mode %s", modes[i].text);
 		cr_assert_eq(cfg->control.gid, 4242);
 		config_free(cfg);
@@ -464,7 +479,7 @@ Test(values, user_and_group_of_the_current_process)
 	cr_assert_not_null(gr);
 	snprintf(yaml, sizeof(yaml), WORKER("    user: %s\n    group: %s\n"), pw->pw_name,
 		 gr->gr_name);
-	cfg = load_ok(yaml);
+	cfg = load_with(&spec_host_system, yaml);
 	w = child(cfg->root, 0);
 	cr_assert_str_eq(w->worker.user, pw->pw_name);
 	cr_assert_str_eq(w->worker.group, gr->gr_name);
@@ -484,21 +499,35 @@ Test(values, user_as_root)
 	if (geteuid() != 0)
 		cr_skip_test("needs root");
 	cr_assert_not_null(nobody);
-	/* a user alone brings its primary group */
-	cfg = load_ok(WORKER("    user: nobody\n"));
+	/* a user alone brings its primary group, and its supplementary
+	 * groups are resolved now, not at each start */
+	cfg = load_with(&spec_host_system, WORKER("    user: nobody\n"));
 	w = child(cfg->root, 0);
 	cr_assert(w->worker.has_uid);
 	cr_assert_eq(w->worker.uid, nobody->pw_uid);
 	cr_assert(w->worker.has_gid);
 	cr_assert_eq(w->worker.gid, nobody->pw_gid);
+	cr_assert_geq(w->worker.ngroups, 1);
+	cr_assert_eq(w->worker.groups[0], nobody->pw_gid);
 	config_free(cfg);
 	/* numbers need no database entry */
-	cfg = load_ok(WORKER("    user: \"54321\"\n    group: 54322\n"));
+	cfg = load_with(&spec_host_system, WORKER("    user: \"54321\"\n    group: 54322\n"));
 	w = child(cfg->root, 0);
 	cr_assert_eq(w->worker.uid, 54321);
 	cr_assert_eq(w->worker.gid, 54322);
 	config_free(cfg);
-	cfg = load_ok(WORKER("    group: root\n"));
+	/* a uid without an entry and without group: gets the gid of the same
+	 * number (it used to pass the check and fail every start) */
+	cfg = load_with(&spec_host_system, WORKER("    user: \"54321\"\n"));
+	w = child(cfg->root, 0);
+	cr_assert_eq(w->worker.uid, 54321);
+	cr_assert(w->worker.has_gid);
+	cr_assert_eq(w->worker.gid, 54321);
+	config_free(cfg);
+	cfg = load_with(&spec_host_system, WORKER("    user: 54321\n"));
+	cr_assert_eq(child(cfg->root, 0)->worker.gid, 54321);
+	config_free(cfg);
+	cfg = load_with(&spec_host_system, WORKER("    group: root\n"));
 	w = child(cfg->root, 0);
 	cr_assert_not(w->worker.has_uid);
 	cr_assert(w->worker.has_gid);
@@ -645,7 +674,7 @@ Test(keys, unknown_at_top_level)
 {
 	expect_error("strategy: one_for_one\n"
 		     "stratgy: one_for_all\n",
-		     "t.yaml:2:1: unknown key 'stratgy'");
+		     "t.yaml:2:1: unknown key 'stratgy' (did you mean 'strategy'?)");
 }
 
 Test(keys, unknown_in_child_reported_at_the_key)
@@ -654,7 +683,7 @@ Test(keys, unknown_in_child_reported_at_the_key)
 		     "  - id: a\n"
 		     "    start: [x]\n"
 		     "    restrat: transient\n",
-		     "t.yaml:4:5: unknown key 'restrat'");
+		     "t.yaml:4:5: unknown key 'restrat' (did you mean 'restart'?)");
 }
 
 Test(keys, unknown_in_control_and_template)
@@ -706,7 +735,8 @@ Test(keys, top_level_keys_only_at_top_level)
 		     "  - id: d\n"
 		     "    type: dynamic\n"
 		     "    forward_signals: [USR1]\n",
-		     "t.yaml:4:5: key 'forward_signals' is only allowed at the top level");
+		     "t.yaml:4:5: key 'forward_signals' is only allowed at the top level\n"
+		     "t.yaml:2:5: missing required key 'template'");
 }
 
 Test(keys, not_for_a_worker)
@@ -744,12 +774,14 @@ Test(keys, not_for_a_dynamic_supervisor)
 		     "  - id: d\n"
 		     "    type: dynamic\n"
 		     "    children: []\n",
-		     "t.yaml:4:5: key 'children' does not apply to a dynamic supervisor");
+		     "t.yaml:4:5: key 'children' does not apply to a dynamic supervisor\n"
+		     "t.yaml:2:5: missing required key 'template'");
 	expect_error("children:\n"
 		     "  - id: d\n"
 		     "    type: dynamic\n"
 		     "    start: [x]\n",
-		     "t.yaml:4:5: key 'start' does not apply to a dynamic supervisor");
+		     "t.yaml:4:5: key 'start' does not apply to a dynamic supervisor\n"
+		     "t.yaml:2:5: missing required key 'template'");
 }
 
 Test(keys, not_in_a_template)
@@ -812,9 +844,11 @@ Test(keys, missing_required)
 		     "    template:\n"
 		     "      restart: temporary\n",
 		     "t.yaml:5:7: missing required key 'start'");
+	/* every problem is reported, not only the first */
 	expect_error("children:\n"
 		     "  - {}\n",
-		     "t.yaml:2:5: missing required key 'id'");
+		     "t.yaml:2:5: missing required key 'id'\n"
+		     "t.yaml:2:5: missing required key 'start'");
 }
 
 /* ---- shapes ------------------------------------------------------------ */
@@ -918,7 +952,7 @@ Test(values_bad, restart)
 		     "temporary)");
 	expect_error(WORKER("    restart: Permanent\n"),
 		     "t.yaml:4:14: invalid restart 'Permanent' (expected permanent, transient or "
-		     "temporary)");
+		     "temporary; did you mean 'permanent'?)");
 	/* a number is not an enum value (libcyaml would take 1 without STRICT) */
 	expect_error(WORKER("    restart: 1\n"),
 		     "t.yaml:4:14: invalid restart '1' (expected permanent, transient or "
@@ -929,7 +963,7 @@ Test(values_bad, strategy_type_auto_shutdown_ready)
 {
 	expect_error("strategy: one_for_some\n",
 		     "t.yaml:1:11: invalid strategy 'one_for_some' (expected one_for_one, "
-		     "one_for_all or rest_for_one)");
+		     "one_for_all or rest_for_one; did you mean 'one_for_one'?)");
 	expect_error("auto_shutdown: always\n",
 		     "t.yaml:1:16: invalid auto_shutdown 'always' (expected never, any_significant "
 		     "or all_significant)");
@@ -981,13 +1015,14 @@ Test(values_bad, max_seconds)
 
 Test(values_bad, max_children_start_timeout_max_clients)
 {
-	expect_error("children:\n"
-		     "  - id: d\n"
-		     "    type: dynamic\n"
-		     "    max_children: 0\n"
-		     "    template: {start: [x]}\n",
-		     "t.yaml:4:19: invalid max_children '0' (expected an integer from 1 to "
-		     "4294967294)");
+	expect_error(
+		"children:\n"
+		"  - id: d\n"
+		"    type: dynamic\n"
+		"    max_children: 0\n"
+		"    template: {start: [x]}\n",
+		"t.yaml:4:19: invalid max_children '0' (expected infinity or an integer from 1 to "
+		"4294967294)");
 	expect_error(WORKER("    start_timeout: 0\n"),
 		     "t.yaml:4:20: invalid start_timeout '0' (expected an integer from 1 to "
 		     "2147483647)");
@@ -1016,7 +1051,8 @@ Test(values_bad, shutdown)
 		expect_error(yaml, want);
 	}
 	expect_error(WORKER("    shutdown: \"\"\n"),
-		     "t.yaml:4:15: invalid shutdown '' (expected a non-empty string)");
+		     "t.yaml:4:15: invalid shutdown '' (expected brutal_kill, infinity or "
+		     "milliseconds from 0 to 2147483647)");
 }
 
 Test(values_bad, ids)
@@ -1127,17 +1163,18 @@ Test(values_bad, control_mode_and_group)
 			 bad[i]);
 		expect_error(yaml, want);
 	}
-	expect_error("control:\n"
-		     "  group: no-such-group-here\n",
-		     "t.yaml:2:10: unknown group 'no-such-group-here'");
+	expect_error_with(&spec_host_system,
+			  "control:\n"
+			  "  group: no-such-group-here\n",
+			  "t.yaml:2:10: unknown group 'no-such-group-here'");
 }
 
 Test(values_bad, unknown_user_and_group)
 {
-	expect_error(WORKER("    user: no-such-user-here\n"),
-		     "t.yaml:4:11: unknown user 'no-such-user-here'");
-	expect_error(WORKER("    group: no-such-group-here\n"),
-		     "t.yaml:4:12: unknown group 'no-such-group-here'");
+	expect_error_with(&spec_host_system, WORKER("    user: no-such-user-here\n"),
+			  "t.yaml:4:11: unknown user 'no-such-user-here'");
+	expect_error_with(&spec_host_system, WORKER("    group: no-such-group-here\n"),
+			  "t.yaml:4:12: unknown group 'no-such-group-here'");
 }
 
 Test(values_bad, long_and_odd_values_are_quoted_safely)

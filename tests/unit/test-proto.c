@@ -61,7 +61,7 @@ spec_ok(const char *text, enum auto_shutdown parent_auto, unsigned levels)
 	struct child_spec *spec = NULL;
 	struct proto_error err = {0};
 	json_t *v = load(text);
-	int r = proto_spec_from_json(v, parent_auto, levels, &spec, &err);
+	int r = proto_spec_from_json(v, NULL, parent_auto, levels, &spec, &err);
 
 	json_decref(v);
 	cr_assert(eq(int, r, 0), "refused: %s: %s", text, err.message);
@@ -76,7 +76,7 @@ spec_bad(const char *text, const char *needle)
 	struct child_spec *spec = (struct child_spec *)1;
 	struct proto_error err = {0};
 	json_t *v = load(text);
-	int r = proto_spec_from_json(v, AUTO_SHUTDOWN_ANY_SIGNIFICANT, 4, &spec, &err);
+	int r = proto_spec_from_json(v, NULL, AUTO_SHUTDOWN_ANY_SIGNIFICANT, 4, &spec, &err);
 
 	json_decref(v);
 	cr_assert(eq(int, r, -1), "accepted: %s", text);
@@ -558,37 +558,47 @@ Test(spec, shutdown_forms)
 	spec_free(s);
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"shutdown\":-1}", "shutdown");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"shutdown\":2147483648}", "shutdown");
-	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"shutdown\":\"5000\"}", "shutdown");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"shutdown\":1.5}", "shutdown");
+	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"shutdown\":5000.0}", "shutdown");
+	/* a scalar is its text, as in YAML: "5000" is 5000 */
+	s = spec_ok("{\"id\":\"w\",\"start\":[\"x\"],\"shutdown\":\"5000\"}", 0, 0);
+	cr_assert(eq(i64, s->shutdown_ms, 5000));
+	spec_free(s);
 }
 
-Test(spec, signals_by_number)
+Test(spec, signals_by_name_only)
 {
-	struct child_spec *s = spec_ok(
-		"{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":10,\"normal_exit\":[\"USR2\"]}", 0,
-		0);
+	struct child_spec *s = spec_ok("{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":\"USR1\","
+				       "\"normal_exit\":[\"USR2\"]}",
+				       0, 0);
 
-	cr_assert(eq(int, s->worker.stop_signal, 10));
+	cr_assert(eq(int, s->worker.stop_signal, SIGUSR1));
 	cr_assert(exit_set_has_signal(&s->worker.normal_exit, SIGUSR2));
 	cr_assert(not(exit_set_has_code(&s->worker.normal_exit, 0)),
 		  "the list replaces the default");
 	spec_free(s);
-	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":0}", "stop_signal");
-	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":65}", "stop_signal");
+	s = spec_ok("{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":\"SIGRTMIN+2\"}", 0, 0);
+	cr_assert(eq(int, s->worker.stop_signal, SIGRTMIN + 2));
+	spec_free(s);
+	/* numbers are refused, as in the config file: 32 and 33 belong to libc */
+	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":10}",
+		 "invalid stop_signal '10' (expected a signal name such as SIGTERM)");
+	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":32}", "stop_signal");
+	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":\"SIGSTOP\"}",
+		 "it stops the process");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":\"SIGNOPE\"}", "SIGNOPE");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":true}", "stop_signal");
 }
 
 Test(spec, worker_errors)
 {
-	spec_bad("{\"start\":[\"x\"]}", "spec.id: missing");
+	spec_bad("{\"start\":[\"x\"]}", "spec: missing required key 'id'");
 	spec_bad("{\"id\":\"a b\",\"start\":[\"x\"]}", "invalid id");
-	spec_bad("{\"id\":5,\"start\":[\"x\"]}", "spec.id");
-	spec_bad("{\"id\":\"w\"}", "spec.start: missing");
+	spec_bad("{\"id\":\"w\"}", "spec: missing required key 'start'");
 	spec_bad("{\"id\":\"w\",\"start\":[]}", "spec.start");
 	spec_bad("{\"id\":\"w\",\"start\":[\"\"]}", "spec.start");
 	spec_bad("{\"id\":\"w\",\"start\":\"/bin/true\"}", "spec.start");
-	spec_bad("{\"id\":\"w\",\"start\":[\"x\",2]}", "entry 1");
+	spec_bad("{\"id\":\"w\",\"start\":[\"x\",[2]]}", "spec.start[1]: invalid start entry");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"bogus\":1}", "spec.bogus: unknown key");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"strategy\":\"one_for_one\"}",
 		 "does not apply to a worker");
@@ -600,7 +610,8 @@ Test(spec, worker_errors)
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"env\":[\"X\"]}", "NAME=value");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"env\":\"X=1\"}", "spec.env");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"cwd\":\"\"}", "spec.cwd");
-	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"cwd\":7}", "spec.cwd");
+	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"cwd\":{}}", "spec.cwd");
+	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"cwd\":null}", "spec.cwd");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"kill_group\":1}", "kill_group");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"normal_exit\":[256]}", "0 to 255");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"normal_exit\":[-1]}", "0 to 255");
@@ -619,10 +630,11 @@ Test(spec, significant_needs_auto_shutdown_in_the_parent)
 	struct proto_error err = {0};
 	json_t *v = load(text);
 
-	cr_assert(eq(int, proto_spec_from_json(v, AUTO_SHUTDOWN_NEVER, 0, &spec, &err), -1));
+	cr_assert(eq(int, proto_spec_from_json(v, NULL, AUTO_SHUTDOWN_NEVER, 0, &spec, &err), -1));
 	cr_assert(strstr(err.message, "auto_shutdown") != NULL, "%s", err.message);
-	cr_assert(
-		eq(int, proto_spec_from_json(v, AUTO_SHUTDOWN_ALL_SIGNIFICANT, 0, &spec, &err), 0));
+	cr_assert(eq(int,
+		     proto_spec_from_json(v, NULL, AUTO_SHUTDOWN_ALL_SIGNIFICANT, 0, &spec, &err),
+		     0));
 	cr_assert(spec->significant);
 	spec_free(spec);
 	json_decref(v);
@@ -659,7 +671,7 @@ Test(spec, nested_supervisor)
 Test(spec, supervisor_errors)
 {
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"start\":[\"x\"]}",
-		 "spec.start: does not apply to a supervisor");
+		 "spec.start: key 'start' does not apply to a supervisor");
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"template\":{}}", "spec.template");
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"strategy\":\"all_for_one\"}", "strategy");
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"max_restarts\":-1}", "max_restarts");
@@ -668,7 +680,8 @@ Test(spec, supervisor_errors)
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"auto_shutdown\":\"sometimes\"}",
 		 "auto_shutdown");
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"children\":{}}", "children");
-	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"children\":[1]}", "entry 0");
+	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"children\":[1]}",
+		 "spec.children[0]: invalid children entry '1' (expected a mapping)");
 	spec_bad("{\"id\":\"s\",\"type\":\"supervisor\",\"children\":[{\"id\":\"a\",\"start\":["
 		 "\"x\"]},"
 		 "{\"id\":\"a\",\"start\":[\"y\"]}]}",
@@ -693,12 +706,14 @@ Test(spec, nesting_depth)
 		     "\"type\":\"supervisor\",\"children\":[{\"id\":\"w\",\"start\":[\"x\"]}]}]}");
 	json_t *worker = load("{\"id\":\"w\",\"start\":[\"x\"]}");
 
-	cr_assert(eq(int, proto_spec_from_json(two, AUTO_SHUTDOWN_NEVER, 1, &spec, &err), -1));
+	cr_assert(
+		eq(int, proto_spec_from_json(two, NULL, AUTO_SHUTDOWN_NEVER, 1, &spec, &err), -1));
 	cr_assert(strstr(err.message, "spec.children[0].type") != NULL, "%s", err.message);
-	cr_assert(eq(int, proto_spec_from_json(two, AUTO_SHUTDOWN_NEVER, 2, &spec, &err), 0), "%s",
-		  err.message);
+	cr_assert(eq(int, proto_spec_from_json(two, NULL, AUTO_SHUTDOWN_NEVER, 2, &spec, &err), 0),
+		  "%s", err.message);
 	spec_free(spec);
-	cr_assert(eq(int, proto_spec_from_json(worker, AUTO_SHUTDOWN_NEVER, 0, &spec, &err), 0));
+	cr_assert(eq(int, proto_spec_from_json(worker, NULL, AUTO_SHUTDOWN_NEVER, 0, &spec, &err),
+		     0));
 	spec_free(spec);
 	json_decref(two);
 	json_decref(worker);
@@ -721,18 +736,18 @@ Test(spec, dynamic_supervisor)
 	spec_free(s);
 
 	s = spec_ok("{\"id\":\"d\",\"type\":\"dynamic\",\"max_children\":\"infinity\","
-		    "\"template\":{\"type\":\"worker\",\"start\":[\"x\"]}}",
+		    "\"template\":{\"start\":[\"x\"]}}",
 		    AUTO_SHUTDOWN_NEVER, 1);
 	cr_assert(eq(u32, s->sup.max_children, SPEC_UNLIMITED));
 	spec_free(s);
 
-	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\"}", "spec.template: missing");
+	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\"}", "spec: missing required key 'template'");
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"template\":[]}", "spec.template");
 	spec_bad(
 		"{\"id\":\"d\",\"type\":\"dynamic\",\"template\":{\"id\":\"t\",\"start\":[\"x\"]}}",
-		"spec.template.id: does not apply to a template");
+		"spec.template.id: key 'id' is not allowed in a template");
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"template\":{\"type\":\"supervisor\"}}",
-		 "a template is a worker");
+		 "spec.template.type: key 'type' is not allowed in a template");
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"template\":{\"start\":[]}}",
 		 "spec.template.start");
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"strategy\":\"one_for_all\","
@@ -740,7 +755,7 @@ Test(spec, dynamic_supervisor)
 		 "one_for_one");
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"children\":[],\"template\":{\"start\":["
 		 "\"x\"]}}",
-		 "spec.children: does not apply to a dynamic");
+		 "spec.children: key 'children' does not apply to a dynamic");
 	spec_bad("{\"id\":\"d\",\"type\":\"dynamic\",\"max_children\":-1,"
 		 "\"template\":{\"start\":[\"x\"]}}",
 		 "max_children");
@@ -766,7 +781,7 @@ Test(spec, not_an_object)
 	struct proto_error err = {0};
 	json_t *v = json_string("x");
 
-	cr_assert(eq(int, proto_spec_from_json(v, AUTO_SHUTDOWN_NEVER, 1, &spec, &err), -1));
+	cr_assert(eq(int, proto_spec_from_json(v, NULL, AUTO_SHUTDOWN_NEVER, 1, &spec, &err), -1));
 	cr_assert(spec == NULL);
 	json_decref(v);
 }
@@ -781,9 +796,11 @@ round_trip(const char *text, unsigned levels)
 	char *dump;
 
 	cr_assert(ja != NULL);
-	cr_assert(eq(int, proto_spec_from_json(ja, AUTO_SHUTDOWN_ANY_SIGNIFICANT, levels, &b, &err),
-		     0),
-		  "the JSON form does not read back: %s", err.message);
+	cr_assert(
+		eq(int,
+		   proto_spec_from_json(ja, NULL, AUTO_SHUTDOWN_ANY_SIGNIFICANT, levels, &b, &err),
+		   0),
+		"the JSON form does not read back: %s", err.message);
 	jb = proto_spec_to_json(b, true);
 	dump = json_dumps(ja, JSON_COMPACT | JSON_SORT_KEYS);
 	cr_assert(json_equal(ja, jb), "round trip changed %s", dump);
@@ -803,7 +820,8 @@ Test(spec, round_trips)
 		"\"user\":\"u\",\"group\":\"g\",\"stop_signal\":\"SIGQUIT\",\"kill_group\":false,"
 		"\"normal_exit\":[1,255,\"SIGKILL\"],\"ready\":\"notify\",\"start_timeout\":9}",
 		0);
-	round_trip("{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":40}", 0);
+	round_trip("{\"id\":\"w\",\"start\":[\"x\"],\"stop_signal\":\"SIGRTMIN+6\"}", 0);
+	round_trip("{\"id\":\"d\",\"type\":\"dynamic\",\"template\":{\"start\":[\"x\"]}}", 1);
 	round_trip("{\"id\":\"s\",\"type\":\"supervisor\",\"strategy\":\"one_for_all\","
 		   "\"children\":[{\"id\":\"d\",\"type\":\"dynamic\",\"max_children\":5,"
 		   "\"template\":{\"start\":[\"b\"]}},{\"id\":\"w\",\"start\":[\"x\"],"
@@ -815,17 +833,17 @@ Test(spec, to_json_has_every_key)
 {
 	struct child_spec *s = spec_ok("{\"id\":\"w\",\"start\":[\"x\"]}", 0, 0);
 	json_t *j = proto_spec_to_json(s, true);
-	const char *keys[] = {"id",          "type",  "restart",      "shutdown",
-			      "significant", "start", "env",          "cwd",
-			      "user",        "group", "stop_signal",  "kill_group",
-			      "normal_exit", "ready", "start_timeout"};
+	/* cwd, user and group only when set: null is never a value */
+	const char *keys[] = {"id",          "type",        "restart", "shutdown",
+			      "significant", "start",       "env",     "stop_signal",
+			      "kill_group",  "normal_exit", "ready",   "start_timeout"};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		cr_assert(json_object_get(j, keys[i]) != NULL, "missing %s", keys[i]);
 	cr_assert(eq(sz, json_object_size(j), sizeof(keys) / sizeof(keys[0])));
 	cr_assert(eq(int, json_integer_value(json_object_get(j, "shutdown")), 5000));
 	cr_assert(eq(str, (char *)json_string_value(json_object_get(j, "stop_signal")), "SIGTERM"));
-	cr_assert(eq(int, json_is_null(json_object_get(j, "cwd")), 1));
+	cr_assert(json_object_get(j, "cwd") == NULL);
 	json_decref(j);
 	spec_free(s);
 }
