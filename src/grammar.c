@@ -664,23 +664,26 @@ duplicate(struct walk *w, const struct vnode *at, const struct name_slot *first,
 	return -1;
 }
 
-static char **
-strv_from_seq(const struct vnode *seq)
+/* The scalars of seq as a NULL-terminated vector in *v, their count in *n. */
+static int
+store_strv(struct walk *w, const struct vnode *seq, char ***v, size_t *n)
 {
-	char **v = calloc(seq->nitems + 1, sizeof(*v));
+	char **out = calloc(seq->nitems + 1, sizeof(*out));
 
-	if (!v)
-		return NULL;
+	if (!out)
+		return out_of_memory(w);
 	for (size_t i = 0; i < seq->nitems; i++) {
-		v[i] = strdup(seq->items[i]->text);
-		if (!v[i]) {
+		out[i] = strdup(seq->items[i]->text);
+		if (!out[i]) {
 			for (size_t j = 0; j < i; j++)
-				free(v[j]);
-			free(v);
-			return NULL;
+				free(out[j]);
+			free(out);
+			return out_of_memory(w);
 		}
 	}
-	return v;
+	*v = out;
+	*n = seq->nitems;
+	return 0;
 }
 
 static int
@@ -697,11 +700,7 @@ read_start(struct walk *w, const struct key *key, const struct vnode *seq, void 
 		path_leave(w, old);
 		return rc;
 	}
-	ws->argv = strv_from_seq(seq);
-	if (!ws->argv)
-		return out_of_memory(w);
-	ws->argc = seq->nitems;
-	return 0;
+	return store_strv(w, seq, &ws->argv, &ws->argc);
 }
 
 static int
@@ -717,7 +716,7 @@ read_env(struct walk *w, const struct key *key, const struct vnode *seq, void *t
 		const char *entry = seq->items[i]->text, *eq = strchr(entry, '=');
 		const struct name_slot *first;
 		size_t old = path_enter(w, "[%zu]", i);
-		char first_path[32];
+		char first_path[PATH_MAX_LEN];
 
 		if (!eq || eq == entry) {
 			rc = problem(w, seq->items[i],
@@ -730,7 +729,8 @@ read_env(struct walk *w, const struct key *key, const struct vnode *seq, void *t
 				char name[VNODE_QUOTE_MAX + 1];
 
 				snprintf(name, sizeof(name), "%.*s", (int)(eq - entry), entry);
-				snprintf(first_path, sizeof(first_path), "env[%zu]", first->index);
+				snprintf(first_path, sizeof(first_path), "%.*s[%zu]", (int)old,
+					 w->path, first->index);
 				rc = duplicate(w, seq->items[i], first, first_path, "env name",
 					       name);
 				break;
@@ -743,13 +743,7 @@ read_env(struct walk *w, const struct key *key, const struct vnode *seq, void *t
 		path_leave(w, old);
 	}
 	free(names.slots);
-	if (rc < 0)
-		return rc;
-	ws->env = strv_from_seq(seq);
-	if (!ws->env)
-		return out_of_memory(w);
-	ws->envc = seq->nitems;
-	return 0;
+	return rc < 0 ? rc : store_strv(w, seq, &ws->env, &ws->envc);
 }
 
 /* A template's allow_env: names (SPEC 7.9), without '='. */
@@ -770,13 +764,7 @@ read_allow_env(struct walk *w, const struct key *key, const struct vnode *seq, v
 		}
 	}
 	(void)key;
-	if (rc < 0)
-		return rc;
-	ws->allow_env = strv_from_seq(seq);
-	if (!ws->allow_env)
-		return out_of_memory(w);
-	ws->allow_envc = seq->nitems;
-	return 0;
+	return rc < 0 ? rc : store_strv(w, seq, &ws->allow_env, &ws->allow_envc);
 }
 
 static int

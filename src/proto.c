@@ -648,7 +648,8 @@ worker_json(json_t *o, const struct worker_spec *w)
 	       set(o, "kill_group", json_boolean(w->kill_group)) &&
 	       set(o, "normal_exit", exit_set_json(&w->normal_exit)) &&
 	       set(o, "ready", json_string(w->ready == READY_NOTIFY ? "notify" : "none")) &&
-	       set(o, "start_timeout", json_integer(w->start_timeout_ms));
+	       set(o, "start_timeout", json_integer(w->start_timeout_ms)) &&
+	       (!w->allow_env || set(o, "allow_env", strv_json(w->allow_env, w->allow_envc)));
 }
 
 json_t *

@@ -4,7 +4,7 @@
 
 SUPD_PACKAGES=(
 	gcc pkg-config meson ninja-build   # toolchain
-	libcyaml-dev libyaml-dev           # config loader; libyaml-dev is not pulled in by libcyaml-dev on Debian 12 (config.c uses libyaml directly)
+	libyaml-dev                        # the config file (src/yaml_tree.c)
 	libsystemd-dev                     # sd-event loop, sd_notify, sd_listen_fds
 	libjansson-dev                     # JSON on the control socket
 	libcriterion-dev                   # unit and integration tests

@@ -142,7 +142,7 @@ process_gone() { ! kill -0 "$1" 2>/dev/null; }
 
 # --- start the tree -----------------------------------------------------
 sed "s|/tmp/kv|$dir|g" "$KV_YAML" >"$dir/kv.yaml" || fail "cannot write the config"
-"$SUPD" -n -c "$dir/kv.yaml" >"$dir/check.log" 2>&1 || fail "supd -n rejects kv.yaml: $(cat "$dir/check.log")"
+PATH=$KV_BIN_DIR:$PATH "$SUPD" -n -c "$dir/kv.yaml" >"$dir/check.log" 2>&1 || fail "supd -n rejects kv.yaml: $(cat "$dir/check.log")"
 PATH=$KV_BIN_DIR:$PATH "$SUPD" -c "$dir/kv.yaml" --events "$events" >"$dir/supd.log" 2>&1 &
 supd_pid=$!
 

@@ -235,9 +235,17 @@ def run(supd, supctl, sock, work):
     check(c.call({"op": "start_child", "sup": "/web",
                   "spec": {"id": "extra", "start": ["/bin/sleep", "1"]}})["error"]
           == "already_started", "already_started")
+    # what the machine can tell is checked before anything runs, as for the file
     r = c.call({"op": "start_child", "sup": "/web",
                 "spec": {"id": "broken", "start": ["/nonexistent/program"]}})
-    check(r["error"] == "start_failed" and "ENOENT" in r["message"], "start_failed: %s" % r)
+    check(r["error"] == "bad_request" and r["message"]
+          == "spec.start[0]: program '/nonexistent/program' not found (No such file or directory)",
+          "a missing program is refused: %s" % r)
+    r = c.call({"op": "start_child", "sup": "/web",
+                "spec": {"id": "broken", "start": ["/bin/sh", "-c", "exit 3"],
+                         "cwd": "/nonexistent"}})
+    check(r["error"] == "bad_request" and r["message"]
+          == "spec.cwd: cwd '/nonexistent' does not exist", "a missing cwd is refused: %s" % r)
     check(c.call({"op": "start_child", "sup": "/web", "args": ["x"]})["error"] == "bad_request",
           "args on a static supervisor")
     check(c.call({"op": "restart_child", "sup": "/web", "id": "db"})["error"] == "running",

@@ -953,7 +953,7 @@ Test(values_bad, restart)
 	expect_error(WORKER("    restart: Permanent\n"),
 		     "t.yaml:4:14: invalid restart 'Permanent' (expected permanent, transient or "
 		     "temporary; did you mean 'permanent'?)");
-	/* a number is not an enum value (libcyaml would take 1 without STRICT) */
+	/* a number is not an enum value */
 	expect_error(WORKER("    restart: 1\n"),
 		     "t.yaml:4:14: invalid restart '1' (expected permanent, transient or "
 		     "temporary)");

@@ -609,6 +609,9 @@ Test(spec, worker_errors)
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"significant\":\"yes\"}", "significant");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"env\":[\"X\"]}", "NAME=value");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"env\":\"X=1\"}", "spec.env");
+	/* the file has always refused this; the socket now does too */
+	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"env\":[\"A=1\",\"B=2\",\"A=3\"]}",
+		 "spec.env[2]: duplicate env name 'A' (first defined at spec.env[0])");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"cwd\":\"\"}", "spec.cwd");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"cwd\":{}}", "spec.cwd");
 	spec_bad("{\"id\":\"w\",\"start\":[\"x\"],\"cwd\":null}", "spec.cwd");
