@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "grammar.h"
+#include "service_keys.h"
 
 #define PATH_MAX_LEN 256
 
@@ -50,7 +51,10 @@ static const struct word auto_shutdown_words[] = {
 	{"never", AUTO_SHUTDOWN_NEVER},
 	{"any_significant", AUTO_SHUTDOWN_ANY_SIGNIFICANT},
 	{"all_significant", AUTO_SHUTDOWN_ALL_SIGNIFICANT}};
-static const struct word ready_words[] = {{"none", READY_NONE}, {"notify", READY_NOTIFY}};
+static const struct word ready_words[] = {
+	{"none", READY_NONE}, {"notify", READY_NOTIFY}, {"exit", READY_EXIT}};
+static const struct word notify_access_words[] = {{"main", NOTIFY_ACCESS_MAIN},
+						  {"all", NOTIFY_ACCESS_ALL}};
 static const struct word bool_words[] = {{"true", 1}, {"false", 0}};
 static const struct word shutdown_words[] = {{"brutal_kill", SHUTDOWN_BRUTAL_KILL},
 					     {"infinity", SHUTDOWN_INFINITY}};
@@ -84,6 +88,7 @@ enum value_type {
 	T_CHILDREN, /* a sequence of child mappings */
 	T_TEMPLATE, /* a worker mapping without id */
 	T_CONTROL,  /* the control mapping */
+	T_CUSTOM,   /* any shape, read by `read_value` (a mapping such as backoff) */
 };
 
 /* Where a value goes: a member of the node's child_spec, or of the config. */
@@ -116,6 +121,9 @@ struct key {
 	/* T_WORD: the only word a dynamic supervisor accepts */
 	const char *dynamic_only;
 	read_list_fn *read_list;
+	/* T_CUSTOM: checks and stores the value (of any shape) itself */
+	int (*read_value)(struct walk *w, const struct key *key, const struct vnode *val,
+			  struct child_spec *spec);
 	/* T_SIGNAL: refuses a signal this key cannot take; NULL or a reason */
 	const char *(*refuse_signal)(int sig);
 };
@@ -127,7 +135,11 @@ struct key {
 	.base = B_CONFIG, .offset = offsetof(struct config, member),                               \
 	.size = sizeof(((struct config *)0)->member)
 
-static read_list_fn read_start, read_env, read_allow_env, read_normal_exit, read_forward_signals;
+static read_list_fn read_start, read_env, read_allow_env, read_normal_exit, read_forward_signals,
+	read_worker_forward_signals;
+typedef int read_value_fn(struct walk *w, const struct key *key, const struct vnode *val,
+			  struct child_spec *spec);
+static read_value_fn read_ready, read_health, read_backoff, read_env_file, read_rlimits;
 static const char *refuse_stop_signal(int sig);
 
 static const struct key keys[] = {
@@ -165,7 +177,23 @@ static const struct key keys[] = {
 	{"kill_group", T_BOOL, IN_PROCESS, SPEC_FIELD(worker.kill_group)},
 	{"normal_exit", T_LIST, IN_PROCESS, .expect = "a sequence of strings",
 	 .read_list = read_normal_exit},
-	{"ready", T_WORD, IN_PROCESS, SPEC_FIELD(worker.ready), .words = WORDS(ready_words)},
+	{"ready", T_CUSTOM, IN_PROCESS, .read_value = read_ready,
+	 .expect = "none, notify, exit, or a mapping with fd, exec or tcp"},
+	{"notify_access", T_WORD, IN_PROCESS, SPEC_FIELD(worker.notify_access),
+	 .words = WORDS(notify_access_words)},
+	{"health", T_CUSTOM, IN_PROCESS, .read_value = read_health,
+	 .expect = "a mapping with exec or tcp"},
+	{"backoff", T_CUSTOM, IN_CHILD | IN(AT_TEMPLATE), .read_value = read_backoff,
+	 .expect = "a mapping with min, max and reset_after"},
+	{"env_file", T_CUSTOM, IN_PROCESS, .read_value = read_env_file,
+	 .expect = "a path or a sequence of paths"},
+	{"umask", T_MODE, IN_PROCESS, SPEC_FIELD(worker.umask),
+	 .expect = "an octal mode such as 0022"},
+	{"nice", T_INT, IN_PROCESS, SPEC_FIELD(worker.nice), .min = -20, .max = 19},
+	{"rlimits", T_CUSTOM, IN_PROCESS, .read_value = read_rlimits,
+	 .expect = "a mapping of resource names to limits"},
+	{"forward_signals", T_LIST, IN_PROCESS, .expect = "a sequence of strings",
+	 .read_list = read_worker_forward_signals},
 	{"start_timeout", T_INT, IN_PROCESS, SPEC_FIELD(worker.start_timeout_ms), .min = 1,
 	 .max = SPEC_MAX_MS_LIMIT},
 	{"control", T_CONTROL, IN(AT_ROOT), .expect = "a mapping"},
@@ -797,13 +825,11 @@ read_normal_exit(struct walk *w, const struct key *key, const struct vnode *seq,
 }
 
 static int
-read_forward_signals(struct walk *w, const struct key *key, const struct vnode *seq, void *target)
+forward_signal_bits(struct walk *w, const struct vnode *seq, uint64_t *out)
 {
 	uint64_t bits = 0;
 	int rc = 0;
 
-	(void)key;
-	(void)target;
 	for (size_t i = 0; i < seq->nitems; i++) {
 		const struct vnode *e = seq->items[i];
 		size_t old = path_enter(w, "[%zu]", i);
@@ -829,8 +855,30 @@ read_forward_signals(struct walk *w, const struct key *key, const struct vnode *
 		path_leave(w, old);
 	}
 	if (rc == 0)
-		w->cfg->forward_signals = bits;
+		*out = bits;
 	return rc;
+}
+
+static int
+read_forward_signals(struct walk *w, const struct key *key, const struct vnode *seq, void *target)
+{
+	(void)key;
+	(void)target;
+	return forward_signal_bits(w, seq, &w->cfg->forward_signals);
+}
+
+/* A worker's own list replaces the top-level one for that worker. */
+static int
+read_worker_forward_signals(struct walk *w, const struct key *key, const struct vnode *seq,
+			    void *target)
+{
+	struct worker_spec *ws = &((struct child_spec *)target)->worker;
+
+	(void)key;
+	if (forward_signal_bits(w, seq, &ws->forward_signals) < 0)
+		return -1;
+	ws->has_forward_signals = true;
+	return 0;
 }
 
 /* The shape every T_LIST shares: a sequence of at least key->min scalars. */
@@ -854,6 +902,350 @@ check_list(struct walk *w, const struct key *key, const struct vnode *val)
 			path_leave(w, old);
 		}
 	}
+	return rc;
+}
+
+/* ---- the service keys' own mappings (SPEC 7.2-7.6) ---------------------- */
+
+/* The keys of a small mapping of its own (backoff, health, ready, a limit):
+ * each must be one of `names` (NULL-terminated) and given once. */
+static int
+check_submap(struct walk *w, const struct vnode *map, const char *what, const char *const *names)
+{
+	char q[VNODE_QUOTE_MAX + 4], hint[64];
+	int rc = 0;
+
+	for (size_t i = 0; i + 1 < map->nitems; i += 2) {
+		const struct vnode *k = map->items[i];
+		struct suggestion sg = {0};
+		bool known = false;
+
+		if (k->kind != VNODE_SCALAR) {
+			rc = invalid(w, k, "key", "a string", NULL);
+			continue;
+		}
+		for (size_t n = 0; names[n]; n++) {
+			known = known || strcmp(names[n], k->text) == 0;
+			suggest_consider(&sg, k->text, names[n]);
+		}
+		for (size_t j = 0; known && j < i; j += 2)
+			if (map->items[j]->kind == VNODE_SCALAR &&
+			    strcmp(map->items[j]->text, k->text) == 0)
+				rc = problem(w, k, "duplicate key '%s' in %s",
+					     vnode_quote(k->text, q), what);
+		if (!known) {
+			size_t old = path_key(w, k->text);
+			rc = problem(w, k, "unknown key '%s' in %s%s", vnode_quote(k->text, q),
+				     what, sg.best ? suggestion_text(&sg, hint, sizeof(hint)) : "");
+			path_leave(w, old);
+		}
+	}
+	return rc;
+}
+
+/* An integer member `name` of map in [min, max]: 0 and *out, 1 when it is
+ * absent (*out unchanged), -1 after a problem. */
+static int
+sub_int(struct walk *w, const struct vnode *map, const char *name, int64_t min, int64_t max,
+	const char *unit, int64_t *out)
+{
+	const struct vnode *val = vnode_get(map, name, NULL);
+	char expect[96];
+	size_t old;
+	int rc = 0;
+
+	if (!val)
+		return 1;
+	old = path_key(w, name);
+	snprintf(expect, sizeof(expect), "%s from %" PRId64 " to %" PRId64, unit, min, max);
+	if (val->kind != VNODE_SCALAR || !parse_decimal(val->text, min, max, out))
+		rc = invalid(w, val, name, expect, NULL);
+	path_leave(w, old);
+	return rc;
+}
+
+/* A member that is a non-empty sequence of strings (a probe command). */
+static int
+sub_argv(struct walk *w, const struct vnode *val, const char *name, char ***argv, size_t *argc)
+{
+	size_t old = path_key(w, name);
+	int rc = 0;
+
+	if (val->kind != VNODE_SEQUENCE || val->nitems == 0)
+		rc = invalid(w, val, name, "a non-empty sequence of strings", NULL);
+	for (size_t i = 0; rc == 0 && i < val->nitems; i++)
+		if (val->items[i]->kind != VNODE_SCALAR || val->items[i]->text[0] == '\0')
+			rc = invalid(w, val->items[i], name, "a non-empty sequence of strings",
+				     NULL);
+	if (rc == 0)
+		rc = store_strv(w, val, argv, argc);
+	path_leave(w, old);
+	return rc;
+}
+
+static int
+sub_string(struct walk *w, const struct vnode *val, const char *name, char **out)
+{
+	size_t old = path_key(w, name);
+	int rc;
+
+	if (val->kind != VNODE_SCALAR || val->text[0] == '\0')
+		rc = invalid(w, val, name, "a non-empty string", NULL);
+	else
+		rc = store_string(w, out, val->text);
+	path_leave(w, old);
+	return rc;
+}
+
+/* exec: [argv] or tcp: ADDRESS, exactly one of them, into p. */
+static int
+read_probe_target(struct walk *w, const struct vnode *map, const char *what, struct probe_spec *p)
+{
+	const struct vnode *exec = vnode_get(map, "exec", NULL), *tcp = vnode_get(map, "tcp", NULL);
+
+	if ((exec != NULL) == (tcp != NULL))
+		return problem(w, map, "%s needs exactly one of exec and tcp", what);
+	probe_spec_free(p);
+	if (exec)
+		return sub_argv(w, exec, "exec", &p->argv, &p->argc);
+	return sub_string(w, tcp, "tcp", &p->address);
+}
+
+static int
+read_ready(struct walk *w, const struct key *key, const struct vnode *val, struct child_spec *spec)
+{
+	static const char *const names[] = {"fd", "exec", "tcp", "interval", NULL};
+	struct worker_spec *ws = &spec->worker;
+	const struct vnode *fd;
+	int64_t n;
+	int rc;
+
+	if (val->kind == VNODE_SCALAR) {
+		const struct word *word = word_find(ready_words, 3, val->text);
+		struct suggestion sg = {0};
+		char hint[64];
+
+		if (word) {
+			ws->ready = (enum ready_mode)word->value;
+			return 0;
+		}
+		for (size_t i = 0; i < 3; i++)
+			suggest_consider(&sg, val->text, ready_words[i].name);
+		return invalid(w, val, key->name, key->expect,
+			       suggestion_text(&sg, hint, sizeof(hint)));
+	}
+	if (val->kind != VNODE_MAPPING)
+		return invalid(w, val, key->name, key->expect, NULL);
+	if (check_submap(w, val, "ready", names) < 0)
+		return -1;
+	fd = vnode_get(val, "fd", NULL);
+	if (fd) {
+		if (val->nitems != 2)
+			return problem(w, val, "ready: {fd: N} takes nothing else");
+		if (sub_int(w, val, "fd", 3, 1023, "a descriptor number", &n) < 0)
+			return -1;
+		ws->ready = READY_FD;
+		ws->ready_fd = (int)n;
+		return 0;
+	}
+	rc = read_probe_target(w, val, "ready", &ws->ready_probe);
+	if (rc < 0)
+		return -1;
+	ws->ready = ws->ready_probe.argv ? READY_EXEC : READY_TCP;
+	n = ws->ready == READY_EXEC ? SPEC_DEFAULT_READY_EXEC_MS : SPEC_DEFAULT_READY_TCP_MS;
+	if (sub_int(w, val, "interval", 1, SPEC_MAX_MS_LIMIT, "milliseconds", &n) < 0)
+		return -1;
+	ws->ready_probe.interval_ms = n;
+	return 0;
+}
+
+static int
+read_health(struct walk *w, const struct key *key, const struct vnode *val, struct child_spec *spec)
+{
+	static const char *const names[] = {"exec", "tcp", "interval", "timeout", "retries", NULL};
+	struct probe_spec *p = &spec->worker.health;
+	int64_t interval = SPEC_DEFAULT_HEALTH_INTERVAL, timeout = SPEC_DEFAULT_HEALTH_TIMEOUT;
+	int64_t retries = SPEC_DEFAULT_HEALTH_RETRIES;
+
+	if (val->kind != VNODE_MAPPING)
+		return invalid(w, val, key->name, key->expect, NULL);
+	if (check_submap(w, val, "health", names) < 0 ||
+	    read_probe_target(w, val, "health", p) < 0 ||
+	    sub_int(w, val, "interval", 1, SPEC_MAX_MS_LIMIT, "milliseconds", &interval) < 0 ||
+	    sub_int(w, val, "timeout", 1, SPEC_MAX_MS_LIMIT, "milliseconds", &timeout) < 0 ||
+	    sub_int(w, val, "retries", 1, 1000000, "an integer", &retries) < 0)
+		return -1;
+	p->interval_ms = interval;
+	p->timeout_ms = timeout;
+	p->retries = (uint32_t)retries;
+	spec->worker.has_health = true;
+	return 0;
+}
+
+static int
+read_backoff(struct walk *w, const struct key *key, const struct vnode *val,
+	     struct child_spec *spec)
+{
+	static const char *const names[] = {"min", "max", "reset_after", NULL};
+	int64_t min = 0, max = SPEC_DEFAULT_BACKOFF_MAX, reset = SPEC_DEFAULT_BACKOFF_RESET;
+	int r;
+
+	if (val->kind != VNODE_MAPPING)
+		return invalid(w, val, key->name, key->expect, NULL);
+	if (check_submap(w, val, "backoff", names) < 0)
+		return -1;
+	r = sub_int(w, val, "min", 1, SPEC_MAX_MS_LIMIT, "milliseconds", &min);
+	if (r < 0)
+		return -1;
+	if (r == 1)
+		return problem(w, val, "backoff needs min (milliseconds)");
+	if (!vnode_get(val, "max", NULL) && max < min)
+		max = min;
+	if (sub_int(w, val, "max", min, SPEC_MAX_MS_LIMIT, "milliseconds", &max) < 0 ||
+	    sub_int(w, val, "reset_after", 1, SPEC_MAX_MS_LIMIT, "milliseconds", &reset) < 0)
+		return -1;
+	spec->backoff.min_ms = min;
+	spec->backoff.max_ms = max;
+	spec->backoff.reset_after_ms = reset;
+	return 0;
+}
+
+static int
+read_env_file(struct walk *w, const struct key *key, const struct vnode *val,
+	      struct child_spec *spec)
+{
+	struct worker_spec *ws = &spec->worker;
+	char **paths;
+
+	if (val->kind == VNODE_SCALAR && val->text[0]) {
+		paths = calloc(2, sizeof(*paths));
+		if (!paths || !(paths[0] = strdup(val->text))) {
+			free(paths);
+			return out_of_memory(w);
+		}
+		ws->env_files = paths;
+		ws->nenv_files = 1;
+		return 0;
+	}
+	if (val->kind != VNODE_SEQUENCE || val->nitems == 0)
+		return invalid(w, val, key->name, key->expect, NULL);
+	for (size_t i = 0; i < val->nitems; i++)
+		if (val->items[i]->kind != VNODE_SCALAR || val->items[i]->text[0] == '\0')
+			return invalid(w, val->items[i], key->name, key->expect, NULL);
+	return store_strv(w, val, &ws->env_files, &ws->nenv_files);
+}
+
+/* A limit: a number or unlimited (soft and hard), or {soft, hard}. */
+static int
+read_limit_value(struct walk *w, const struct vnode *val, const char *name, uint64_t *out)
+{
+	static const char expect[] = "a number, unlimited, or {soft: N, hard: M}";
+	int64_t n;
+
+	if (val->kind == VNODE_SCALAR &&
+	    (strcmp(val->text, "unlimited") == 0 || strcmp(val->text, "infinity") == 0)) {
+		*out = SPEC_RLIM_INFINITY;
+		return 0;
+	}
+	if (val->kind != VNODE_SCALAR || !parse_decimal(val->text, 0, INT64_MAX, &n))
+		return invalid(w, val, name, expect, NULL);
+	*out = (uint64_t)n;
+	return 0;
+}
+
+static int
+read_rlimits(struct walk *w, const struct key *key, const struct vnode *val,
+	     struct child_spec *spec)
+{
+	static const char *const pair[] = {"soft", "hard", NULL};
+	struct worker_spec *ws = &spec->worker;
+	struct rlimit_spec *out;
+	size_t n = 0;
+	int rc = 0;
+
+	if (val->kind != VNODE_MAPPING)
+		return invalid(w, val, key->name, key->expect, NULL);
+	out = calloc(val->nitems / 2 + 1, sizeof(*out));
+	if (!out)
+		return out_of_memory(w);
+	for (size_t i = 0; i + 1 < val->nitems; i += 2) {
+		const struct vnode *k = val->items[i], *v = val->items[i + 1];
+		char q[VNODE_QUOTE_MAX + 4], hint[64];
+		struct rlimit_spec *rl = &out[n];
+		size_t old;
+		int resource;
+
+		if (k->kind != VNODE_SCALAR) {
+			rc = invalid(w, k, "key", "a string", NULL);
+			continue;
+		}
+		old = path_key(w, k->text);
+		resource = rlimit_from_name(k->text);
+		if (resource < 0) {
+			struct suggestion sg = {0};
+			for (size_t r = 0; rlimit_name_at(r); r++)
+				suggest_consider(&sg, k->text, rlimit_name_at(r));
+			rc = problem(w, k, "unknown resource limit '%s' (expected %s)%s",
+				     vnode_quote(k->text, q), RLIMIT_NAMES,
+				     suggestion_text(&sg, hint, sizeof(hint)));
+			path_leave(w, old);
+			continue;
+		}
+		for (size_t j = 0; j < n; j++)
+			if (out[j].resource == resource)
+				rc = problem(w, k, "duplicate resource limit '%s'", k->text);
+		rl->resource = resource;
+		if (v->kind == VNODE_MAPPING) {
+			const struct vnode *soft = vnode_get(v, "soft", NULL),
+					   *hard = vnode_get(v, "hard", NULL);
+			if (check_submap(w, v, "a limit", pair) < 0 || !soft || !hard) {
+				if (!soft || !hard)
+					problem(w, v, "a limit needs both soft and hard");
+				rc = -1;
+			} else if (read_limit_value(w, soft, "soft", &rl->soft) < 0 ||
+				   read_limit_value(w, hard, "hard", &rl->hard) < 0) {
+				rc = -1;
+			} else if (rl->soft > rl->hard) {
+				rc = problem(w, v, "soft limit above the hard limit");
+			}
+		} else if (read_limit_value(w, v, k->text, &rl->soft) < 0) {
+			rc = -1;
+		} else {
+			rl->hard = rl->soft;
+		}
+		n++;
+		path_leave(w, old);
+	}
+	if (rc < 0) {
+		free(out);
+		return -1;
+	}
+	free(ws->rlimits);
+	ws->rlimits = out;
+	ws->nrlimits = n;
+	return 0;
+}
+
+/* A one-shot job (ready: exit) is transient or temporary, and not a
+ * dynamic supervisor's child (nothing would ever run it again). */
+static int
+check_job(struct walk *w, const struct vnode *map, const struct child_spec *spec, enum place place)
+{
+	const struct vnode *at;
+	size_t old;
+	int rc = 0;
+
+	if (spec->type != NODE_WORKER || spec->worker.ready != READY_EXIT)
+		return 0;
+	vnode_get(map, "ready", &at);
+	old = path_key(w, "ready");
+	if (place == AT_TEMPLATE)
+		rc = problem(w, at, "ready: exit is not allowed in a template");
+	else if (spec->restart == RESTART_PERMANENT)
+		rc = problem(
+			w, at,
+			"ready: exit (a one-shot job) requires restart transient or temporary");
+	path_leave(w, old);
 	return rc;
 }
 
@@ -975,7 +1367,9 @@ walk_template(struct walk *w, const struct vnode *val, struct child_spec *parent
 	if (!tmpl)
 		return out_of_memory(w);
 	parent->sup.template_spec = tmpl;
-	return walk_mapping(w, val, AT_TEMPLATE, tmpl, level);
+	if (walk_mapping(w, val, AT_TEMPLATE, tmpl, level) < 0)
+		return -1;
+	return check_job(w, val, tmpl, AT_TEMPLATE);
 }
 
 /* One key's value, by its type. */
@@ -996,6 +1390,8 @@ walk_value(struct walk *w, const struct key *key, const struct vnode *val, enum 
 		if (val->kind != VNODE_MAPPING)
 			return invalid(w, val, key->name, key->expect, NULL);
 		return walk_mapping(w, val, AT_CONTROL, spec, level);
+	case T_CUSTOM:
+		return key->read_value(w, key, val, spec);
 	default:
 		return read_scalar(w, key, val, spec, place);
 	}
@@ -1022,15 +1418,25 @@ check_worker_on_host(struct walk *w, const struct vnode *map, struct child_spec 
 		path_leave(w, old);
 		cwd_ok = false;
 	}
-	if (cwd_ok && start && ws->argv && host->find_program(ws, msg, sizeof(msg)) < 0) {
-		old = path_enter(w, "%sstart[0]", w->path[0] ? "." : "");
-		problem(w, start->items[0], "%s", msg);
-		path_leave(w, old);
-	}
 	if (host->resolve_credentials(ws, &bad_key, msg, sizeof(msg)) < 0) {
 		val = vnode_get(map, bad_key, NULL);
 		old = path_key(w, bad_key);
 		problem(w, val ? val : map, "%s", msg);
+		path_leave(w, old);
+		return;
+	}
+	/* after the user (HOME...), before the program (PATH may come from
+	 * an env file or an expansion) */
+	if (host->prepare_worker && host->prepare_worker(ws, &bad_key, msg, sizeof(msg)) < 0) {
+		val = vnode_get(map, bad_key, NULL);
+		old = path_key(w, bad_key);
+		problem(w, val ? val : map, "%s", msg);
+		path_leave(w, old);
+		return;
+	}
+	if (cwd_ok && start && ws->argv && host->find_program(ws, msg, sizeof(msg)) < 0) {
+		old = path_enter(w, "%sstart[0]", w->path[0] ? "." : "");
+		problem(w, start->items[0], "%s", msg);
 		path_leave(w, old);
 	}
 }
@@ -1172,8 +1578,10 @@ walk_child(struct walk *w, const struct vnode *map, enum auto_shutdown parent_au
 		out_of_memory(w);
 		return NULL;
 	}
-	if (walk_mapping(w, map, place, spec, level) == 0)
+	if (walk_mapping(w, map, place, spec, level) == 0) {
 		check_significant(w, map, spec, parent_auto);
+		check_job(w, map, spec, place);
+	}
 	return spec;
 }
 

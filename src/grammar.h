@@ -43,6 +43,10 @@ struct spec_host {
 	 * (cwd) or, with parent_of, the directory holding the file path. */
 	int (*check_directory)(const char *what, const char *path, bool parent_of, char *msg,
 			       size_t len);
+	/* SPEC 7.2-7.6, once the worker's keys and user are read: its
+	 * environment (env files, ${NAME}, the user's HOME...), its limits,
+	 * its probe addresses. Optional. On failure *bad_key names the key. */
+	int (*prepare_worker)(struct worker_spec *w, const char **bad_key, char *msg, size_t len);
 };
 
 extern const struct spec_host spec_host_system;

@@ -330,6 +330,12 @@ rlimit_name(int resource)
 	return "?";
 }
 
+const char *
+rlimit_name_at(size_t i)
+{
+	return i < sizeof(rlimit_names) / sizeof(rlimit_names[0]) ? rlimit_names[i].name : NULL;
+}
+
 static void
 limit_text(uint64_t v, char *buf, size_t len)
 {

@@ -37,6 +37,8 @@ int env_compose(struct worker_spec *w, char *const *files, size_t nfiles, char *
  * when unknown. The list for messages is RLIMIT_NAMES. */
 int rlimit_from_name(const char *name);
 const char *rlimit_name(int resource);
+/* The i-th name, or NULL past the last (for "did you mean"). */
+const char *rlimit_name_at(size_t i);
 #define RLIMIT_NAMES                                                                               \
 	"as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, " \
 	"rttime, sigpending or stack"

@@ -19,6 +19,7 @@
 #include "credentials.h"
 #include "exec_path.h"
 #include "grammar.h"
+#include "service_keys.h"
 
 extern char **environ;
 
@@ -120,4 +121,5 @@ const struct spec_host spec_host_system = {
 	.lookup_group = credentials_lookup_group,
 	.find_program = find_program,
 	.check_directory = check_directory,
+	.prepare_worker = service_prepare_worker,
 };

@@ -396,6 +396,12 @@ h_start(const struct h_opts *o)
 		strv_add(&argv, s);
 		free(s);
 	}
+	/* files the config names, in place before supd reads it */
+	for (const char *const *f = o->files; f && f[0] && f[1]; f += 2) {
+		char *text = substitute(f[1], h->dir);
+		write_file(h_path(h, f[0]), text);
+		free(text);
+	}
 	if (o->yaml) {
 		char *yaml = substitute(o->yaml, h->dir);
 		write_file(h_path(h, "supd.yaml"), yaml);

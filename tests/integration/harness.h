@@ -38,6 +38,9 @@ struct h_opts {
 	const char *const *args;
 	/* Signals supd inherits as ignored, like under nohup (0-terminated). */
 	const int *ignore;
+	/* Files written into DIR before supd starts: NAME, TEXT pairs
+	 * (NULL-terminated; same replacements in TEXT). */
+	const char *const *files;
 };
 
 struct harness {
