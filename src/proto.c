@@ -20,6 +20,7 @@
 #include "grammar.h"
 #include "json_tree.h"
 #include "proto.h"
+#include "service_keys.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -638,6 +639,117 @@ exit_set_json(const struct exit_set *set)
 	return a;
 }
 
+/* A probe's target and timing, as the keys ready and health take them. */
+static bool
+probe_json(json_t *o, const struct probe_spec *p, bool health)
+{
+	bool ok = p->argv ? set(o, "exec", strv_json(p->argv, p->argc))
+			  : set(o, "tcp", json_string(p->address ? p->address : ""));
+
+	ok = ok && set(o, "interval", json_integer(p->interval_ms));
+	if (ok && health)
+		ok = set(o, "timeout", json_integer(p->timeout_ms)) &&
+		     set(o, "retries", json_integer(p->retries));
+	return ok;
+}
+
+static json_t *
+ready_json(const struct worker_spec *w)
+{
+	static const char *const words[] = {[READY_NONE] = "none",
+					    [READY_NOTIFY] = "notify",
+					    [READY_EXIT] = "exit"};
+	json_t *o;
+
+	if (w->ready == READY_NONE || w->ready == READY_NOTIFY || w->ready == READY_EXIT)
+		return json_string(words[w->ready]);
+	o = json_object();
+	if (o && !(w->ready == READY_FD ? set(o, "fd", json_integer(w->ready_fd))
+					: probe_json(o, &w->ready_probe, false))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *
+limit_json(uint64_t v)
+{
+	return v == SPEC_RLIM_INFINITY ? json_string("unlimited") : json_integer((json_int_t)v);
+}
+
+static json_t *
+rlimits_json(const struct worker_spec *w)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	for (size_t i = 0; ok && i < w->nrlimits; i++) {
+		const struct rlimit_spec *rl = &w->rlimits[i];
+		json_t *v;
+
+		if (rl->soft == rl->hard) {
+			v = limit_json(rl->soft);
+		} else {
+			v = json_object();
+			if (v && !(set(v, "soft", limit_json(rl->soft)) &&
+				   set(v, "hard", limit_json(rl->hard)))) {
+				json_decref(v);
+				v = NULL;
+			}
+		}
+		ok = set(o, rlimit_name(rl->resource), v);
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *
+signal_set_json(uint64_t bits)
+{
+	json_t *a = json_array();
+	bool ok = a != NULL;
+
+	for (int sig = 1; ok && sig <= 64; sig++)
+		if (bits & (UINT64_C(1) << (sig - 1)))
+			ok = json_array_append_new(a, signal_json(sig)) == 0;
+	if (!ok) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* The keys of SPEC 7.2-7.6 that are set (the defaults are left out). The
+ * env files are not: their entries are in env already. */
+static bool
+service_json(json_t *o, const struct worker_spec *w)
+{
+	bool ok = true;
+	char mode[8];
+
+	if (ok && w->notify_access == NOTIFY_ACCESS_ALL)
+		ok = set(o, "notify_access", json_string("all"));
+	if (ok && w->has_health) {
+		json_t *h = json_object();
+		ok = set(o, "health", h) && probe_json(h, &w->health, true);
+	}
+	if (ok && w->umask != SPEC_UMASK_UNSET) {
+		snprintf(mode, sizeof(mode), "%04o", (unsigned)w->umask);
+		ok = set(o, "umask", json_string(mode));
+	}
+	if (ok && w->nice != SPEC_NICE_UNSET)
+		ok = set(o, "nice", json_integer(w->nice));
+	if (ok && w->nrlimits)
+		ok = set(o, "rlimits", rlimits_json(w));
+	if (ok && w->has_forward_signals)
+		ok = set(o, "forward_signals", signal_set_json(w->forward_signals));
+	return ok;
+}
+
 static bool
 worker_json(json_t *o, const struct worker_spec *w)
 {
@@ -647,8 +759,8 @@ worker_json(json_t *o, const struct worker_spec *w)
 	       set(o, "stop_signal", signal_json(w->stop_signal)) &&
 	       set(o, "kill_group", json_boolean(w->kill_group)) &&
 	       set(o, "normal_exit", exit_set_json(&w->normal_exit)) &&
-	       set(o, "ready", json_string(w->ready == READY_NOTIFY ? "notify" : "none")) &&
-	       set(o, "start_timeout", json_integer(w->start_timeout_ms)) &&
+	       set(o, "ready", ready_json(w)) &&
+	       set(o, "start_timeout", json_integer(w->start_timeout_ms)) && service_json(o, w) &&
 	       (!w->allow_env || set(o, "allow_env", strv_json(w->allow_env, w->allow_envc)));
 }
 
@@ -669,6 +781,12 @@ proto_spec_to_json(const struct child_spec *spec, bool with_children)
 	/* a template (and the root) has no id and cannot be significant */
 	if (ok && spec->id)
 		ok = set(o, "significant", json_boolean(spec->significant));
+	if (ok && spec->backoff.min_ms > 0) {
+		json_t *b = json_object();
+		ok = set(o, "backoff", b) && set(b, "min", json_integer(spec->backoff.min_ms)) &&
+		     set(b, "max", json_integer(spec->backoff.max_ms)) &&
+		     set(b, "reset_after", json_integer(spec->backoff.reset_after_ms));
+	}
 	if (ok && spec->type == NODE_WORKER)
 		ok = worker_json(o, &spec->worker);
 	if (ok && spec_is_supervisor(spec))

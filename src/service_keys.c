@@ -279,6 +279,23 @@ env_compose(struct worker_spec *w, char *const *files, size_t nfiles, char *msg,
 			goto fail;
 		}
 	}
+	/* one entry per name, the last one given */
+	{
+		size_t kept = 0;
+		for (size_t i = 0; i < envc; i++) {
+			size_t n = strcspn(env[i], "=");
+			bool later = false;
+			for (size_t j = i + 1; j < envc && !later; j++)
+				later = strncmp(env[j], env[i], n) == 0 && env[j][n] == '=';
+			if (later)
+				free(env[i]);
+			else
+				env[kept++] = env[i];
+		}
+		envc = kept;
+		if (env)
+			env[envc] = NULL;
+	}
 	strv_free_n(w->env);
 	w->env = env;
 	w->envc = envc;

@@ -973,7 +973,8 @@ Test(values_bad, strategy_type_auto_shutdown_ready)
 		     "    type: daemon\n",
 		     "t.yaml:4:11: invalid type 'daemon' (expected worker, supervisor or dynamic)");
 	expect_error(WORKER("    ready: sd_notify\n"),
-		     "t.yaml:4:12: invalid ready 'sd_notify' (expected none or notify)");
+		     "t.yaml:4:12: invalid ready 'sd_notify' (expected none, notify, exit, or a "
+		     "mapping with fd, exec or tcp)");
 }
 
 Test(values_bad, booleans)
