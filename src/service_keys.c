@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -362,6 +364,19 @@ limit_text(uint64_t v, char *buf, size_t len)
 		snprintf(buf, len, "%llu", (unsigned long long)v);
 }
 
+/* Whether supd may raise hard limits: CAP_SYS_RESOURCE in its effective
+ * set (root in a container often lacks it). */
+static bool
+can_raise_limits(void)
+{
+	struct __user_cap_header_struct head = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {{0}};
+
+	if (syscall(SYS_capget, &head, data) < 0)
+		return geteuid() == 0;
+	return (data[CAP_SYS_RESOURCE / 32].effective >> (CAP_SYS_RESOURCE % 32)) & 1;
+}
+
 int
 rlimit_check(const struct rlimit_spec *rl, char *msg, size_t len)
 {
@@ -374,7 +389,7 @@ rlimit_check(const struct rlimit_spec *rl, char *msg, size_t len)
 		return fail(msg, len, "%s: soft limit %s is above the hard limit %s",
 			    rlimit_name(rl->resource), a, b);
 	}
-	if (geteuid() == 0)
+	if (can_raise_limits())
 		return 0;
 	if (getrlimit((__rlimit_resource_t)rl->resource, &cur) < 0)
 		return fail(msg, len, "%s: %s", rlimit_name(rl->resource), strerror(errno));
@@ -382,7 +397,8 @@ rlimit_check(const struct rlimit_spec *rl, char *msg, size_t len)
 	    (rl->hard == SPEC_RLIM_INFINITY || rl->hard > (uint64_t)cur.rlim_max)) {
 		limit_text(rl->hard, a, sizeof(a));
 		return fail(msg, len,
-			    "%s: %s is above supd's hard limit %llu (only root may raise it)",
+			    "%s: %s is above supd's hard limit %llu (raising it needs "
+			    "CAP_SYS_RESOURCE)",
 			    rlimit_name(rl->resource), a, (unsigned long long)cur.rlim_max);
 	}
 	return 0;

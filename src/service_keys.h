@@ -43,8 +43,8 @@ const char *rlimit_name_at(size_t i);
 	"as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, " \
 	"rttime, sigpending or stack"
 
-/* A limit supd can give: soft <= hard, and, unless supd runs as root, not
- * above supd's own hard limit. */
+/* A limit supd can give: soft <= hard, and, unless supd may raise limits
+ * (CAP_SYS_RESOURCE), not above supd's own hard limit. */
 int rlimit_check(const struct rlimit_spec *rl, char *msg, size_t len);
 
 /* p->address ("HOST:PORT", "[V6]:PORT" or an absolute socket path) into

@@ -640,12 +640,26 @@ Test(services, permanent_job_is_a_load_error)
 			   "transient", 3);
 }
 
-Test(services, rlimit_above_the_hard_limit_is_a_load_error_when_not_root)
+/* Whether this process has CAP_SYS_RESOURCE (as supd, its child, will). */
+static bool
+may_raise_limits(void)
+{
+	char *status = h_read_file("/proc/self/status"), *eff;
+	unsigned long long caps = 0;
+
+	eff = status ? strstr(status, "CapEff:") : NULL;
+	if (eff)
+		caps = strtoull(eff + 7, NULL, 16);
+	free(status);
+	return (caps >> 24) & 1; /* CAP_SYS_RESOURCE */
+}
+
+Test(services, rlimit_above_the_hard_limit_is_a_load_error_without_cap_sys_resource)
 {
 	struct rlimit rl;
 
-	if (geteuid() == 0 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max == RLIM_INFINITY)
-		cr_skip_test("root, or no hard limit to exceed");
+	if (may_raise_limits() || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max == RLIM_INFINITY)
+		cr_skip_test("CAP_SYS_RESOURCE, or no hard limit to exceed");
 	check_config_error("children:\n"
 			   "  - id: w\n"
 			   "    rlimits: {nofile: unlimited}\n"
