@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""bench/services.py - the costs of SPEC 7.2-7.4 (readiness, health checks,
+backoff), measured from the outside like the rest of bench/.
+
+    python3 bench/services.py [--supd PATH] [--quick]
+
+1. ready-fd: start-to-started latency of a worker with `ready: {fd: 3}` that
+   writes its line at once, against `ready: none` with the same program:
+   the round trip of a dynamic `start_child` (whose reply is sent when the
+   child counts as started), interleaved, N each.
+2. health-1000: 1,000 workers with `health: {exec: [/bin/true], interval:
+   1000}`: supd's own CPU time per second (utime+stime of supd) and with
+   its reaped probes (cutime+cstime), over a window; and the restart latency
+   of another worker (SIGKILL -> its child_started event), against the same
+   tree without health checks.
+3. idle: context switches of supd over a window with 100 workers and no
+   health check, then with one start waiting for its backoff delay.
+
+Numbers only, no thresholds (bench/README.md). The machine is shared: run it
+when it is quiet, and compare the ratios of one run.
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def pct(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+
+class Supd:
+    def __init__(self, supd, yaml_text, tmp):
+        self.dir = tempfile.mkdtemp(dir=tmp)
+        self.sock = os.path.join(self.dir, "sock")
+        self.events = os.path.join(self.dir, "events")
+        cfg = os.path.join(self.dir, "supd.yaml")
+        with open(cfg, "w") as f:
+            f.write(yaml_text)
+        self.proc = subprocess.Popen([supd, "-q", "-c", cfg, "-s", self.sock,
+                                      "--events", self.events],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while not os.path.exists(self.sock):
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("supd did not start")
+            time.sleep(0.01)
+        self.conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.conn.connect(self.sock)
+        self.buf = b""
+
+    def call(self, req):
+        self.conn.sendall((json.dumps(req) + "\n").encode())
+        while b"\n" not in self.buf:
+            chunk = self.conn.recv(65536)
+            if not chunk:
+                raise RuntimeError("supd closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def cpu(self):
+        f = open("/proc/%d/stat" % self.proc.pid).read().rsplit(")", 1)[1].split()
+        own = (int(f[11]) + int(f[12])) / TICK
+        children = (int(f[13]) + int(f[14])) / TICK
+        return own, children
+
+    def ctx(self):
+        n = 0
+        for line in open("/proc/%d/status" % self.proc.pid):
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                n += int(line.split()[1])
+        return n
+
+    def wait_event(self, event, path, after_line=0, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with open(self.events) as f:
+                lines = f.readlines()
+            for i in range(after_line, len(lines)):
+                ev = json.loads(lines[i])
+                if ev["event"] == event and ev.get("path") == path:
+                    return i, ev
+            time.sleep(0.002)
+        raise RuntimeError("no %s %s" % (event, path))
+
+    def nlines(self):
+        with open(self.events) as f:
+            return sum(1 for _ in f)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(120)
+
+
+def ready_fd(args, tmp):
+    prog = os.path.join(tmp, "readyfd")
+    src = os.path.join(tmp, "readyfd.c")
+    with open(src, "w") as f:
+        # writes its line first thing, then waits
+        f.write("#include <unistd.h>\nint main(void){(void)!write(3,\"\\n\",1);"
+                "for(;;)pause();}\n")
+    subprocess.check_call(["cc", "-O2", "-static", "-o", prog, src])
+    yaml_text = ("children:\n"
+                 "  - id: none\n    type: dynamic\n    template:\n"
+                 "      start: [\"%s\"]\n      restart: temporary\n"
+                 "      shutdown: brutal_kill\n"
+                 "  - id: fd\n    type: dynamic\n    template:\n"
+                 "      start: [\"%s\"]\n      restart: temporary\n"
+                 "      shutdown: brutal_kill\n      ready: {fd: 3}\n") % (prog, prog)
+    s = Supd(args.supd, yaml_text, tmp)
+    lat = {"none": [], "fd": []}
+    try:
+        for i in range(args.n):
+            for sup in ("none", "fd"):
+                t0 = time.perf_counter()
+                r = s.call({"op": "start_child", "sup": "/" + sup})
+                t1 = time.perf_counter()
+                if not r.get("ok"):
+                    raise RuntimeError(r)
+                lat[sup].append((t1 - t0) * 1e6)
+                s.call({"op": "terminate_child", "sup": "/" + sup, "id": r["id"]})
+    finally:
+        s.stop()
+    out = {}
+    for k, v in lat.items():
+        out[k] = {"p50_us": statistics.median(v), "p90_us": pct(v, 90), "n": len(v)}
+    out["ratio_p50"] = out["fd"]["p50_us"] / out["none"]["p50_us"]
+    return out
+
+
+def tree_yaml(n, health, extra=""):
+    lines = ["max_restarts: 1000000", "max_seconds: 1", "children:",
+             "  - id: victim", "    start: [\"/bin/sleep\", \"infinity\"]",
+             "    shutdown: brutal_kill",
+             "  - id: pool", "    type: supervisor", "    children:"]
+    for i in range(n):
+        lines.append("      - id: w%d" % i)
+        lines.append("        start: [\"/bin/sleep\", \"infinity\"]")
+        lines.append("        shutdown: brutal_kill")
+        if health:
+            lines.append("        health: {exec: [\"/bin/true\"], interval: 1000, "
+                         "timeout: 5000, retries: 3}")
+    return "\n".join(lines) + "\n" + extra
+
+
+def restart_latency(s, kills):
+    lat = []
+    at = 0
+    for _ in range(kills):
+        at, ev = s.wait_event("child_started", "/victim", at)
+        at += 1
+        t0 = time.time()
+        os.kill(ev["pid"], signal.SIGKILL)
+        at, ev = s.wait_event("child_started", "/victim", at)
+        ts = ev["ts"]
+        started = time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+        started += float("0." + ts[20:26])
+        lat.append((started - t0) * 1e6)
+        time.sleep(0.02)
+    return lat
+
+
+def health_1000(args, tmp):
+    out = {}
+    for health in (False, True):
+        s = Supd(args.supd, tree_yaml(args.workers, health), tmp)
+        try:
+            s.wait_event("child_started", "/pool/w%d" % (args.workers - 1), 0, 120)
+            time.sleep(2)  # past the first round of checks
+            own0, ch0 = s.cpu()
+            t0 = time.time()
+            time.sleep(args.window)
+            own1, ch1 = s.cpu()
+            dt = time.time() - t0
+            lat = restart_latency(s, args.kills)
+            key = "health" if health else "no_health"
+            out[key] = {
+                "supd_cpu_s_per_s": (own1 - own0) / dt,
+                "with_probes_cpu_s_per_s": (own1 - own0 + ch1 - ch0) / dt,
+                "restart_p50_us": statistics.median(lat),
+                "restart_p90_us": pct(lat, 90),
+            }
+        finally:
+            s.stop()
+    return out
+
+
+def idle(args, tmp):
+    s = Supd(args.supd, tree_yaml(100, False,
+                                  "  - id: later\n    backoff: {min: 600000}\n"
+                                  "    start: [\"/bin/sh\", \"-c\", \"exec sleep infinity\"]\n"),
+             tmp)
+    out = {}
+    try:
+        s.wait_event("child_started", "/later", 0, 60)
+        time.sleep(1)
+        c0 = s.ctx()
+        time.sleep(args.window)
+        out["no_health_no_backoff"] = s.ctx() - c0
+        # one start now waits 10 minutes for its backoff delay
+        _, ev = s.wait_event("child_started", "/later", 0)
+        os.kill(ev["pid"], signal.SIGKILL)
+        s.wait_event("restart_delayed", "/later", 0)
+        time.sleep(1)
+        c0 = s.ctx()
+        time.sleep(args.window)
+        out["one_pending_backoff"] = s.ctx() - c0
+        out["window_s"] = args.window
+    finally:
+        s.stop()
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--supd", default=os.environ.get("SUPD", os.path.join(TOP, "bench", "build",
+                                                                             "src", "supd")))
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("what", nargs="*", default=["ready-fd", "health-1000", "idle"])
+    args = ap.parse_args()
+    args.n = 50 if args.quick else 300
+    args.workers = 1000
+    args.window = 5 if args.quick else 10
+    args.kills = 10 if args.quick else 40
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if "ready-fd" in args.what:
+            results["ready_fd"] = ready_fd(args, tmp)
+        if "health-1000" in args.what:
+            results["health_1000"] = health_1000(args, tmp)
+        if "idle" in args.what:
+            results["idle_ctx_switches"] = idle(args, tmp)
+    results["loadavg"] = open("/proc/loadavg").read().split()[:3]
+    results["supd"] = args.supd
+    json.dump(results, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
