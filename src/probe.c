@@ -33,6 +33,11 @@
 #define PROBE_READY_ATTEMPT_MS 1000
 #define PROBE_OUTPUT_MAX       200
 #define PROBE_PID_BUCKETS      1024
+/* Below everything else of the loop: with 1,000 checks a second, probe
+ * deadlines and output must not delay a reap, a signal, a core deadline or
+ * a client (sd-event dispatches one source at a time, oldest first within
+ * a priority). */
+#define PROBE_PRIORITY (SD_EVENT_PRIORITY_NORMAL + 10)
 
 enum probe_kind {
 	PROBE_NONE,
@@ -188,6 +193,8 @@ timer_at(struct probe *p, uint64_t deadline_ms)
 	} else {
 		r = sd_event_add_time(p->owner->event, &p->timer, CLOCK_MONOTONIC,
 				      deadline_ms * 1000, 1, on_timer, p);
+		if (r >= 0)
+			r = sd_event_source_set_priority(p->timer, PROBE_PRIORITY);
 	}
 	if (r < 0) {
 		errno = -r;
@@ -290,6 +297,8 @@ exec_start(struct probe *p)
 	p->out_fd = pipefd[0];
 	if (sd_event_add_io(p->owner->event, &p->out_io, p->out_fd, EPOLLIN, on_output, p) < 0)
 		fd_drop(&p->out_fd);
+	else
+		sd_event_source_set_priority(p->out_io, PROBE_PRIORITY);
 	return 0;
 }
 
@@ -379,6 +388,7 @@ tcp_start(struct probe *p)
 	}
 	if (sd_event_add_io(p->owner->event, &p->sock_io, fd, EPOLLOUT, on_connect, p) < 0)
 		return -ENOMEM;
+	sd_event_source_set_priority(p->sock_io, PROBE_PRIORITY);
 	return 1;
 }
 
@@ -420,6 +430,12 @@ on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	(void)usec;
 	if (p->kind == PROBE_NONE)
 		return 0;
+	if (p->kind == PROBE_HEALTH && (*p->owner->core)->shutting_down) {
+		/* the tree is going down: no check would change anything,
+		 * and each would delay the ordered shutdown */
+		probe_stop(p);
+		return 0;
+	}
 	if (!p->attempt_running) {
 		attempt_start(p);
 		return 0;
@@ -497,15 +513,22 @@ static void
 health_begin(struct probes *ps, struct child *c)
 {
 	struct probe *p = probe_get(ps, c);
+	uint64_t half;
 
 	if (!p) {
 		log_warnx("%s: no memory for its health checks", node_path(c));
 		return;
 	}
+
 	probe_stop(p);
 	p->kind = PROBE_HEALTH;
 	p->spec = &node_spec(c)->worker.health;
-	timer_at(p, now_ms(ps) + (uint64_t)p->spec->interval_ms);
+	/* The first check comes between half an interval and an interval
+	 * after the start, spread by the pid: workers started together (a
+	 * tree, a group restart) are not all checked in the same instant. */
+	half = (uint64_t)p->spec->interval_ms / 2;
+	timer_at(p, now_ms(ps) + (uint64_t)p->spec->interval_ms - half +
+			    ((uint64_t)node_pid(c) * 2654435761u) % (half + 1));
 }
 
 void

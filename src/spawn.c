@@ -101,6 +101,9 @@ struct spawn_plan {
 	mode_t umask;
 	/* a probe's stdin, and its stdout and stderr (-1: inherited) */
 	int stdin_fd, output_fd;
+	/* a probe: a copy of supd rather than a child that borrows its memory,
+	 * so that supd need not wait for the exec (report_fd is then -1) */
+	bool no_vfork;
 };
 
 /* AddressSanitizer's runtime keeps locks and per-thread state that a child
@@ -320,7 +323,7 @@ child_close_fds(const struct spawn_plan *plan)
 		child_fail(plan, STAGE_CLOSE_FDS, errno);
 	/* Kernels 5.9 and 5.10: close_range without CLOSE_RANGE_CLOEXEC
 	 * (keeping one descriptor; with a readiness pipe, the loop below). */
-	if (errno == EINVAL && plan->ready_fd_source < 0) {
+	if (errno == EINVAL && plan->ready_fd_source < 0 && plan->report_fd >= 0) {
 		unsigned int keep = (unsigned int)plan->report_fd;
 
 		if ((keep <= 3 || close_range(3, keep - 1, 0) == 0) &&
@@ -460,7 +463,7 @@ start_child(const struct spawn_plan *plan, int *pidfd, const char **stage)
 	int fd = -1;
 
 	*stage = "fork";
-	if (spawn_method() == SPAWN_VFORK) {
+	if (spawn_method() == SPAWN_VFORK && !plan->no_vfork) {
 		/* As posix_spawn does: the child shares our memory and we sleep
 		 * until it has exec'd or failed, so nothing is copied. That is
 		 * safe because the child only reads the plan, writes on its own
@@ -478,7 +481,7 @@ start_child(const struct spawn_plan *plan, int *pidfd, const char **stage)
 			  strerrorname_np(errno));
 		vfork_unavailable = true;
 	}
-	if (spawn_method() == SPAWN_CLONE3) {
+	if (spawn_method() <= SPAWN_CLONE3 && !clone3_unavailable) {
 		struct clone_args args = {
 			.flags = CLONE_PIDFD,
 			.pidfd = (uint64_t)(uintptr_t)&fd,
@@ -660,7 +663,7 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 	struct worker_spec *envw;
 	int pidfd = -1, r;
 	int readyfd[2] = {-1, -1};
-	pid_t pid;
+	pid_t pid = -1;
 
 	out->ready_fd = -1;
 	if (spec->type != NODE_WORKER || !w->argv || !w->argv[0]) {
@@ -728,6 +731,8 @@ int
 spawn_probe(char *const *argv, int output_fd, pid_t *pid_out, char *err, size_t errlen)
 {
 	struct spawn_plan plan = {.stdin_fd = -1, .output_fd = -1};
+	sigset_t all, saved_mask;
+	const char *stage;
 	int null_fd, pidfd = -1, r;
 	pid_t pid;
 
@@ -743,19 +748,30 @@ spawn_probe(char *const *argv, int output_fd, pid_t *pid_out, char *err, size_t 
 	}
 	plan.argv = argv;
 	plan.envp = environ;
-	if (!strchr(argv[0], '/')) {
+	if (!strchr(argv[0], '/'))
 		plan.search_path = exec_search_path(environ);
-	}
 	plan.stdin_fd = null_fd;
 	plan.output_fd = output_fd;
 	plan.ready_fd_source = -1;
 	plan.ready_fd_target = -1;
 	plan.parent = getpid();
 	plan.max_fd = fd_limit();
-	r = plan_run(&plan, &pid, &pidfd, err, errlen);
+	/* Probes run often (1,000 health checks a second are a real load): a
+	 * forked copy lets supd go on at once instead of sleeping until each
+	 * one has exec'd. A probe that cannot be executed exits 127, which its
+	 * result reports; no error pipe is needed. */
+	plan.report_fd = -1;
+	plan.no_vfork = true;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved_mask);
+	pid = start_child(&plan, &pidfd, &stage);
+	r = pid < 0 ? -errno : 0;
+	pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
 	close(null_fd);
-	if (r < 0)
+	if (pid < 0) {
+		set_error(err, errlen, stage, -r);
 		return r;
+	}
 	if (pidfd >= 0)
 		close(pidfd);
 	*pid_out = pid;
