@@ -656,9 +656,8 @@ probe_json(json_t *o, const struct probe_spec *p, bool health)
 static json_t *
 ready_json(const struct worker_spec *w)
 {
-	static const char *const words[] = {[READY_NONE] = "none",
-					    [READY_NOTIFY] = "notify",
-					    [READY_EXIT] = "exit"};
+	static const char *const words[] = {
+		[READY_NONE] = "none", [READY_NOTIFY] = "notify", [READY_EXIT] = "exit"};
 	json_t *o;
 
 	if (w->ready == READY_NONE || w->ready == READY_NOTIFY || w->ready == READY_EXIT)
