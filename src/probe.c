@@ -430,7 +430,7 @@ on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	(void)usec;
 	if (p->kind == PROBE_NONE)
 		return 0;
-	if (p->kind == PROBE_HEALTH && (*p->owner->core)->shutting_down) {
+	if (p->kind == PROBE_HEALTH && core_shutting_down(*p->owner->core)) {
 		/* the tree is going down: no check would change anything,
 		 * and each would delay the ordered shutdown */
 		probe_stop(p);

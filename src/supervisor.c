@@ -1893,6 +1893,12 @@ core_submit(struct core *core, struct core_request *req, uint64_t now)
 
 /* ---- read-only accessors (supervisor.h) ---- */
 
+bool
+core_shutting_down(const struct core *core)
+{
+	return core->shutting_down;
+}
+
 struct child *
 core_root(const struct core *core)
 {

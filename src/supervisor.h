@@ -226,6 +226,7 @@ void core_submit(struct core *core, struct core_request *req, uint64_t now_ms);
  * frees the node (fx->child_freed); do not keep them across core calls.
  */
 struct child *core_root(const struct core *core);
+bool core_shutting_down(const struct core *core); /* core_shutdown() was called */
 /* The node at path ("/", "/web/db"), NULL when none. */
 struct child *core_find_path(const struct core *core, const char *path);
 /* The running worker with this pid, NULL when none (O(1)). */
