@@ -9,9 +9,11 @@
  * signal names and our own error words; json_escape() still guards every
  * string, so a future field cannot break the framing.
  *
- * The file is opened O_NONBLOCK|O_APPEND and written with one write(2) per
- * line: a line is never torn, and a pipe whose reader stalls costs dropped
- * lines (with a warning), never a blocked supervisor.
+ * The file goes through a writer (writer.c): lines are queued whole and
+ * written without blocking, a file of ours is never left with half a line
+ * (a full disk), it can rotate by size, and a reader that stalls costs
+ * dropped lines (reported by an output_dropped event), never a blocked
+ * supervisor.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,9 +23,12 @@
 
 #include "events.h"
 #include "log.h"
+#include "writer.h"
 
-static int events_fd = -1;
-static bool events_dropping;
+/* Events wait here while the file is not writable. */
+#define EVENTS_BUFFER_BYTES (256 * 1024)
+
+static struct writer *events_out;
 static TAILQ_HEAD(, event_listener) listeners = TAILQ_HEAD_INITIALIZER(listeners);
 
 static const char *
@@ -56,6 +61,8 @@ event_name(enum core_event_type type)
 		return "restart_delayed";
 	case EV_CHILD_UNHEALTHY:
 		return "child_unhealthy";
+	case EV_OUTPUT_DROPPED:
+		return "output_dropped";
 	}
 	return "unknown";
 }
@@ -167,6 +174,11 @@ event_format(const struct core_event *ev, const struct timespec *ts, char *buf, 
 		m = snprintf(buf + n, len - n, ",\"pid\":%d,\"output\":\"%s\"", ev->pid,
 			     json_escape(ev->output ? ev->output : "", text, sizeof(text)));
 		break;
+	case EV_OUTPUT_DROPPED:
+		m = snprintf(buf + n, len - n, ",\"lines\":%llu,\"output\":\"%s\"",
+			     (unsigned long long)ev->lines,
+			     json_escape(ev->output, text, sizeof(text)));
+		break;
 	case EV_SUPERVISOR_STARTED:
 		break;
 	}
@@ -180,24 +192,23 @@ event_format(const struct core_event *ev, const struct timespec *ts, char *buf, 
 }
 
 int
-events_open(const char *path)
+events_open(const char *path, uint64_t max_size, unsigned keep)
 {
-	int fd =
-		open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0644);
+	int r = 0;
+	struct writer *w = writer_open_path(path, max_size, keep, EVENTS_BUFFER_BYTES, &r);
 
-	if (fd < 0)
-		return -errno;
+	if (!w)
+		return r;
 	events_close();
-	events_fd = fd;
+	events_out = w;
 	return 0;
 }
 
 void
 events_close(void)
 {
-	if (events_fd >= 0)
-		close(events_fd);
-	events_fd = -1;
+	writer_free(events_out);
+	events_out = NULL;
 }
 
 void
@@ -271,6 +282,10 @@ log_human(const struct core_event *ev)
 		log_warnx("%s: pid %d failed its health checks, killing it%s%s", ev->path, ev->pid,
 			  ev->output && *ev->output ? ": " : "", ev->output ? ev->output : "");
 		break;
+	case EV_OUTPUT_DROPPED:
+		log_warnx("%s was not writable: %llu lines dropped", ev->output,
+			  (unsigned long long)ev->lines);
+		break;
 	}
 }
 
@@ -289,21 +304,8 @@ events_emit(const struct core_event *ev)
 		log_warnx("event %s on %s too long, dropped", event_name(ev->type), ev->path);
 		return;
 	}
-	if (events_fd >= 0) {
-		ssize_t w = write(events_fd, line, len);
-		if (w == (ssize_t)len) {
-			if (events_dropping)
-				log_warnx("events file writable again");
-			events_dropping = false;
-		} else if (!events_dropping) {
-			/* A full pipe: drop, and say so once per episode. */
-			events_dropping = true;
-			if (w < 0)
-				log_warn("events file: dropping events");
-			else
-				log_warnx("events file: short write, dropping events");
-		}
-	}
+	if (events_out)
+		writer_line(events_out, line, len);
 	/* A listener may remove itself from inside its callback. */
 	for (l = TAILQ_FIRST(&listeners); l; l = next) {
 		next = TAILQ_NEXT(l, link);

@@ -2,13 +2,14 @@
  * events.h - the event stream of SPEC section 5.
  *
  * Every state change of the core becomes one JSON line. The line goes to the
- * --events file (appended, one write per line, never blocking) and to every
+ * --events file (appended whole through a writer that never blocks) and to every
  * registered listener (the control socket's subscribers and monitors).
  */
 #ifndef SUPD_EVENTS_H
 #define SUPD_EVENTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/queue.h>
 #include <time.h>
 
@@ -28,8 +29,9 @@ struct event_listener {
  * wall-clock time ts. Returns the length, or 0 if it did not fit. */
 size_t event_format(const struct core_event *ev, const struct timespec *ts, char *buf, size_t len);
 
-/* Opens (creates, appends to) the events file; -errno on failure. */
-int events_open(const char *path);
+/* Opens (creates, appends to) the events file, rotated past max_size bytes
+ * (0: never) keeping `keep` old files; -errno on failure. */
+int events_open(const char *path, uint64_t max_size, unsigned keep);
 void events_close(void);
 void events_add_listener(struct event_listener *l);
 void events_remove_listener(struct event_listener *l);

@@ -1,10 +1,12 @@
 /*
  * log.c - the human-readable log on stderr.
  *
- * Owns the log level and the program name. Each message is formatted into
- * one buffer and written with a single write(2), so that lines from supd and
- * from its children (which share stderr) never interleave mid-line. A full
- * or broken stderr loses the line rather than blocking or killing PID 1.
+ * Owns the log level, the program name and the stderr writer. Each message
+ * is formatted into one line and handed whole to a writer (writer.c) that
+ * never blocks: a stderr nobody reads (a full pipe, a stalled FIFO, a slow
+ * terminal) queues lines in a bounded buffer and then drops the oldest,
+ * instead of stopping supervision. Whatever is still queued when supd exits
+ * gets a bounded last chance (log_flush_at_exit).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -14,9 +16,33 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "writer.h"
+
+/* supd's lines wait here while stderr is not writable. */
+#define LOG_BUFFER_BYTES (64 * 1024)
+/* What the exit path may spend on a stderr nobody reads. */
+#define LOG_EXIT_DRAIN_MS 500
 
 static const char *log_progname = "supd";
 static enum log_level log_level = LOG_LEVEL_INFO;
+static struct writer *log_out;
+
+static void
+log_flush_at_exit(void)
+{
+	writer_drain_all(LOG_EXIT_DRAIN_MS);
+}
+
+static struct writer *
+log_writer(void)
+{
+	if (!log_out) {
+		log_out = writer_for_fd(STDERR_FILENO, "stderr", LOG_BUFFER_BYTES);
+		if (log_out)
+			atexit(log_flush_at_exit);
+	}
+	return log_out;
+}
 
 void
 log_init(const char *progname, enum log_level level)
@@ -24,6 +50,13 @@ log_init(const char *progname, enum log_level level)
 	if (progname)
 		log_progname = progname;
 	log_level = level;
+	log_writer();
+}
+
+struct writer *
+log_stderr_writer(void)
+{
+	return log_writer();
 }
 
 enum log_level
@@ -67,9 +100,8 @@ log_emit(enum log_level level, int errnum, const char *fmt, va_list ap)
 			n = sizeof(line) - 2;
 	}
 	line[n++] = '\n';
-	/* One write; a failure here has nowhere to be reported. */
-	if (write(STDERR_FILENO, line, n) < 0) {
-	}
+	if (log_writer())
+		writer_line(log_out, line, (size_t)n);
 	errno = saved_errno;
 }
 

@@ -1,5 +1,5 @@
 /*
- * log.h - the human-readable log on stderr.
+ * log.h - the human-readable log on stderr, written without ever blocking.
  *
  * One line per message: "supd: warning: unable to open x: No such file".
  * log_warn() appends strerror(errno); log_warnx() does not. Every function
@@ -17,7 +17,13 @@ enum log_level {
 	LOG_LEVEL_DEBUG,
 };
 
+struct writer;
+
+/* Sets the name and level; creates the stderr writer and registers a
+ * bounded drain of every writer at exit. */
 void log_init(const char *progname, enum log_level level);
+/* The writer of supd's stderr (created on first use). */
+struct writer *log_stderr_writer(void);
 enum log_level log_get_level(void);
 
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

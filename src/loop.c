@@ -49,6 +49,7 @@
 #include "probe.h"
 #include "spawn.h"
 #include "supervisor.h"
+#include "writer.h"
 
 struct loop {
 	sd_event *event;
@@ -573,6 +574,31 @@ open_notify_socket(struct loop *loop)
 	return 0;
 }
 
+/* ---- supd's own output ---- */
+
+static void
+on_output_dropped(struct writer *w, uint64_t lines)
+{
+	struct core_event ev = {
+		.type = EV_OUTPUT_DROPPED, .path = "/", .lines = lines, .output = writer_name(w)};
+
+	events_emit(&ev);
+}
+
+/* From now on, writers that cannot write wait for EPOLLOUT in this loop. */
+static void
+output_attach(struct loop *loop)
+{
+	writer_set_drop_hook(on_output_dropped);
+	writer_attach_all(loop->event);
+}
+
+static void
+output_detach(void)
+{
+	writer_attach_all(NULL);
+}
+
 /* Fault signals are about supd itself and keep their default action;
  * SIGPIPE is ignored (we write to sockets and pipes whose readers vanish);
  * SIGKILL and SIGSTOP cannot be caught. */
@@ -658,6 +684,7 @@ loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 		goto fail;
 	}
 	sd_event_now(loop->event, CLOCK_MONOTONIC, &loop->started_us);
+	output_attach(loop);
 
 	/* As PID 1 every orphan is ours by birthright; otherwise ask for them,
 	 * so that a worker's double-forked daemon is reaped here too. */
@@ -701,7 +728,7 @@ loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 
 	if (opt->events_path || cfg->events_path) {
 		const char *path = opt->events_path ? opt->events_path : cfg->events_path;
-		r = events_open(path);
+		r = events_open(path, 0, 0);
 		if (r < 0) {
 			log_error("cannot open events file %s: %s", path, strerror(-r));
 			goto fail;
@@ -788,6 +815,7 @@ loop_free(struct loop *loop)
 	probes_free(loop->probes);
 	sd_event_source_disable_unref(loop->notify_source);
 	sd_event_source_disable_unref(loop->wake);
+	output_detach();
 	sd_event_unref(loop->event);
 	events_close();
 	free(loop);

@@ -11,6 +11,7 @@
  * exit status of SPEC section 4, mapped here for `--` mode.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,6 +118,24 @@ fail:
 	return NULL;
 }
 
+/* Descriptors 0, 1 and 2 closed at start would be lost for the log and the
+ * workers' stdio, and the next file supd opens would become someone's
+ * stdout: open /dev/null on them first, as init systems do. */
+static void
+open_missing_stdio(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int null = open("/dev/null", O_RDWR | O_NOCTTY);
+		if (null >= 0 && null != fd) {
+			/* A lower descriptor was open after all: keep ours on fd. */
+			dup2(null, fd);
+			close(null);
+		}
+	}
+}
+
 static const char *
 default_config_path(void)
 {
@@ -149,6 +168,7 @@ main(int argc, char **argv)
 	char err[16384]; /* every problem of a config file */
 	int ch, status;
 
+	open_missing_stdio();
 	/* "+": stop at the first non-option, so PROGRAM's own options after
 	 * `--` are never ours. */
 	while ((ch = getopt_long(argc, argv, "+c:s:nvqhV", options, NULL)) != -1) {

@@ -100,6 +100,7 @@ enum core_event_type {
 	EV_SUPD_EXITING,
 	EV_RESTART_DELAYED,
 	EV_CHILD_UNHEALTHY,
+	EV_OUTPUT_DROPPED, /* emitted by the shell's writers, never by the core */
 };
 struct core_event {
 	enum core_event_type type;
@@ -113,7 +114,9 @@ struct core_event {
 	const char *trigger;                /* EV_AUTO_SHUTDOWN */
 	int exit_code;                      /* EV_SUPD_EXITING */
 	uint64_t delay_ms;                  /* EV_RESTART_DELAYED */
-	const char *output;                 /* EV_CHILD_UNHEALTHY: the last check's output */
+	const char *output;                 /* EV_CHILD_UNHEALTHY: the last check's output;
+					     * EV_OUTPUT_DROPPED: "stderr", a file... */
+	uint64_t lines;                     /* EV_OUTPUT_DROPPED */
 };
 
 /* Control requests that go through a supervisor's mailbox. */

@@ -159,6 +159,7 @@ fx_event(void *ctx, const struct core_event *ev)
 		break;
 	case EV_ORPHAN_REAPED:
 	case EV_SUPD_EXITING:
+	case EV_OUTPUT_DROPPED:
 		break;
 	}
 }

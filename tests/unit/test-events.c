@@ -138,7 +138,7 @@ Test(events, emit_writes_the_file_and_calls_listeners)
 	ssize_t n;
 
 	cr_assert(ge(int, fd, 0));
-	cr_assert(eq(int, events_open(path), 0));
+	cr_assert(eq(int, events_open(path, 0, 0), 0));
 	events_add_listener(&a.l);
 	events_add_listener(&b.l);
 	events_emit(&ev);
@@ -165,7 +165,7 @@ Test(events, a_full_pipe_drops_lines_instead_of_blocking)
 
 	cr_assert(eq(int, pipe(p), 0));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[1]);
-	cr_assert(eq(int, events_open(path), 0));
+	cr_assert(eq(int, events_open(path, 0, 0), 0));
 	/* 64 KiB of pipe buffer hold ~800 lines; 5000 must not block. */
 	for (int i = 0; i < 5000; i++)
 		events_emit(&ev);
