@@ -14,6 +14,11 @@
 
 #include "proto.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define HAVE_LSAN 1
+#endif
+
 /* ---- helpers ---- */
 
 static int
@@ -1035,4 +1040,39 @@ Test(socket_path, unprivileged)
 	cr_assert(eq(str, tmp, "/tmp/supd-1000.sock"));
 	cr_assert(eq(int, relative, 0));
 	cr_assert(eq(str, buf, "/tmp/supd-1000.sock"), "a relative XDG_RUNTIME_DIR is ignored");
+}
+
+/* ---- regressions found by fuzz/fuzz-request ---- */
+
+/* A refused child of a static supervisor spec was left out of its parent's
+ * count, so freeing the parent leaked it (issue 9, item 12). The first line
+ * is fuzz/corpus/request/regress-nested-refused-child. */
+Test(regress, refused_nested_child_is_freed)
+{
+	static const char *const specs[] = {
+		"{\"id\":\"s\",\"type\":\"supervisor\",\"children\":[{\"id\":\"a\",\"start\":["
+		"\"a\"]},"
+		"{\"id\":\"b\",\"start\":[]}]}",
+		"{\"id\":\"s\",\"type\":\"supervisor\",\"children\":[{\"id\":\"b\",\"start\":["
+		"\"b\"],"
+		"\"restart\":\"sometimes\"}]}",
+		"{\"id\":\"s\",\"type\":\"supervisor\",\"children\":[{\"id\":\"t\",\"type\":"
+		"\"supervisor\",\"children\":[{\"id\":\"a\",\"start\":[\"a\"]},{\"id\":\"a\","
+		"\"start\":[\"a\"]}]}]}",
+	};
+
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		struct child_spec *spec = (struct child_spec *)1;
+		struct proto_error err = {0};
+		json_t *v = json_loads(specs[i], 0, NULL);
+
+		cr_assert(v != NULL);
+		cr_assert(eq(int, proto_spec_from_json(v, AUTO_SHUTDOWN_NEVER, 4, &spec, &err), -1),
+			  "accepted: %s", specs[i]);
+		cr_assert(spec == NULL);
+		json_decref(v);
+	}
+#ifdef HAVE_LSAN
+	cr_assert(eq(int, __lsan_do_recoverable_leak_check(), 0), "a refused spec leaked");
+#endif
 }
