@@ -12,6 +12,7 @@ SUPD_PACKAGES=(
 	valgrind                           # leak check of the real daemon
 	util-linux procps                  # unshare (PID-1 tests), ps
 	clang-format                       # format check
+	clang libclang-rt-14-dev           # fuzz targets: clang 14 and its libFuzzer + sanitizer runtimes (libclang_rt.fuzzer, not pulled in by clang)
 	python3                            # test-count summary
 )
 
