@@ -34,6 +34,8 @@ START, TERM, T0, ARMED, RELEASE = 1, 2, 3, 4, 5
 MS = 1_000_000
 
 METRICS = ["restart", "spawn", "memory", "idle", "shutdown", "orphans", "control"]
+# Run only when named (`bench/run soak`): they take far longer than the rest.
+EXTRA_METRICS = ["soak"]
 
 
 class Skip(Exception):
@@ -1122,6 +1124,12 @@ def metric_control(bb):
         bb.row("control", "supd", f"{op} p99", p99 / 1e3, "us", note=f"max {mx / 1e3:.0f} us")
 
 
+def metric_soak(bb):
+    """Long churn under client load, RSS and descriptors sampled (bench/soak.py)."""
+    import soak
+    soak.metric_soak(bb, Skip, log)
+
+
 # ------------------------------------------------------------------- report
 
 
@@ -1289,13 +1297,15 @@ def main():
     ap.add_argument("--run-id", default=str(os.getpid()))
     ap.add_argument("--work", default="", help="an empty directory for the run's files")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
-    ap.add_argument("metrics", nargs="*", help=f"any of {' '.join(METRICS)} (default: all)")
+    ap.add_argument("metrics", nargs="*",
+                    help=f"any of {' '.join(METRICS + EXTRA_METRICS)} (default: all but "
+                         f"{' '.join(EXTRA_METRICS)})")
     args = ap.parse_args()
     metrics = args.metrics or METRICS
     for m in metrics:
-        if m not in METRICS:
-            ap.error(f"unknown metric {m!r}; choose from {' '.join(METRICS)}")
-    metrics = [m for m in METRICS if m in metrics]
+        if m not in METRICS + EXTRA_METRICS:
+            ap.error(f"unknown metric {m!r}; choose from {' '.join(METRICS + EXTRA_METRICS)}")
+    metrics = [m for m in METRICS + EXTRA_METRICS if m in metrics]
 
     bb = Bench(args)
     if not bb.in_ns:

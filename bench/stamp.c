@@ -6,10 +6,11 @@
  * replacement itself. It is linked statically to keep exec cheap and equal
  * for every supervisor. Then it holds: it waits for a signal forever and
  * dies of the default action, or, in ignore-term mode, records each SIGTERM
- * it receives and keeps running until SIGKILL. It never forks, never reads
- * its input, and never exits by itself.
+ * it receives and keeps running until SIGKILL; in exit mode it exits with
+ * code 1 right after its record (a worker that crashes at once, for the
+ * soak). It never forks and never reads its input.
  *
- *   stamp [FILE [hold|ignore-term [TAG]]]
+ *   stamp [FILE [hold|ignore-term|exit [TAG]]]
  *
  * $STAMP_FILE and $STAMP_MODE, when set, take the place of FILE and the
  * mode: s6 and runit exec a run file (a symlink to this program) with
@@ -49,7 +50,7 @@ main(int argc, char **argv)
 		tag = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 0;
 	}
 	if (!path) {
-		fputs("usage: stamp FILE [hold|ignore-term [TAG]]\n", stderr);
+		fputs("usage: stamp FILE [hold|ignore-term|exit [TAG]]\n", stderr);
 		return 64;
 	}
 	if (!mode)
@@ -67,6 +68,8 @@ main(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 	} else if (strcmp(mode, "hold") == 0) {
 		close(fd);
+	} else if (strcmp(mode, "exit") == 0) {
+		return 1;
 	} else {
 		fprintf(stderr, "stamp: unknown mode %s\n", mode);
 		return 64;
