@@ -2,7 +2,8 @@
  * fuzz-connection.c - libFuzzer target for a whole control connection.
  *
  * Input: the bytes a client sends on the control socket. The real server
- * (control.c, proto.c, events.c) runs on a real sd-event loop and accepts
+ * (control_server.c, connection.c, ops.c, views.c, proto.c, events.c) runs
+ * on a real sd-event loop and accepts
  * the client on a real Unix socket; behind it runs the real core
  * (supervisor.c) on a fixed tree. Only the world is fake, as in the unit
  * tests: spawning hands out pids, signals kill them (on the next quiet turn),
@@ -16,9 +17,8 @@
  * writes must be a JSON object with "ok" or "event". A tree that does not
  * stop is a finding.
  *
- * The fake loop provides the four functions of loop.h that control.c calls
- * (loop_event, loop_core, loop_now_ms, loop_request_stop); loop.c's own
- * object is then never pulled out of the core library.
+ * The fake world is the control server's host (struct control_host): the
+ * loop, the core, the fake clock and `stop`; loop.c is not used.
  *
  * Workers behave by the words in their argv: "crash" exits with code 1 as
  * soon as it runs, "fail" cannot be spawned (exec:ENOENT), "stubborn"
@@ -43,7 +43,6 @@
 #include "control.h"
 #include "events.h"
 #include "log.h"
-#include "loop.h"
 #include "supervisor.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -107,27 +106,19 @@ struct loop {
 	size_t npending;
 };
 
-sd_event *
-loop_event(struct loop *loop)
+static uint64_t
+host_now_ms(void *ctx)
 {
-	return loop->event;
-}
+	struct loop *loop = ctx;
 
-struct core *
-loop_core(struct loop *loop)
-{
-	return loop->core;
-}
-
-uint64_t
-loop_now_ms(struct loop *loop)
-{
 	return loop->now;
 }
 
-void
-loop_request_stop(struct loop *loop)
+static void
+host_request_stop(void *ctx)
 {
+	struct loop *loop = ctx;
+
 	if (loop->stop_requested)
 		return;
 	loop->stop_requested = true;
@@ -139,8 +130,10 @@ loop_request_stop(struct loop *loop)
 static bool
 argv_has(const struct child *c, const char *word)
 {
-	for (size_t i = 0; i < c->spec->worker.argc; i++)
-		if (strstr(c->spec->worker.argv[i], word))
+	const struct child_spec *spec = node_spec(c);
+
+	for (size_t i = 0; i < spec->worker.argc; i++)
+		if (strstr(spec->worker.argv[i], word))
 			return true;
 	return false;
 }
@@ -156,7 +149,7 @@ pend(struct loop *loop, enum pending_kind kind, pid_t pid, struct exit_status st
 }
 
 static int
-fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
+fx_spawn(void *ctx, struct child *c, pid_t *pid, char *err, size_t errlen)
 {
 	struct loop *loop = ctx;
 
@@ -164,11 +157,11 @@ fx_spawn(void *ctx, struct child *c, char *err, size_t errlen)
 		snprintf(err, errlen, "exec:ENOENT");
 		return -ENOENT;
 	}
-	c->pid = loop->next_pid++;
+	*pid = loop->next_pid++;
 	if (argv_has(c, "crash"))
-		pend(loop, PENDING_EXIT, c->pid, (struct exit_status){false, 1});
-	else if (c->spec->worker.ready == READY_NOTIFY && !argv_has(c, "silent"))
-		pend(loop, PENDING_READY, c->pid, (struct exit_status){0});
+		pend(loop, PENDING_EXIT, *pid, (struct exit_status){false, 1});
+	else if (node_spec(c)->worker.ready == READY_NOTIFY && !argv_has(c, "silent"))
+		pend(loop, PENDING_READY, *pid, (struct exit_status){0});
 	return 0;
 }
 
@@ -176,12 +169,14 @@ static void
 fx_signal(void *ctx, struct child *c, int sig)
 {
 	struct loop *loop = ctx;
+	pid_t pid = node_pid(c);
 
-	if (c->pid <= 0 || sig == 0)
+	if (pid <= 0 || sig == 0)
 		return;
-	if (sig != SIGKILL && argv_has(c, "stubborn") && c->spec->shutdown_ms != SHUTDOWN_INFINITY)
+	if (sig != SIGKILL && argv_has(c, "stubborn") &&
+	    node_spec(c)->shutdown_ms != SHUTDOWN_INFINITY)
 		return;
-	pend(loop, PENDING_EXIT, c->pid, (struct exit_status){true, sig});
+	pend(loop, PENDING_EXIT, pid, (struct exit_status){true, sig});
 }
 
 static void
@@ -278,8 +273,8 @@ world_step(struct loop *loop)
 
 		memmove(loop->pending, loop->pending + 1,
 			--loop->npending * sizeof(loop->pending[0]));
-		c = index_find_pid(&loop->core->index, p.pid);
-		if (!c || c->pid != p.pid)
+		c = core_find_pid(loop->core, p.pid);
+		if (!c || node_pid(c) != p.pid)
 			return true; /* already gone (killed twice) */
 		if (p.kind == PENDING_READY)
 			core_child_ready(loop->core, c, loop->now);
@@ -421,6 +416,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct loop loop = {.now = 1000, .next_pid = FIRST_PID};
 	static struct client cl;
 	struct control *ctl = NULL;
+	struct control_host host;
 	struct sockaddr_un sa = {0};
 	struct child_spec *root = spec_clone(tree->root);
 	socklen_t salen;
@@ -435,7 +431,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!loop.core)
 		abort();
 	lfd = listen_socket(&sa, &salen);
-	if (control_new(&ctl, &loop, &tree->control, NULL, lfd) < 0)
+	host = (struct control_host){.event = loop.event,
+				     .core = loop.core,
+				     .now_ms = host_now_ms,
+				     .request_stop = host_request_stop,
+				     .ctx = &loop};
+	if (control_new(&ctl, &host, &tree->control, NULL, lfd) < 0)
 		abort();
 	core_start(loop.core, loop.now);
 	run(&loop, NULL);
@@ -468,7 +469,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(&loop, NULL);
 
 	/* SIGTERM: the whole tree stops. */
-	loop_request_stop(&loop);
+	host_request_stop(&loop);
 	run(&loop, NULL);
 	if (!loop.stopped) {
 		fprintf(stderr, "the tree did not stop\n");
