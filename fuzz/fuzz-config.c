@@ -6,7 +6,8 @@
  * A config that loads is then pushed through the JSON spec path of the
  * control protocol (proto.c): every top-level child is turned into its JSON
  * form, read back with proto_spec_from_json under the same parent, and the
- * second JSON form must equal the first. The config file and start_child
+ * second JSON form must equal the first. A refused config gives one line
+ * "fuzz.yaml:..." per problem. The config file and start_child
  * share one grammar (SPEC section 3), so a spec that the file accepts and
  * the socket refuses, or that changes on the way, is a bug.
  */
@@ -43,8 +44,8 @@ round_trip(const struct child_spec *root, const struct child_spec *spec)
 
 	if (!first)
 		abort(); /* ENOMEM: libFuzzer's -rss_limit_mb reports that itself */
-	if (proto_spec_from_json(first, root->sup.auto_shutdown, SPEC_MAX_DEPTH - 1, &back, &err) <
-	    0) {
+	if (proto_spec_from_json(first, NULL, root->sup.auto_shutdown, SPEC_MAX_DEPTH - 1, &back,
+				 &err) < 0) {
 		char *text = json_dumps(first, JSON_COMPACT);
 
 		fprintf(stderr, "the config accepted a spec that start_child refuses: %s: %s\n%s\n",
@@ -72,10 +73,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct child_spec *root;
 
 	err[0] = '\0';
-	if (config_load_string((const char *)data, size, "fuzz.yaml", &cfg, err, sizeof(err)) < 0) {
-		if (cfg || !err[0] || strchr(err, '\n')) {
-			fprintf(stderr, "refused without exactly one message line: '%s'\n", err);
+	/* No host checks (users, programs): the same input, the same path. */
+	if (config_load_buffer((const char *)data, size, "fuzz.yaml", NULL, &cfg, err,
+			       sizeof(err)) < 0) {
+		/* Every problem is one line "fuzz.yaml:...: message" (the last
+		 * one may be cut short by the buffer). */
+		if (cfg || strncmp(err, "fuzz.yaml:", 10) != 0) {
+			fprintf(stderr, "refused without a message: '%s'\n", err);
 			abort();
+		}
+		for (const char *nl = strchr(err, '\n'); nl; nl = strchr(nl + 1, '\n')) {
+			if (strlen(nl + 1) >= 10 && strncmp(nl + 1, "fuzz.yaml:", 10) != 0) {
+				fprintf(stderr, "a message line without its file name: '%s'\n",
+					err);
+				abort();
+			}
 		}
 		return 0;
 	}

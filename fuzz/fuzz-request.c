@@ -64,7 +64,7 @@ start_child_spec(const struct proto_request *req, enum auto_shutdown parent, uns
 	struct proto_error err = {0};
 	json_t *again;
 
-	if (proto_spec_from_json(req->spec, parent, levels, &spec, &err) < 0) {
+	if (proto_spec_from_json(req->spec, NULL, parent, levels, &spec, &err) < 0) {
 		if (spec) {
 			fprintf(stderr, "refused spec left behind\n");
 			abort();

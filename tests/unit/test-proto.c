@@ -1067,7 +1067,9 @@ Test(regress, refused_nested_child_is_freed)
 		json_t *v = json_loads(specs[i], 0, NULL);
 
 		cr_assert(v != NULL);
-		cr_assert(eq(int, proto_spec_from_json(v, AUTO_SHUTDOWN_NEVER, 4, &spec, &err), -1),
+		cr_assert(eq(int,
+			     proto_spec_from_json(v, NULL, AUTO_SHUTDOWN_NEVER, 4, &spec, &err),
+			     -1),
 			  "accepted: %s", specs[i]);
 		cr_assert(spec == NULL);
 		json_decref(v);
