@@ -20,7 +20,12 @@
  *     socket with SO_PASSCRED, so the sender's pid is the kernel's word);
  *   - readiness probes and health checks, through probe.c (whose probe
  *     processes the reaper hands over);
- *   - sd_notify towards systemd, and the control socket's lifetime.
+ *   - sd_notify towards systemd, and the control socket's lifetime;
+ *   - `supd -- PROGRAM` as tini does it: SIGTERM/SIGINT become PROGRAM's
+ *     stop signal, PROGRAM's status becomes supd's, and PROGRAM gets the
+ *     terminal;
+ *   - as PID 1, the end of the namespace: what is left after the tree gets
+ *     SIGTERM, 2 s, then SIGKILL (SPEC 7.7).
  *
  * Nothing here polls: without events, deadlines or clients, supd sleeps in
  * epoll_wait until the next one.
@@ -72,7 +77,19 @@ struct loop {
 	bool exec_failure_status;
 	char first_start_error[48]; /* the first start failure before the tree started */
 	uint64_t core_now_ms;       /* the `now` last given to the core */
+
+	/* `supd -- PROGRAM` (SPEC section 4): a drop-in for tini. */
+	bool dashdash;
+	bool program_exited;
+	struct exit_status program_status; /* PROGRAM's last exit */
+	bool hand_terminal; /* stdin is our controlling terminal and we are its foreground */
 };
+
+/* The one child of `supd -- PROGRAM`. */
+#define DASHDASH_PATH "/main"
+
+/* As PID 1, how long processes left in the namespace get after SIGTERM. */
+#define PID1_TEARDOWN_GRACE_MS 2000
 
 static uint64_t
 clock_ms_rounded_up(void)
@@ -108,8 +125,10 @@ static int
 fx_spawn(void *ctx, struct child *c, pid_t *pid, char *err, size_t errlen)
 {
 	struct loop *loop = ctx;
-	struct spawn_options opt = {.notify_socket =
-					    loop->notify_path[0] ? loop->notify_path : NULL};
+	struct spawn_options opt = {
+		.notify_socket = loop->notify_path[0] ? loop->notify_path : NULL,
+		.take_terminal = loop->hand_terminal && strcmp(node_path(c), DASHDASH_PATH) == 0,
+	};
 	struct spawn_result res;
 	int r = spawn_worker(node_spec(c), &opt, &res, err, errlen);
 
@@ -234,6 +253,10 @@ fx_event(void *ctx, const struct core_event *ev)
 
 	if (ev->type == EV_CHILD_START_FAILED && !loop->tree_started && !loop->first_start_error[0])
 		snprintf(loop->first_start_error, sizeof(loop->first_start_error), "%s", ev->error);
+	if (loop->dashdash && ev->type == EV_CHILD_EXITED && strcmp(ev->path, DASHDASH_PATH) == 0) {
+		loop->program_exited = true;
+		loop->program_status = ev->status;
+	}
 	events_emit(ev);
 	switch (ev->type) {
 	case EV_CHILD_STARTED:
@@ -388,10 +411,34 @@ on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata
 	return 0;
 }
 
-/* Orderly shutdown of the tree (SIGTERM, or the control op `stop`). */
+/* `--` mode: the stop signal is the one supd received, forwarded as itself
+ * (SIGINT stays SIGINT), and later ones go straight to PROGRAM's group, as
+ * tini forwards every signal; --shutdown (the spec's shutdown time) still
+ * ends in SIGKILL. */
 static void
-loop_request_stop(struct loop *loop)
+dashdash_stop(struct loop *loop, int sig)
 {
+	struct child *c = core_find_path(loop->core, DASHDASH_PATH);
+
+	if (loop->stopping) {
+		if (c && !node_is_supervisor(c) && node_pid(c) > 0)
+			fx_signal(loop, c, sig);
+		return;
+	}
+	if (c && !node_is_supervisor(c))
+		node_spec(c)->worker.stop_signal = sig;
+	loop->stopping = true;
+	log_info("%s: stopping %s", signal_name(sig), DASHDASH_PATH);
+	core_shutdown(loop->core, mono_ms(loop));
+}
+
+static void
+request_stop(struct loop *loop, int sig)
+{
+	if (loop->dashdash) {
+		dashdash_stop(loop, sig);
+		return;
+	}
 	if (loop->stopping) {
 		log_info("already shutting down");
 		return;
@@ -402,6 +449,13 @@ loop_request_stop(struct loop *loop)
 	core_shutdown(loop->core, mono_ms(loop));
 }
 
+/* Orderly shutdown of the tree (SIGTERM, or the control op `stop`). */
+static void
+loop_request_stop(struct loop *loop)
+{
+	request_stop(loop, SIGTERM);
+}
+
 static void
 forward_signal(struct loop *loop, struct child *c, int sig)
 {
@@ -410,8 +464,12 @@ forward_signal(struct loop *loop, struct child *c, int sig)
 	if (!node_is_supervisor(c)) {
 		const struct worker_spec *w = &node_spec(c)->worker;
 		uint64_t list = w->has_forward_signals ? w->forward_signals : loop->forward_signals;
+		enum child_state state = node_state(c);
+
+		/* In `--` mode PROGRAM gets every signal, also while stopping. */
 		if (node_pid(c) > 0 &&
-		    (node_state(c) == CHILD_RUNNING || node_state(c) == CHILD_STARTING) &&
+		    (state == CHILD_RUNNING || state == CHILD_STARTING ||
+		     (loop->dashdash && state == CHILD_STOPPING)) &&
 		    (list & (UINT64_C(1) << (sig - 1))))
 			fx_signal(loop, c, sig);
 		return;
@@ -439,7 +497,7 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
-		loop_request_stop(loop);
+		request_stop(loop, sig);
 		break;
 	case SIGHUP:
 		log_info("SIGHUP: configuration reload is not supported yet; ignored");
@@ -677,6 +735,13 @@ loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 		return -ENOMEM;
 	loop->forward_signals = cfg->forward_signals;
 	loop->exec_failure_status = opt->exec_failure_status;
+	loop->dashdash = opt->dashdash;
+	/* Like tini: PROGRAM becomes the foreground process group of the
+	 * terminal, so that an interactive program has job control. Only when
+	 * supd itself was in the foreground: a background supd must not steal
+	 * the terminal from the shell that started it. */
+	loop->hand_terminal =
+		opt->dashdash && isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
 
 	r = sd_event_default(&loop->event);
 	if (r < 0) {
@@ -773,6 +838,60 @@ fail:
 	return r < 0 ? r : -EINVAL;
 }
 
+/* Reaps whatever has exited, orphans as events; true when no process but
+ * supd is left in its PID namespace. Only for PID 1, after the tree. */
+static bool
+namespace_empty(struct loop *loop)
+{
+	reap_all(loop);
+	/* As PID 1, kill(-1) reaches every other process of the namespace. */
+	return kill(-1, 0) < 0 && errno == ESRCH;
+}
+
+/* Waits until the namespace is empty or deadline_ms (monotonic) passes,
+ * reaping as processes go. SIGCHLD is blocked (the loop read it through a
+ * signalfd), so it can be waited for here without a handler. */
+static bool
+namespace_wait_empty(struct loop *loop, uint64_t deadline_ms)
+{
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	while (!namespace_empty(loop)) {
+		uint64_t now = clock_ms_rounded_up();
+		struct timespec wait;
+
+		if (now >= deadline_ms)
+			return false;
+		/* Also wakes up regularly: a process whose parent is still
+		 * alive ends without a SIGCHLD for us. */
+		wait.tv_sec = 0;
+		wait.tv_nsec = (long)((deadline_ms - now < 50 ? deadline_ms - now : 50) * 1000000);
+		sigtimedwait(&chld, NULL, &wait);
+	}
+	return true;
+}
+
+/* SPEC 7.7: as PID 1, once the tree is down, what is left in the
+ * namespace (daemons that left their worker's process group, their
+ * children) is asked to stop, then killed, before the kernel would kill it
+ * without warning when PID 1 exits. */
+static void
+pid1_teardown(struct loop *loop)
+{
+	if (getpid() != 1 || namespace_empty(loop))
+		return;
+	log_info("stopping the processes left in the namespace");
+	kill(-1, SIGTERM);
+	kill(-1, SIGCONT); /* a stopped process could not act on SIGTERM */
+	if (namespace_wait_empty(loop, clock_ms_rounded_up() + PID1_TEARDOWN_GRACE_MS))
+		return;
+	log_warnx("processes left after %d ms: sending SIGKILL", PID1_TEARDOWN_GRACE_MS);
+	kill(-1, SIGKILL);
+	namespace_wait_empty(loop, clock_ms_rounded_up() + PID1_TEARDOWN_GRACE_MS);
+}
+
 int
 loop_run(struct loop *loop)
 {
@@ -793,13 +912,23 @@ loop_run(struct loop *loop)
 	}
 	/* Orphans that exited in the last moments are reaped too. */
 	reap_all(loop);
+	pid1_teardown(loop);
 	if (loop->exec_failure_status && r == 1 && !loop->tree_started &&
 	    strncmp(loop->first_start_error, "exec:", 5) == 0) {
 		/* `supd -- PROGRAM`: a program that could not be executed at
 		 * all is reported like a shell does (127 not found, 126 found
 		 * but not runnable). */
 		r = strcmp(loop->first_start_error, "exec:ENOENT") == 0 ? 127 : 126;
+		log_error("cannot execute the program: %s", loop->first_start_error);
 	}
+	/* `--` mode: stopped on request, supd still exits with PROGRAM's
+	 * status (143 after the forwarded SIGTERM), as tini does. */
+	if (loop->dashdash && loop->stopping && r == 0 && loop->program_exited)
+		r = exit_status_code(loop->program_status);
+	/* The terminal goes back to supd's process group, which had it: the
+	 * shell (or script) that started supd reads from it next. */
+	if (loop->hand_terminal && tcgetpgrp(STDIN_FILENO) != getpgrp())
+		tcsetpgrp(STDIN_FILENO, getpgrp());
 	ev.exit_code = r;
 	events_emit(&ev);
 	return r;

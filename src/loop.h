@@ -22,6 +22,7 @@ struct loop_options {
 	const char *events_path;  /* --events, overrides the config */
 	bool no_control;          /* do not open a control socket */
 	bool exec_failure_status; /* `--` mode: exit 126/127 when PROGRAM cannot be executed */
+	bool dashdash;            /* `--` mode: signals, terminal and exit status as tini */
 };
 
 /* Builds the loop and the runtime tree for cfg (whose root the core takes).

@@ -33,8 +33,8 @@ usage(FILE *out)
 {
 	fprintf(out,
 		"usage: supd [-c FILE] [-s PATH] [--events FILE] [-n] [-v|-q]\n"
-		"       supd [-s PATH] [--events FILE] [--restart permanent|transient] [-v|-q]"
-		" -- PROGRAM [ARGS...]\n"
+		"       supd [-s PATH] [--events FILE] [--restart permanent|transient]\n"
+		"            [--shutdown MS|infinity] [-v|-q] -- PROGRAM [ARGS...]\n"
 		"\n"
 		"  -c, --config FILE    the supervision tree (default ./supd.yaml if present,\n"
 		"                       else /etc/supd.yaml)\n"
@@ -42,16 +42,21 @@ usage(FILE *out)
 		"      --events FILE    append events as JSON lines to FILE\n"
 		"  -n, --check          check the config file and exit\n"
 		"      --restart TYPE   with --: restart PROGRAM (permanent or transient)\n"
+		"      --shutdown MS    with --: SIGKILL PROGRAM this long after a forwarded\n"
+		"                       SIGTERM or SIGINT (default 5000; infinity: never)\n"
 		"      --no-control     do not open a control socket\n"
 		"  -v, --verbose        more log output;  -q, --quiet: errors only\n"
+		"                       (with --, errors only unless -v)\n"
 		"  -h, --help           this text;  -V, --version: the version\n"
 		"\n"
 		"See supd(8) and supd.yaml(5).\n");
 }
 
-/* In `--` mode every catchable signal except the ones supd acts on goes to
- * the program, as tini does; synchronous fault signals are never forwarded
- * (they are about supd itself). */
+/* In `--` mode every catchable signal goes to the program, as tini does:
+ * SIGTERM and SIGINT too, but as the stop signal of an orderly stop (see
+ * loop.c), so they are not in this set. Synchronous fault signals are never
+ * forwarded (they are about supd itself), nor SIGPIPE (supd ignores it: its
+ * own writes to a vanished reader raise it) or SIGCHLD (supd's reaper). */
 static uint64_t
 dashdash_forward_set(void)
 {
@@ -72,7 +77,7 @@ dashdash_forward_set(void)
 /* The tree of `supd -- PROGRAM ARGS`: a root with auto_shutdown
  * any_significant and one child `main`. */
 static struct config *
-dashdash_config(char **argv, int argc, enum restart_type restart)
+dashdash_config(char **argv, int argc, enum restart_type restart, int64_t shutdown_ms)
 {
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	struct child_spec *root = spec_new(NODE_SUPERVISOR);
@@ -95,6 +100,7 @@ dashdash_config(char **argv, int argc, enum restart_type restart)
 
 	main_spec->id = strdup("main");
 	main_spec->restart = restart;
+	main_spec->shutdown_ms = shutdown_ms;
 	/* A permanent program is not significant: supd then runs until it is
 	 * told to stop or the restart limit is reached. */
 	main_spec->significant = restart != RESTART_PERMANENT;
@@ -136,6 +142,28 @@ open_missing_stdio(void)
 	}
 }
 
+/* --shutdown: milliseconds (the range of the config's shutdown key) or
+ * infinity. Returns false when the text is neither. */
+static bool
+parse_shutdown(const char *text, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (strcmp(text, "infinity") == 0) {
+		*out = SHUTDOWN_INFINITY;
+		return true;
+	}
+	if (text[0] < '0' || text[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno || *end || v > SPEC_MAX_MS_LIMIT)
+		return false;
+	*out = v;
+	return true;
+}
+
 static const char *
 default_config_path(void)
 {
@@ -151,6 +179,7 @@ main(int argc, char **argv)
 		{"events", required_argument, NULL, 'E'},
 		{"check", no_argument, NULL, 'n'},
 		{"restart", required_argument, NULL, 'R'},
+		{"shutdown", required_argument, NULL, 'S'},
 		{"no-control", no_argument, NULL, 'N'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -161,7 +190,9 @@ main(int argc, char **argv)
 	struct loop_options opt = {0};
 	const char *config_path = NULL;
 	const char *restart_arg = NULL;
+	const char *shutdown_arg = NULL;
 	enum log_level level = LOG_LEVEL_INFO;
+	bool level_given = false;
 	bool check = false, dashdash = false;
 	struct config *cfg = NULL;
 	struct loop *loop = NULL;
@@ -188,14 +219,19 @@ main(int argc, char **argv)
 		case 'R':
 			restart_arg = optarg;
 			break;
+		case 'S':
+			shutdown_arg = optarg;
+			break;
 		case 'N':
 			opt.no_control = true;
 			break;
 		case 'v':
 			level = LOG_LEVEL_DEBUG;
+			level_given = true;
 			break;
 		case 'q':
 			level = LOG_LEVEL_ERROR;
+			level_given = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -208,8 +244,12 @@ main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	log_init("supd", level);
 	dashdash = optind > 0 && optind <= argc && strcmp(argv[optind - 1], "--") == 0;
+	/* `--` mode is silent like tini: only what went wrong with supd itself
+	 * (PROGRAM's own exit, whatever its status, is a normal run). */
+	if (dashdash && !level_given)
+		level = LOG_LEVEL_ERROR;
+	log_init("supd", level);
 	if (dashdash && optind == argc) {
 		fprintf(stderr, "supd: -- needs a PROGRAM\n");
 		return EXIT_USAGE;
@@ -223,13 +263,22 @@ main(int argc, char **argv)
 		fprintf(stderr, "supd: -c and -n do not go with -- PROGRAM\n");
 		return EXIT_USAGE;
 	}
-	if (restart_arg && !dashdash) {
-		fprintf(stderr, "supd: --restart goes with -- PROGRAM\n");
+	if ((restart_arg || shutdown_arg) && !dashdash) {
+		fprintf(stderr, "supd: --%s goes with -- PROGRAM\n",
+			restart_arg ? "restart" : "shutdown");
 		return EXIT_USAGE;
 	}
 
 	if (dashdash) {
 		enum restart_type restart = RESTART_TEMPORARY;
+		int64_t shutdown_ms = SPEC_DEFAULT_SHUTDOWN_MS;
+
+		if (shutdown_arg && !parse_shutdown(shutdown_arg, &shutdown_ms)) {
+			fprintf(stderr,
+				"supd: --shutdown takes milliseconds (0 to %d) or infinity\n",
+				SPEC_MAX_MS_LIMIT);
+			return EXIT_USAGE;
+		}
 		if (restart_arg && strcmp(restart_arg, "permanent") == 0)
 			restart = RESTART_PERMANENT;
 		else if (restart_arg && strcmp(restart_arg, "transient") == 0)
@@ -238,7 +287,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "supd: --restart takes permanent or transient\n");
 			return EXIT_USAGE;
 		}
-		cfg = dashdash_config(argv + optind, argc - optind, restart);
+		cfg = dashdash_config(argv + optind, argc - optind, restart, shutdown_ms);
 		if (!cfg) {
 			log_error("out of memory");
 			return EXIT_INTERNAL;
@@ -247,6 +296,7 @@ main(int argc, char **argv)
 		if (!opt.socket_path)
 			opt.no_control = true;
 		opt.exec_failure_status = true;
+		opt.dashdash = true;
 	} else {
 		if (!config_path)
 			config_path = default_config_path();

@@ -47,6 +47,8 @@
 enum spawn_stage {
 	STAGE_SIGNALS,
 	STAGE_SETSID,
+	STAGE_SETPGID,
+	STAGE_TCSETPGRP,
 	STAGE_CLOSE_FDS,
 	STAGE_READY_FD,
 	STAGE_RLIMIT,
@@ -63,6 +65,7 @@ enum spawn_stage {
 
 static const char *const stage_names[STAGE_COUNT] = {
 	[STAGE_SIGNALS] = "signals",     [STAGE_SETSID] = "setsid",
+	[STAGE_SETPGID] = "setpgid",     [STAGE_TCSETPGRP] = "tcsetpgrp",
 	[STAGE_CLOSE_FDS] = "close_fds", [STAGE_READY_FD] = "ready_fd",
 	[STAGE_RLIMIT] = "rlimit",       [STAGE_NICE] = "nice",
 	[STAGE_UMASK] = "umask",         [STAGE_SETGROUPS] = "setgroups",
@@ -87,6 +90,7 @@ struct spawn_plan {
 	int report_fd;
 	unsigned int max_fd; /* for closing by hand on kernels without close_range */
 	bool set_groups, set_gid, set_uid;
+	bool take_terminal;
 	const gid_t *groups;
 	size_t ngroups;
 	gid_t gid;
@@ -383,12 +387,20 @@ child_run(const struct spawn_plan *plan)
 		    errno != EINVAL)
 			child_fail(plan, STAGE_SIGNALS, errno);
 	}
+	/* Before the mask is emptied: a background process group that takes
+	 * the terminal would otherwise get SIGTTOU. */
+	if (plan->take_terminal) {
+		if (setpgid(0, 0) < 0)
+			child_fail(plan, STAGE_SETPGID, errno);
+		if (tcsetpgrp(STDIN_FILENO, getpid()) < 0)
+			child_fail(plan, STAGE_TCSETPGRP, errno);
+	} else if (setsid() < 0) {
+		child_fail(plan, STAGE_SETSID, errno);
+	}
+
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		child_fail(plan, STAGE_SIGNALS, errno);
-
-	if (setsid() < 0)
-		child_fail(plan, STAGE_SETSID, errno);
 
 	if ((plan->stdin_fd >= 0 && dup2(plan->stdin_fd, 0) < 0) ||
 	    (plan->output_fd >= 0 &&
@@ -695,6 +707,7 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 	plan.umask = w->umask;
 	plan.ready_fd_source = -1;
 	plan.ready_fd_target = -1;
+	plan.take_terminal = opt && opt->take_terminal;
 	plan.parent = getpid();
 	plan.max_fd = fd_limit();
 	r = creds_prepare(w, &plan, &one_group);

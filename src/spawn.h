@@ -21,6 +21,11 @@ struct spawn_options {
 	/* $NOTIFY_SOCKET for ready: notify workers (NULL: none). supd's own
 	 * NOTIFY_SOCKET, LISTEN_* and WATCHDOG_* are never passed on. */
 	const char *notify_socket;
+	/* `supd -- PROGRAM` on a terminal: instead of a session of its own,
+	 * the worker gets a process group of its own in supd's session and
+	 * becomes the foreground process group of the terminal on stdin (the
+	 * controlling terminal), so that job control works, as under tini. */
+	bool take_terminal;
 };
 
 struct spawn_result {
@@ -43,9 +48,10 @@ struct spawn_result {
  * fork), "pidfd" (pidfd_open after fork), "report" (unreadable error pipe).
  * The ids and groups come resolved in the spec: nothing here reads the user
  * or group database.
- * Stages in the child, in order: "signals", "setsid", "close_fds",
- * "ready_fd", "rlimit", "nice", "umask", "setgroups", "setgid", "setuid",
- * "chdir", "pdeathsig", "exec".
+ * Stages in the child, in order: "signals", "setsid" (or "setpgid" and
+ * "tcsetpgrp" with take_terminal), "close_fds", "ready_fd", "rlimit",
+ * "nice", "umask", "setgroups", "setgid", "setuid", "chdir", "pdeathsig",
+ * "exec".
  *
  * argv[0] without a '/' is searched in the PATH of the worker's own
  * environment (supd's PATH unless the spec's env sets one; if neither has

@@ -500,17 +500,64 @@ Test(supd, dashdash_not_found)
 		"no child_start_failed with error exec:ENOENT");
 }
 
+/* SIGTERM to supd reaches PROGRAM as itself; supd exits with PROGRAM's
+ * status (143), as tini does. */
 BOTH_MODES(dashdash_sigterm)
 {
 	static const char *const argv[] = {"@TESTCHILD@", "sleep", NULL};
 	struct harness *h = dashdash(argv, pid1);
+	json_t *stopping;
 	int status;
 
 	h_wait_event(h, "child_started", "/main", T);
 	h_signal(h, SIGTERM);
+	stopping = h_wait_event(h, "child_stopping", "/main", T);
+	H_CHECK(h, strcmp(ev_str(stopping, "signal"), "SIGTERM") == 0, "stopped with %s",
+		ev_str(stopping, "signal"));
 	status = h_wait_exit(h, T);
-	H_CHECK(h, status == 0, "supd exited %d after SIGTERM, expected 0", status);
+	H_CHECK(h, status == 128 + SIGTERM, "supd exited %d after SIGTERM, expected 143", status);
 	H_ASSERT_ORDER(h, "child_stopping /main", "child_exited /main shutdown", "supd_exiting /");
+}
+
+/* SIGINT is forwarded as SIGINT, not turned into SIGTERM. */
+BOTH_MODES(dashdash_sigint)
+{
+	static const char *const argv[] = {"@TESTCHILD@", "sleep", NULL};
+	struct harness *h = dashdash(argv, pid1);
+	json_t *stopping, *exited;
+	int status;
+
+	h_wait_event(h, "child_started", "/main", T);
+	h_signal(h, SIGINT);
+	stopping = h_wait_event(h, "child_stopping", "/main", T);
+	H_CHECK(h, strcmp(ev_str(stopping, "signal"), "SIGINT") == 0, "stopped with %s",
+		ev_str(stopping, "signal"));
+	exited = h_wait_event(h, "child_exited", "/main", T);
+	H_CHECK(h, ev_status_signal(exited, "SIGINT"), "the program did not die of SIGINT");
+	status = h_wait_exit(h, T);
+	H_CHECK(h, status == 128 + SIGINT, "supd exited %d after SIGINT, expected 130", status);
+}
+
+/* --shutdown: a PROGRAM that ignores the forwarded SIGTERM is SIGKILLed
+ * after that time, and supd exits 137. */
+BOTH_MODES(dashdash_shutdown_kill)
+{
+	static const char *const argv[] = {
+		"/bin/sh", "-c", "trap '' TERM; : > @DIR@/ready; exec @TESTCHILD@ ignore-term",
+		NULL};
+	static const char *const args[] = {"--shutdown", "300", NULL};
+	struct harness *h = h_start(&(struct h_opts){.argv = argv, .pid1 = pid1, .args = args});
+	int status;
+
+	h_wait_event(h, "child_started", "/main", T);
+	/* SIGTERM is ignored from here on (the shell set it before exec). */
+	h_wait_file(h, "ready", T);
+	h_signal(h, SIGTERM);
+	h_wait_event(h, "shutdown_timeout", "/main", T);
+	status = h_wait_exit(h, T);
+	H_CHECK(h, status == 128 + SIGKILL, "supd exited %d, expected 137", status);
+	H_ASSERT_ORDER(h, "child_stopping /main", "shutdown_timeout /main",
+		       "child_exited /main killed", "supd_exiting /");
 }
 
 BOTH_MODES(dashdash_forward)
