@@ -685,18 +685,49 @@ out:
 	return status;
 }
 
-static int
-cmd_child_call(struct client *cl, const char *op, char **argv)
+/* A command that names a child takes PATH ("/web/db") or SUP ID ("/web"
+ * "db"). Fills sup and id (id points into buf or argv). Returns false, with
+ * a usage message printed, when the arguments are neither. */
+static bool
+child_args(const char *cmd, int argc, char **argv, char *buf, size_t len, const char **sup,
+	   const char **id)
 {
-	json_t *reply;
-	int status = simple_call(cl, request_sup(op, argv[0], argv[1]), &reply);
+	const char *slash;
 
+	if (argc == 2) {
+		*sup = argv[0];
+		*id = argv[1];
+		return true;
+	}
+	slash = strrchr(argv[0], '/');
+	if (argv[0][0] != '/' || !slash[1] || strlen(argv[0]) >= len) {
+		usage_error("%s: '%s' is not the PATH of a child (or give SUP ID)", cmd, argv[0]);
+		return false;
+	}
+	/* "/db" is the child db of "/"; "/web/db" the child db of "/web". */
+	snprintf(buf, len, "%.*s", slash == argv[0] ? 1 : (int)(slash - argv[0]), argv[0]);
+	*sup = buf;
+	*id = slash + 1;
+	return true;
+}
+
+static int
+cmd_child_call(struct client *cl, const char *op, const char *name, int argc, char **argv)
+{
+	char buf[4096];
+	const char *sup, *id;
+	json_t *reply;
+	int status;
+
+	if (!child_args(name, argc, argv, buf, sizeof(buf), &sup, &id))
+		return EXIT_FAILURE_TO_REACH;
+	status = simple_call(cl, request_sup(op, sup, id), &reply);
 	if (status == EXIT_OK && !cl->json && strcmp(op, SUPD_OP_RESTART_CHILD) == 0) {
 		if (json_is_integer(json_object_get(reply, "pid")))
-			printf("restarted %s (pid %lld)\n", argv[1],
+			printf("restarted %s (pid %lld)\n", id,
 			       (long long)json_integer_value(json_object_get(reply, "pid")));
 		else
-			printf("restarted %s\n", argv[1]);
+			printf("restarted %s\n", id);
 	}
 	json_decref(reply);
 	return status;
@@ -705,22 +736,19 @@ cmd_child_call(struct client *cl, const char *op, char **argv)
 static int
 cmd_terminate_child(struct client *cl, int argc, char **argv)
 {
-	(void)argc;
-	return cmd_child_call(cl, SUPD_OP_TERMINATE_CHILD, argv);
+	return cmd_child_call(cl, SUPD_OP_TERMINATE_CHILD, "terminate-child", argc, argv);
 }
 
 static int
 cmd_restart_child(struct client *cl, int argc, char **argv)
 {
-	(void)argc;
-	return cmd_child_call(cl, SUPD_OP_RESTART_CHILD, argv);
+	return cmd_child_call(cl, SUPD_OP_RESTART_CHILD, "restart-child", argc, argv);
 }
 
 static int
 cmd_delete_child(struct client *cl, int argc, char **argv)
 {
-	(void)argc;
-	return cmd_child_call(cl, SUPD_OP_DELETE_CHILD, argv);
+	return cmd_child_call(cl, SUPD_OP_DELETE_CHILD, "delete-child", argc, argv);
 }
 
 static void
@@ -749,7 +777,12 @@ cmd_which_children(struct client *cl, int argc, char **argv)
 		json_decref(reply);
 		return status;
 	}
-	children = json_object_get(reply, "children");
+	/* The protocol lists newest first, as OTP's which_children does; people
+	 * read start order, as in `tree`. */
+	children = json_array();
+	for (i = json_array_size(json_object_get(reply, "children")); i > 0; i--)
+		json_array_append(children,
+				  json_array_get(json_object_get(reply, "children"), i - 1));
 	for (int k = 0; k < 5; k++)
 		width[k] = (int)strlen(heads[k]);
 	json_array_foreach(children, i, c)
@@ -766,6 +799,7 @@ cmd_which_children(struct client *cl, int argc, char **argv)
 		printf("%-*s  %-*s  %-*s  %-*s  %s\n", width[0], str(c, "id"), width[1],
 		       str(c, "type"), width[2], str(c, "restart"), width[3], str(c, "state"), pid);
 	}
+	json_decref(children);
 	json_decref(reply);
 	return EXIT_OK;
 }
@@ -794,8 +828,12 @@ cmd_get_childspec(struct client *cl, int argc, char **argv)
 	char *text;
 	int status;
 
-	(void)argc;
-	status = simple_call(cl, request_sup(SUPD_OP_GET_CHILDSPEC, argv[0], argv[1]), &reply);
+	char buf[4096];
+	const char *sup, *id;
+
+	if (!child_args("get-childspec", argc, argv, buf, sizeof(buf), &sup, &id))
+		return EXIT_FAILURE_TO_REACH;
+	status = simple_call(cl, request_sup(SUPD_OP_GET_CHILDSPEC, sup, id), &reply);
 	if (status == EXIT_OK && !cl->json) {
 		text = json_dumps(json_object_get(reply, "spec"), JSON_INDENT(2));
 		if (text)
@@ -812,53 +850,167 @@ struct branches {
 	const char *tee, *last, *pipe, *blank;
 };
 
+/* Every branch piece is 4 columns wide, whatever its bytes. */
+#define BRANCH_COLUMNS 4
+
 static const struct branches utf8_branches = {"├── ", "└── ", "│   ", "    "};
 static const struct branches ascii_branches = {"|-- ", "`-- ", "|   ", "    "};
 
+enum tree_column {
+	COL_NAME,
+	COL_TYPE,
+	COL_STATE,
+	COL_PID,
+	COL_UPTIME,
+	COL_RESTARTS,
+	COL_LAST_EXIT,
+	COL_INFO, /* last, not padded */
+	COL_COUNT,
+};
+
+static const char *const tree_heads[COL_COUNT] = {
+	"NAME", "TYPE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", "",
+};
+
+struct tree_row {
+	char cell[COL_COUNT][160];
+	int name_columns; /* display width of the NAME cell (branches are multibyte) */
+};
+
+struct tree_rows {
+	struct tree_row *row;
+	size_t n, cap;
+};
+
+/* "5s", "3m07s", "2h05m", "4d03h": two units at most, as uptime(1) does. */
 static void
-draw_node(json_t *node, const struct branches *br, char *prefix, size_t prefix_len,
-	  size_t prefix_cap, bool root, bool last)
+duration_text(long long ms, char *buf, size_t len)
+{
+	long long s = ms / 1000;
+
+	if (s < 60)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+	else
+		snprintf(buf, len, "%lldd%02lldh", s / 86400, (s % 86400) / 3600);
+}
+
+/* {"code":N} or {"signal":"SIGKILL"}, as in events; "-" for none. */
+static void
+status_text(json_t *st, char *buf, size_t len)
+{
+	json_t *code = json_object_get(st, "code"), *sig = json_object_get(st, "signal");
+
+	if (json_is_integer(code))
+		snprintf(buf, len, "code %lld", (long long)json_integer_value(code));
+	else if (json_is_string(sig))
+		snprintf(buf, len, "%s", json_string_value(sig));
+	else
+		snprintf(buf, len, "-");
+}
+
+static void
+tree_row_fill(struct tree_row *r, json_t *node)
 {
 	const char *type = str(node, "type");
-	json_t *children = json_object_get(node, "children"), *k;
-	size_t i, n = json_array_size(children), add;
+	bool sup = strcmp(type, "supervisor") == 0 || strcmp(type, "dynamic") == 0;
+	json_t *v;
+	size_t n = 0;
 
-	if (root)
-		printf("%s", str(node, "path"));
+	snprintf(r->cell[COL_TYPE], sizeof(r->cell[0]), "%s", type);
+	snprintf(r->cell[COL_STATE], sizeof(r->cell[0]), "%s", str(node, "state"));
+	v = json_object_get(node, "next_start_in_ms");
+	if (json_is_integer(v)) {
+		char d[32];
+
+		duration_text(json_integer_value(v) + 999, d, sizeof(d));
+		snprintf(r->cell[COL_STATE], sizeof(r->cell[0]), "%s (in %s)", str(node, "state"),
+			 d);
+	}
+	pid_text(json_object_get(node, "pid"), r->cell[COL_PID], sizeof(r->cell[0]));
+	v = json_object_get(node, "uptime_ms");
+	if (json_is_integer(v))
+		duration_text(json_integer_value(v), r->cell[COL_UPTIME], sizeof(r->cell[0]));
 	else
-		printf("%.*s%s%s", (int)prefix_len, prefix, last ? br->last : br->tee,
-		       str(node, "id"));
-	printf("  %s", type);
-	if (strcmp(type, "supervisor") == 0 || strcmp(type, "dynamic") == 0)
-		printf(" %s", str(node, "strategy"));
-	if (json_is_integer(json_object_get(node, "pid")))
-		printf("  pid %lld", (long long)json_integer_value(json_object_get(node, "pid")));
-	printf("  %s", str(node, "state"));
-	printf("  restarts %lld", (long long)json_integer_value(json_object_get(node, "restarts")));
-	if (json_object_get(node, "max_restarts"))
-		printf("  (max %lld in %llds)",
-		       (long long)json_integer_value(json_object_get(node, "max_restarts")),
-		       (long long)json_integer_value(json_object_get(node, "max_seconds")));
-	if (strcmp(type, "dynamic") == 0) {
+		snprintf(r->cell[COL_UPTIME], sizeof(r->cell[0]), "-");
+	snprintf(r->cell[COL_RESTARTS], sizeof(r->cell[0]), "%lld",
+		 (long long)json_integer_value(json_object_get(node, "restarts")));
+	status_text(json_object_get(node, "last_exit"), r->cell[COL_LAST_EXIT], sizeof(r->cell[0]));
+
+	/* What is not a column: the restart type when not the default, a
+	 * supervisor's strategy and intensity, a dynamic one's fill. */
+	if (json_object_get(node, "restart") && strcmp(str(node, "restart"), "permanent") != 0)
+		n += (size_t)snprintf(r->cell[COL_INFO] + n, sizeof(r->cell[0]) - n, "%s  ",
+				      str(node, "restart"));
+	if (sup && n < sizeof(r->cell[0]))
+		n += (size_t)snprintf(
+			r->cell[COL_INFO] + n, sizeof(r->cell[0]) - n, "%s, max %lld in %llds  ",
+			str(node, "strategy"),
+			(long long)json_integer_value(json_object_get(node, "max_restarts")),
+			(long long)json_integer_value(json_object_get(node, "max_seconds")));
+	if (strcmp(type, "dynamic") == 0 && n < sizeof(r->cell[0])) {
 		json_t *max = json_object_get(node, "max_children");
+		size_t kids = json_array_size(json_object_get(node, "children"));
 
 		if (json_is_integer(max))
-			printf("  children %zu/%lld", n, (long long)json_integer_value(max));
+			n += (size_t)snprintf(r->cell[COL_INFO] + n, sizeof(r->cell[0]) - n,
+					      "children %zu/%lld  ", kids,
+					      (long long)json_integer_value(max));
 		else
-			printf("  children %zu", n);
+			n += (size_t)snprintf(r->cell[COL_INFO] + n, sizeof(r->cell[0]) - n,
+					      "children %zu  ", kids);
 	}
-	if (json_object_get(node, "restart") && strcmp(str(node, "restart"), "permanent") != 0)
-		printf("  %s", str(node, "restart"));
-	printf("\n");
+	if (n >= sizeof(r->cell[0]))
+		n = sizeof(r->cell[0]) - 1;
+	while (n > 0 && r->cell[COL_INFO][n - 1] == ' ')
+		r->cell[COL_INFO][--n] = '\0';
+}
+
+static bool
+tree_collect(struct tree_rows *rows, json_t *node, const struct branches *br, char *prefix,
+	     size_t prefix_len, int prefix_columns, bool root, bool last)
+{
+	json_t *children = json_object_get(node, "children"), *k;
+	size_t i, n = json_array_size(children), add;
+	struct tree_row *r;
+
+	if (rows->n == rows->cap) {
+		size_t cap = rows->cap ? rows->cap * 2 : 64;
+		struct tree_row *grown = realloc(rows->row, cap * sizeof(*grown));
+
+		if (!grown)
+			return false;
+		rows->row = grown;
+		rows->cap = cap;
+	}
+	r = &rows->row[rows->n++];
+	memset(r, 0, sizeof(*r));
+	if (root) {
+		snprintf(r->cell[COL_NAME], sizeof(r->cell[0]), "%s", str(node, "path"));
+		r->name_columns = (int)strlen(r->cell[COL_NAME]);
+	} else {
+		snprintf(r->cell[COL_NAME], sizeof(r->cell[0]), "%.*s%s%s", (int)prefix_len, prefix,
+			 last ? br->last : br->tee, str(node, "id"));
+		r->name_columns = prefix_columns + BRANCH_COLUMNS + (int)strlen(str(node, "id"));
+	}
+	tree_row_fill(r, node);
 
 	/* The root's children hang under it with no indentation of their own. */
 	add = root ? 0 : strlen(last ? br->blank : br->pipe);
-	if (prefix_len + add >= prefix_cap)
+	if (prefix_len + add >= 66 * 8)
 		add = 0;
-	if (!root)
+	if (add)
 		memcpy(prefix + prefix_len, last ? br->blank : br->pipe, add);
 	json_array_foreach(children, i, k)
-		draw_node(k, br, prefix, prefix_len + add, prefix_cap, false, i + 1 == n);
+	{
+		if (!tree_collect(rows, k, br, prefix, prefix_len + add,
+				  prefix_columns + (add ? BRANCH_COLUMNS : 0), false, i + 1 == n))
+			return false;
+	}
+	return true;
 }
 
 static const struct branches *
@@ -869,13 +1021,54 @@ pick_branches(void)
 	return codeset && strcmp(codeset, "UTF-8") == 0 ? &utf8_branches : &ascii_branches;
 }
 
+/* One line per node, columns aligned over the whole tree. */
 static void
 draw_tree(json_t *tree)
 {
 	/* 64 levels of at most strlen("│   ") bytes each */
 	char prefix[66 * 8];
+	struct tree_rows rows = {0};
+	int width[COL_COUNT];
 
-	draw_node(tree, pick_branches(), prefix, 0, sizeof(prefix), true, true);
+	if (!tree_collect(&rows, tree, pick_branches(), prefix, 0, 0, true, true)) {
+		warnx_("out of memory");
+		free(rows.row);
+		return;
+	}
+	for (int k = 0; k < COL_COUNT; k++)
+		width[k] = (int)strlen(tree_heads[k]);
+	for (size_t i = 0; i < rows.n; i++) {
+		if (rows.row[i].name_columns > width[COL_NAME])
+			width[COL_NAME] = rows.row[i].name_columns;
+		for (int k = COL_TYPE; k < COL_INFO; k++)
+			if ((int)strlen(rows.row[i].cell[k]) > width[k])
+				width[k] = (int)strlen(rows.row[i].cell[k]);
+	}
+	for (size_t i = 0; i <= rows.n; i++) {
+		const struct tree_row *r = i ? &rows.row[i - 1] : NULL;
+		int name_columns = r ? r->name_columns : (int)strlen(tree_heads[COL_NAME]);
+		const char *info = r ? r->cell[COL_INFO] : tree_heads[COL_INFO];
+
+		/* %-*s counts bytes: pad the name by its display width. */
+		printf("%s%*s", r ? r->cell[COL_NAME] : tree_heads[COL_NAME],
+		       width[COL_NAME] - name_columns, "");
+		for (int k = COL_TYPE; k < COL_INFO; k++)
+			printf("  %-*s", k + 1 < COL_INFO || info[0] ? width[k] : 0,
+			       r ? r->cell[k] : tree_heads[k]);
+		printf("%s%s\n", info[0] ? "  " : "", info);
+	}
+	free(rows.row);
+}
+
+/* Every path of the tree, one per line (for scripts and completion). */
+static void
+print_paths(json_t *node)
+{
+	json_t *k;
+	size_t i;
+
+	printf("%s\n", str(node, "path"));
+	json_array_foreach(json_object_get(node, "children"), i, k) print_paths(k);
 }
 
 static int
@@ -934,12 +1127,14 @@ static int
 cmd_tree(struct client *cl, int argc, char **argv)
 {
 	json_t *req = request(SUPD_OP_TREE), *reply;
-	bool watch = false;
+	bool watch = false, paths = false;
 	int status;
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--watch") == 0 || strcmp(argv[i], "-w") == 0)
 			watch = true;
+		else if (strcmp(argv[i], "--paths") == 0)
+			paths = true;
 		else if (argv[i][0] == '/')
 			json_object_set_new(req, "path", json_string(argv[i]));
 		else {
@@ -947,11 +1142,63 @@ cmd_tree(struct client *cl, int argc, char **argv)
 			return usage_error("tree: unexpected argument '%s'", argv[i]);
 		}
 	}
+	if (watch && paths) {
+		json_decref(req);
+		return usage_error("tree: --watch and --paths do not go together");
+	}
 	if (watch)
 		return tree_watch(cl, req);
 	status = simple_call(cl, req, &reply);
-	if (status == EXIT_OK && !cl->json)
+	if (status == EXIT_OK && !cl->json && paths)
+		print_paths(json_object_get(reply, "tree"));
+	else if (status == EXIT_OK && !cl->json)
 		draw_tree(json_object_get(reply, "tree"));
+	json_decref(reply);
+	return status;
+}
+
+/* A liveness or readiness probe: 0 when PATH is running and ready (a
+ * worker past its readiness, a started supervisor), 3 otherwise (starting,
+ * stopping, restarting, down, or no such child), as `service status` and
+ * LSB scripts use 3 for "not running". */
+#define EXIT_NOT_RUNNING 3
+
+static int
+cmd_status(struct client *cl, int argc, char **argv)
+{
+	json_t *req = json_pack("{s:s, s:s}", "op", SUPD_OP_TREE, "path", argv[0]), *reply;
+	const char *error, *state;
+	int status;
+
+	(void)argc;
+	if (argv[0][0] != '/') {
+		json_decref(req);
+		return usage_error("status: '%s' is not a PATH", argv[0]);
+	}
+	switch (client_call(cl, req, &reply)) {
+	case 0:
+		break;
+	case -2:
+		return 128 + got_signal;
+	default:
+		return EXIT_FAILURE_TO_REACH;
+	}
+	error = json_string_value(json_object_get(reply, "error"));
+	if (error && strcmp(error, SUPD_E_NOT_FOUND) == 0) {
+		if (!cl->json)
+			printf("%s: not found\n", argv[0]);
+		json_decref(reply);
+		return EXIT_NOT_RUNNING;
+	}
+	status = reply_status(reply);
+	if (status != EXIT_OK) {
+		json_decref(reply);
+		return status;
+	}
+	state = str(json_object_get(reply, "tree"), "state");
+	if (!cl->json)
+		printf("%s: %s\n", argv[0], state);
+	status = strcmp(state, "running") == 0 ? EXIT_OK : EXIT_NOT_RUNNING;
 	json_decref(reply);
 	return status;
 }
@@ -1081,13 +1328,14 @@ static const struct command commands[] = {
 	{"start-child", 1, -1, cmd_start_child,
 	 "start-child SUP [--id ID] [--env NAME=VALUE]... [--link] [--] [ARGS...]\n"
 	 "  start-child SUP --spec JSON"},
-	{"terminate-child", 2, 2, cmd_terminate_child, "terminate-child SUP ID"},
-	{"restart-child", 2, 2, cmd_restart_child, "restart-child SUP ID"},
-	{"delete-child", 2, 2, cmd_delete_child, "delete-child SUP ID"},
+	{"terminate-child", 1, 2, cmd_terminate_child, "terminate-child PATH | SUP ID"},
+	{"restart-child", 1, 2, cmd_restart_child, "restart-child PATH | SUP ID"},
+	{"delete-child", 1, 2, cmd_delete_child, "delete-child PATH | SUP ID"},
 	{"which-children", 1, 1, cmd_which_children, "which-children SUP"},
 	{"count-children", 1, 1, cmd_count_children, "count-children SUP"},
-	{"get-childspec", 2, 2, cmd_get_childspec, "get-childspec SUP ID"},
-	{"tree", 0, 2, cmd_tree, "tree [--watch] [PATH]"},
+	{"get-childspec", 1, 2, cmd_get_childspec, "get-childspec PATH | SUP ID"},
+	{"tree", 0, 2, cmd_tree, "tree [--watch | --paths] [PATH]"},
+	{"status", 1, 1, cmd_status, "status PATH"},
 	{"monitor", 1, 1, cmd_monitor, "monitor PATH|PID"},
 	{"events", 0, 0, cmd_events, "events"},
 	{"stop", 0, 0, cmd_stop, "stop"},
