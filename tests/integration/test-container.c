@@ -118,8 +118,8 @@ Test(container, tree_leftovers_stopped)
 	int status;
 
 	h_wait_event(h, "child_started", "/spawner", T);
-	h_wait_file(h, "polite-up", T);
-	h_wait_file(h, "deaf-up", T);
+	h_wait_file(h, "polite-up", 2 * T);
+	h_wait_file(h, "deaf-up", 2 * T);
 	status = runtime_stop(h);
 	H_CHECK(h, status == 0, "supd exited %d after SIGTERM, expected 0", status);
 	H_ASSERT_ORDER(h, "child_exited /spawner shutdown", "child_exited /web shutdown",
@@ -138,7 +138,7 @@ Test(container, dashdash_leftovers_stopped)
 	struct harness *h = h_start(&(struct h_opts){.pid1 = true, .argv = argv});
 	int status;
 
-	h_wait_file(h, "polite-up", T);
+	h_wait_file(h, "polite-up", 2 * T);
 	status = h_wait_exit(h, RUNTIME_GRACE);
 	H_CHECK(h, status == 3, "supd exited %d, expected PROGRAM's 3", status);
 	check_teardown(h);
@@ -151,9 +151,70 @@ Test(container, dashdash_runtime_stop)
 	struct harness *h = h_start(&(struct h_opts){.pid1 = true, .argv = argv});
 	int status;
 
-	h_wait_file(h, "polite-up", T);
-	h_wait_file(h, "deaf-up", T);
+	h_wait_file(h, "polite-up", 2 * T);
+	h_wait_file(h, "deaf-up", 2 * T);
 	status = runtime_stop(h);
 	H_CHECK(h, status == 128 + SIGTERM, "supd exited %d, expected 143", status);
 	check_teardown(h);
+}
+
+/* Replaces every occurrence of from in s (malloc'd result). */
+static char *
+replace_all(const char *s, const char *from, const char *to)
+{
+	size_t n = 0, lf = strlen(from), lt = strlen(to);
+	const char *p;
+	char *out, *o;
+
+	for (p = strstr(s, from); p; p = strstr(p + lf, from))
+		n++;
+	out = malloc(strlen(s) + n * lt + 1);
+	cr_assert(out, "out of memory");
+	for (o = out; (p = strstr(s, from)); s = p + lf) {
+		memcpy(o, s, (size_t)(p - s));
+		o += p - s;
+		memcpy(o, to, lt);
+		o += lt;
+	}
+	strcpy(o, s);
+	return out;
+}
+
+/* examples/container as its Dockerfile runs it: the app is ready only
+ * after READY=1 and the worker starts after it; `supctl status` answers the
+ * probes of kubernetes.yaml; the runtime's SIGTERM stops the tree in
+ * reverse order and supd exits 0 within the grace period. */
+Test(container, example_tree)
+{
+	const char *dir = getenv("EXAMPLES_DIR");
+	char path[512], app[512], *yaml, *text;
+	char *status_app[] = {(char *)getenv("SUPCTL_BIN"), "-s", NULL, "status", "/app", NULL};
+	char *status_none[] = {(char *)getenv("SUPCTL_BIN"), "-s", NULL, "status", "/nope", NULL};
+	struct harness *h;
+	int status;
+
+	cr_assert(dir && *dir && status_app[0], "EXAMPLES_DIR or SUPCTL_BIN is not set");
+	snprintf(path, sizeof(path), "%s/container/supd.yaml", dir);
+	snprintf(app, sizeof(app), "%s/container/app.py", dir);
+	text = h_read_file(path);
+	cr_assert(text, "cannot read %s", path);
+	/* The image's paths, here: the app from the source tree, a free port. */
+	yaml = replace_all(text, "/app/app.py", app);
+	free(text);
+	text = replace_all(yaml, "PORT=8080", "PORT=0");
+	free(yaml);
+	h = h_start(&(struct h_opts){.pid1 = true, .control = true, .yaml = text});
+	free(text);
+	status_app[2] = status_none[2] = (char *)h_path(h, "supd.sock");
+
+	h_wait_event(h, "child_started", "/worker", 3 * T);
+	H_ASSERT_ORDER(h, "child_started /app", "child_started /worker");
+	status = h_run(status_app, NULL, NULL, T);
+	H_CHECK(h, status == 0, "supctl status /app exited %d, expected 0", status);
+	status = h_run(status_none, NULL, NULL, T);
+	H_CHECK(h, status == 3, "supctl status /nope exited %d, expected 3", status);
+	status = runtime_stop(h);
+	H_CHECK(h, status == 0, "supd exited %d after SIGTERM, expected 0", status);
+	H_ASSERT_ORDER(h, "child_exited /worker shutdown", "child_exited /app", "supd_exiting /");
+	H_CHECK(h, count_processes_of(h->dir) == 0, "processes of the test are left");
 }
