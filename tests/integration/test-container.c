@@ -182,7 +182,7 @@ replace_all(const char *s, const char *from, const char *to)
 
 /* examples/container as its Dockerfile runs it: the app is ready only
  * after READY=1 and the worker starts after it; `supctl status` answers the
- * probes of kubernetes.yaml; the runtime's SIGTERM stops the tree in
+ * probes of kubernetes.yml; the runtime's SIGTERM stops the tree in
  * reverse order and supd exits 0 within the grace period. */
 Test(container, example_tree)
 {
