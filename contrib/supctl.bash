@@ -23,7 +23,7 @@ _supctl()
 
 	local commands="start-child terminate-child restart-child delete-child
 		which-children count-children get-childspec tree status restart signal
-		reload metrics monitor events stop ping"
+		metrics monitor events stop ping"
 	local sock=() cmd="" cmd_at=0 i
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
@@ -70,10 +70,6 @@ _supctl()
 			COMPREPLY=($(compgen -W "--watch --paths" -- "$cur"))
 			return
 		fi
-		;;
-	reload)
-		COMPREPLY=($(compgen -f -- "$cur"))
-		return
 		;;
 	start-child)
 		if [[ $cur == -* ]]; then

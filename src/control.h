@@ -17,6 +17,7 @@
 
 struct control;
 struct control_config;
+struct child;
 struct core;
 
 struct control_host {
@@ -25,6 +26,9 @@ struct control_host {
 	uint64_t (*now_ms)(void *ctx);
 	/* Orderly shutdown of the tree (the op `stop`). */
 	void (*request_stop)(void *ctx);
+	/* Sends sig to the running worker c as a stop signal would go (its
+	 * process group, unless kill_group: false). The op `signal`. */
+	void (*signal)(void *ctx, struct child *c, int sig);
 	void *ctx;
 };
 

@@ -175,6 +175,14 @@ host_request_stop(void *userdata)
 	ctl->host.request_stop(ctl->host.ctx);
 }
 
+static void
+host_signal(void *userdata, struct child *c, int sig)
+{
+	struct control *ctl = userdata;
+
+	ctl->host.signal(ctl->host.ctx, c, sig);
+}
+
 /* ---- accepting ---- */
 
 static bool
@@ -552,6 +560,7 @@ control_new(struct control **out, const struct control_host *host, const struct 
 	struct ops_host ops_host = {.core = host->core,
 				    .now_ms = host_now_ms,
 				    .request_stop = host_request_stop,
+				    .signal = host_signal,
 				    .wake = control_wake};
 	int r;
 

@@ -80,3 +80,16 @@ intensity_add(struct intensity *in, uint64_t now_s)
 	in->total++;
 	return in->total > in->max_restarts;
 }
+
+uint32_t
+intensity_count(const struct intensity *in, uint64_t now_s)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < in->used; i++) {
+		const struct intensity_slot *slot = &in->ring[(in->head + i) % in->capacity];
+		if (now_s - slot->second <= in->max_seconds)
+			n += slot->count;
+	}
+	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}

@@ -28,5 +28,8 @@ void intensity_reset(struct intensity *in);
 void intensity_fini(struct intensity *in);
 /* Records a restart at now_s; returns true when the limit is exceeded. */
 bool intensity_add(struct intensity *in, uint64_t now_s);
+/* The restarts recorded within the window that ends at now_s (what the next
+ * intensity_add() would count, before its own). Changes nothing. */
+uint32_t intensity_count(const struct intensity *in, uint64_t now_s);
 
 #endif

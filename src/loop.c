@@ -724,6 +724,13 @@ host_request_stop(void *ctx)
 	loop_request_stop(ctx);
 }
 
+static void
+host_signal(void *ctx, struct child *c, int sig)
+{
+	log_info("%s: sending %s (control request)", node_path(c), signal_name(sig));
+	fx_signal(ctx, c, sig);
+}
+
 int
 loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 {
@@ -826,6 +833,7 @@ loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 					    .core = loop->core,
 					    .now_ms = host_now_ms,
 					    .request_stop = host_request_stop,
+					    .signal = host_signal,
 					    .ctx = loop};
 		r = control_new(&loop->control, &host, &cfg->control, path, listen_fd);
 		if (r < 0)

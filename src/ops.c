@@ -21,11 +21,13 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/queue.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "connection.h"
 #include "grammar.h"
 #include "log.h"
+#include "metrics.h"
 #include "ops.h"
 #include "proto.h"
 #include "supervisor.h"
@@ -841,6 +843,72 @@ op_ping(struct session *s, struct ctl_request *r)
 	return false;
 }
 
+/* Every running worker at or below c; returns how many got sig. */
+static unsigned
+signal_subtree(struct ops *ops, struct child *c, int sig)
+{
+	unsigned n = 0;
+
+	if (!node_is_supervisor(c)) {
+		enum child_state st = node_state(c);
+
+		if (node_pid(c) > 0 && (st == CHILD_RUNNING || st == CHILD_STARTING)) {
+			ops->host.signal(ops->host.ctx, c, sig);
+			n++;
+		}
+		return n;
+	}
+	for (struct child *k = node_first_child(c); k; k = node_next_sibling(k))
+		n += signal_subtree(ops, k, sig);
+	return n;
+}
+
+/* signal: an operator's signal (SIGHUP to reload nginx) to one worker, or
+ * to every running worker of a subtree, as forward_signals would send it.
+ * A worker being stopped is left to its shutdown. */
+static bool
+op_signal(struct session *s, struct ctl_request *r)
+{
+	struct child *c = core_find_path(s->ops->host.core, r->req.path);
+	unsigned n;
+	json_t *msg;
+
+	if (!c) {
+		reply(s, r, proto_error(SUPD_E_NOT_FOUND, "no node at %s", r->req.path));
+		return false;
+	}
+	n = signal_subtree(s->ops, c, r->req.signal);
+	if (n == 0) {
+		reply(s, r,
+		      proto_error(SUPD_E_NOT_RUNNING, "no running worker at or below %s",
+				  r->req.path));
+		return false;
+	}
+	msg = proto_ok();
+	if (msg && json_object_set_new(msg, "signaled", json_integer(n)) < 0) {
+		json_decref(msg);
+		msg = NULL;
+	}
+	reply(s, r, msg);
+	return false;
+}
+
+/* metrics: the whole tree as Prometheus text, in the reply's "metrics". */
+static bool
+op_metrics(struct session *s, struct ctl_request *r)
+{
+	struct timespec wall;
+	size_t len;
+	char *text;
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	text = metrics_render(core_root(s->ops->host.core), now_ms(s->ops),
+			      (double)wall.tv_sec + (double)wall.tv_nsec / 1e9, &len);
+	reply_with(s, r, "metrics", text ? json_stringn(text, len) : NULL);
+	free(text);
+	return false;
+}
+
 /* Every op, and whether members of control.group may use it at all (SPEC
  * 7.9; start_child checks the rest itself). */
 static const struct {
@@ -860,6 +928,8 @@ static const struct {
 	[PROTO_OP_SUBSCRIBE] = {op_subscribe, false},
 	[PROTO_OP_STOP] = {op_stop, true},
 	[PROTO_OP_PING] = {op_ping, false},
+	[PROTO_OP_SIGNAL] = {op_signal, false},
+	[PROTO_OP_METRICS] = {op_metrics, false},
 };
 
 void

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct child;
 struct conn;
 struct core;
 struct core_event;
@@ -34,6 +35,8 @@ struct ops_host {
 	uint64_t (*now_ms)(void *ctx);
 	/* Orderly shutdown of the tree (the op `stop`). */
 	void (*request_stop)(void *ctx);
+	/* Sends sig to the running worker c (the op `signal`). */
+	void (*signal)(void *ctx, struct child *c, int sig);
 	/* Deferred work is pending: call ops_run_deferred() from the loop. */
 	void (*wake)(void *ctx);
 	void *ctx;

@@ -92,6 +92,8 @@ static const char *const op_names[] = {
 	[PROTO_OP_SUBSCRIBE] = SUPD_OP_SUBSCRIBE,
 	[PROTO_OP_STOP] = SUPD_OP_STOP,
 	[PROTO_OP_PING] = SUPD_OP_PING,
+	[PROTO_OP_SIGNAL] = SUPD_OP_SIGNAL,
+	[PROTO_OP_METRICS] = SUPD_OP_METRICS,
 };
 
 /* The members each operation takes besides "op" and "tag". */
@@ -109,6 +111,8 @@ static const char *const op_keys[][7] = {
 	[PROTO_OP_SUBSCRIBE] = {NULL},
 	[PROTO_OP_STOP] = {NULL},
 	[PROTO_OP_PING] = {NULL},
+	[PROTO_OP_SIGNAL] = {"path", "signal", NULL},
+	[PROTO_OP_METRICS] = {NULL},
 };
 
 const char *
@@ -233,6 +237,31 @@ arg_path(json_t *obj, const char *key, bool required, const char **out, struct p
 	if (*out && !proto_path_valid(*out)) {
 		fail(err, SUPD_E_BAD_REQUEST, "invalid %s path '%.*s'", key,
 		     (int)utf8_clip_len(*out, QUOTE_MAX), *out);
+		return -1;
+	}
+	return 0;
+}
+
+/* A signal to send: its name ("SIGHUP" or "HUP") or its number. Signals
+ * that supd could not sensibly pass on are refused: 0 (a probe, not a
+ * signal) and numbers beyond the real-time range. */
+static int
+arg_signal(json_t *obj, const char *key, int *out, struct proto_error *err)
+{
+	json_t *v;
+	int r;
+
+	*out = 0;
+	if ((r = arg_lookup(obj, key, true, &v, err)) <= 0)
+		return r;
+	if (json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) <= 64)
+		*out = (int)json_integer_value(v);
+	else if (json_is_string(v))
+		*out = signal_from_name(json_string_value(v));
+	else if (!json_is_integer(v))
+		return wrong_type(err, "", key, "a signal name or number", v);
+	if (*out <= 0) {
+		fail(err, SUPD_E_BAD_REQUEST, "%s is not a signal supd knows", key);
 		return -1;
 	}
 	return 0;
@@ -419,9 +448,14 @@ parse_args(struct proto_request *req, struct proto_error *err)
 			return -1;
 		req->ref = (uint64_t)num;
 		return 0;
+	case PROTO_OP_SIGNAL:
+		if (arg_path(obj, "path", true, &req->path, err) < 0)
+			return -1;
+		return arg_signal(obj, "signal", &req->signal, err);
 	case PROTO_OP_SUBSCRIBE:
 	case PROTO_OP_STOP:
 	case PROTO_OP_PING:
+	case PROTO_OP_METRICS:
 		return 0;
 	}
 	return 0;

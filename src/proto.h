@@ -36,6 +36,8 @@ enum proto_op {
 	PROTO_OP_SUBSCRIBE,
 	PROTO_OP_STOP,
 	PROTO_OP_PING,
+	PROTO_OP_SIGNAL,
+	PROTO_OP_METRICS,
 };
 
 /* Why a request (or a spec) was refused: `error` is one of the SUPD_E_*
@@ -57,7 +59,8 @@ struct proto_request {
 
 	const char *sup;   /* supervisor path: the child ops */
 	const char *id;    /* child id: terminate/restart/delete/get_childspec, dynamic start */
-	const char *path;  /* monitor (NULL when by pid); tree (NULL: the root) */
+	const char *path;  /* monitor (NULL when by pid); tree (NULL: the root); signal */
+	int signal;        /* signal: a signal number (given by name or number) */
 	pid_t pid;         /* monitor by pid, 0 when by path */
 	uint64_t ref;      /* demonitor */
 	bool link;         /* start_child */

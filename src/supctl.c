@@ -1203,6 +1203,80 @@ cmd_status(struct client *cl, int argc, char **argv)
 	return status;
 }
 
+/* restart: terminate the child (whatever its state) and start it again, as
+ * two requests of the static supervisor API: terminate_child, whose reply
+ * comes once the child is gone, then restart_child. */
+static int
+cmd_restart(struct client *cl, int argc, char **argv)
+{
+	char buf[4096];
+	const char *sup, *id;
+	json_t *reply;
+	int status;
+
+	if (!child_args("restart", argc, argv, buf, sizeof(buf), &sup, &id))
+		return EXIT_FAILURE_TO_REACH;
+	/* A dynamic supervisor forgets a terminated child: refuse before
+	 * anything is stopped. */
+	status = simple_call(cl, json_pack("{s:s, s:s}", "op", SUPD_OP_TREE, "path", sup), &reply);
+	if (status != EXIT_OK)
+		return status;
+	if (strcmp(str(json_object_get(reply, "tree"), "type"), "dynamic") == 0) {
+		json_decref(reply);
+		warnx_("%s: %s is a dynamic supervisor, whose children cannot be restarted "
+		       "(terminate-child, then start-child)",
+		       SUPD_E_NOT_SUPPORTED, sup);
+		return EXIT_ERROR;
+	}
+	json_decref(reply);
+	status = simple_call(cl, request_sup(SUPD_OP_TERMINATE_CHILD, sup, id), &reply);
+	json_decref(reply);
+	if (status != EXIT_OK)
+		return status;
+	return cmd_child_call(cl, SUPD_OP_RESTART_CHILD, "restart", argc, argv);
+}
+
+/* signal PATH SIGNAL: the name (HUP, SIGHUP) or number goes as it is; supd
+ * checks it. */
+static int
+cmd_signal(struct client *cl, int argc, char **argv)
+{
+	json_t *req, *reply, *sig;
+	char *end;
+	long num;
+	int status;
+
+	(void)argc;
+	if (argv[0][0] != '/')
+		return usage_error("signal: '%s' is not a PATH", argv[0]);
+	errno = 0;
+	num = strtol(argv[1], &end, 10);
+	sig = !errno && *end == '\0' && end != argv[1] ? json_integer(num) : json_string(argv[1]);
+	req = json_pack("{s:s, s:s, s:o}", "op", SUPD_OP_SIGNAL, "path", argv[0], "signal", sig);
+	status = simple_call(cl, req, &reply);
+	if (status == EXIT_OK && !cl->json)
+		printf("sent %s to %lld worker%s\n", argv[1],
+		       (long long)json_integer_value(json_object_get(reply, "signaled")),
+		       json_integer_value(json_object_get(reply, "signaled")) == 1 ? "" : "s");
+	json_decref(reply);
+	return status;
+}
+
+/* metrics: the Prometheus text exposition, as supd wrote it. */
+static int
+cmd_metrics(struct client *cl, int argc, char **argv)
+{
+	json_t *reply;
+	int status = simple_call(cl, request(SUPD_OP_METRICS), &reply);
+
+	(void)argc;
+	(void)argv;
+	if (status == EXIT_OK && !cl->json)
+		fputs(str(reply, "metrics"), stdout);
+	json_decref(reply);
+	return status;
+}
+
 /* ---- monitor, events, stop, ping ---- */
 
 static int
@@ -1336,6 +1410,9 @@ static const struct command commands[] = {
 	{"get-childspec", 1, 2, cmd_get_childspec, "get-childspec PATH | SUP ID"},
 	{"tree", 0, 2, cmd_tree, "tree [--watch | --paths] [PATH]"},
 	{"status", 1, 1, cmd_status, "status PATH"},
+	{"restart", 1, 2, cmd_restart, "restart PATH | SUP ID"},
+	{"signal", 2, 2, cmd_signal, "signal PATH SIGNAL"},
+	{"metrics", 0, 0, cmd_metrics, "metrics"},
 	{"monitor", 1, 1, cmd_monitor, "monitor PATH|PID"},
 	{"events", 0, 0, cmd_events, "events"},
 	{"stop", 0, 0, cmd_stop, "stop"},

@@ -377,6 +377,7 @@ worker_start(struct core *core, struct child *c, uint64_t now)
 	}
 	index_add_pid(&core->index, c);
 	c->start_seq = ++core->start_seq;
+	c->started_ms = now;
 	c->unhealthy = false;
 	if (c->spec->worker.ready != READY_NONE) {
 		/* notify, fd, exec, tcp: the shell calls core_child_ready();
@@ -404,6 +405,7 @@ sup_start(struct core *core, struct child *c, uint64_t now)
 	s->waiting = false;
 	s->failed = NULL;
 	c->start_seq = ++core->start_seq;
+	c->started_ms = now;
 	c->state = CHILD_STARTING;
 	emit_simple(core, EV_SUPERVISOR_STARTED, c, 0);
 	if (s->children_stale && sup_build_children(core, s) < 0) {
@@ -1615,6 +1617,7 @@ on_child_exited(struct core *core, struct child *c, struct exit_status st, uint6
 	index_remove_pid(&core->index, c);
 	timer_disarm(core, &c->timer);
 	c->last_status = st;
+	c->has_exited = true;
 	c->last_reason = core_exit_reason(c, st);
 	ev.reason = c->last_reason;
 	c->pid = 0;
@@ -1945,6 +1948,29 @@ unsigned
 node_restarts(const struct child *c)
 {
 	return c->restarts;
+}
+
+uint64_t
+node_started_ms(const struct child *c)
+{
+	if (c->sup)
+		return c->state == CHILD_DOWN ? 0 : c->started_ms;
+	return c->pid > 0 ? c->started_ms : 0;
+}
+
+bool
+node_last_exit(const struct child *c, struct exit_status *st)
+{
+	if (c->sup || !c->has_exited)
+		return false;
+	*st = c->last_status;
+	return true;
+}
+
+uint32_t
+node_intensity_count(const struct child *c, uint64_t now_ms)
+{
+	return c->sup ? intensity_count(&c->sup->intensity, now_ms / 1000) : 0;
 }
 
 uint64_t

@@ -242,6 +242,13 @@ struct child_spec *node_spec(const struct child *c);
 pid_t node_pid(const struct child *c); /* workers: the running process, else 0 */
 enum child_state node_state(const struct child *c);
 unsigned node_restarts(const struct child *c);
+/* Monotonic ms when the running process of a worker (or a supervisor node
+ * that is not down) started; 0 when none runs. */
+uint64_t node_started_ms(const struct child *c);
+/* How the last process of worker c ended; false when none has yet. */
+bool node_last_exit(const struct child *c, struct exit_status *st);
+/* Supervisor node c: the restarts in its current intensity window. */
+uint32_t node_intensity_count(const struct child *c, uint64_t now_ms);
 /* Order of the latest start (0: never started): newer starts are larger. */
 uint64_t node_start_seq(const struct child *c);
 struct child *node_parent(const struct child *c); /* NULL for the root */

@@ -34,9 +34,11 @@ struct child {
 	const char *id;       /* points into spec->id, or "" for the root */
 
 	enum child_state state;
-	pid_t pid;          /* workers: the running process, 0 when none */
-	unsigned restarts;  /* restarts of this child so far (for `tree`) */
-	uint64_t start_seq; /* order of the latest start; which_children lists newest first */
+	pid_t pid;           /* workers: the running process, 0 when none */
+	unsigned restarts;   /* restarts of this child so far (for `tree`) */
+	uint64_t start_seq;  /* order of the latest start; which_children lists newest first */
+	uint64_t started_ms; /* when the current process (or supervisor node) started */
+	bool has_exited;     /* last_status holds an exit of a process of this child */
 	struct exit_status last_status;
 
 	struct timer timer; /* shutdown deadline, or readiness deadline (ready: notify) */

@@ -138,6 +138,15 @@ view_tree(const struct child *c, uint64_t now_ms)
 		ok = set(o, "next_start_in_ms",
 			 json_integer(next_start_ms > now_ms ? (json_int_t)(next_start_ms - now_ms)
 							     : 0));
+	if (ok && !node_is_supervisor(c)) {
+		uint64_t started = node_started_ms(c);
+		struct exit_status st;
+
+		if (started && now_ms >= started)
+			ok = set(o, "uptime_ms", json_integer((json_int_t)(now_ms - started)));
+		if (ok && node_last_exit(c, &st))
+			ok = set(o, "last_exit", proto_status_json(st));
+	}
 	if (ok && node_is_supervisor(c)) {
 		ok = set(o, "strategy", json_string(strategy_name(spec->sup.strategy))) &&
 		     set(o, "max_restarts", json_integer(spec->sup.max_restarts)) &&

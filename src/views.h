@@ -19,7 +19,9 @@ json_t *view_which_children(const struct child *sup);
 /* Adds specs, active, supervisors and workers to reply; -1 on ENOMEM. */
 int view_count_children(const struct child *sup, json_t *reply);
 /* c and everything below it, children in start order; now_ms (the core's
- * clock) for the time left before a delayed start. NULL on ENOMEM. */
+ * clock) for the time left before a delayed start and for a running
+ * worker's uptime_ms; last_exit is how its last process ended. NULL on
+ * ENOMEM. */
 json_t *view_tree(const struct child *c, uint64_t now_ms);
 /* get_childspec: c's spec; a static supervisor's "children" are the specs
  * of its current children (which include those added by start_child). */

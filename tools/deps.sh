@@ -15,6 +15,7 @@ SUPD_PACKAGES=(
 	clang libclang-rt-14-dev           # fuzz targets: clang 14 and its libFuzzer + sanitizer runtimes (libclang_rt.fuzzer, not pulled in by clang)
 	python3                            # test-count summary
 	tini                               # `supd --` is compared with tini in tests/integration/test-dashdash.py
+	python3-prometheus-client          # tests/integration/test-operate.py parses `supctl metrics` with it
 )
 
 supd_install_deps() {

@@ -68,6 +68,8 @@
 #define SUPD_OP_SUBSCRIBE       "subscribe"
 #define SUPD_OP_STOP            "stop"
 #define SUPD_OP_PING            "ping"
+#define SUPD_OP_SIGNAL          "signal"  /* path, signal: to every running worker at or below */
+#define SUPD_OP_METRICS         "metrics" /* "metrics": the Prometheus text exposition 0.0.4 */
 
 /* Errors: the "error" member of a failed reply. */
 /* the request itself */
@@ -92,6 +94,7 @@
 #define SUPD_E_ALREADY_PRESENT  "already_present"
 #define SUPD_E_MAX_CHILDREN     "max_children"
 #define SUPD_E_START_FAILED     "start_failed"
+#define SUPD_E_NOT_RUNNING      "not_running" /* signal: no running worker at or below path */
 /* supd itself */
 #define SUPD_E_SHUTTING_DOWN "shutting_down" /* the supervisor (or supd) is stopping */
 #define SUPD_E_NO_MEMORY     "no_memory"

@@ -91,6 +91,7 @@ may_include() {
 	connection.h) allowed="control_server.c connection.c ops.c" ;;
 	ops.h) allowed="control_server.c ops.c" ;;
 	views.h) allowed="ops.c views.c" ;;
+	metrics.h) allowed="ops.c metrics.c loop.c" ;;
 	spawn.h) allowed="spawn.c loop.c probe.c" ;;
 	yaml_tree.h) allowed="config.c yaml_tree.c" ;;
 	json_tree.h) allowed="proto.c json_tree.c" ;;

@@ -71,3 +71,19 @@ Test(intensity, huge_limits_allocate_a_bounded_ring)
 	cr_assert(eq(int, intensity_init(&in, 1000000, 31536000), 0));
 	cr_assert(le(u32, in.capacity, 1000001));
 }
+
+Test(intensity, count_is_the_current_window)
+{
+	/* What metrics report as supd_supervisor_restarts: the records that
+	 * the next intensity_add() would still count, without adding one. */
+	intensity_init(&in, 10, 5);
+	cr_assert(eq(u32, intensity_count(&in, 0), 0));
+	intensity_add(&in, 100);
+	intensity_add(&in, 100);
+	intensity_add(&in, 103);
+	cr_assert(eq(u32, intensity_count(&in, 103), 3));
+	cr_assert(eq(u32, intensity_count(&in, 105), 3), "100 is still in a 5 s window at 105");
+	cr_assert(eq(u32, intensity_count(&in, 106), 1), "only 103 is left at 106");
+	cr_assert(eq(u32, intensity_count(&in, 109), 0));
+	cr_assert(eq(u32, intensity_count(&in, 103), 3), "counting changed nothing");
+}
