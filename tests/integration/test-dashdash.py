@@ -45,6 +45,14 @@ def wait_file(path, proc):
     return False
 
 
+def default_signals():
+    """Both supervisors start as from an interactive shell's foreground: a
+    test run in the background of a non-interactive shell inherits SIGINT and
+    SIGQUIT ignored, which tini keeps (and then forwards nothing of)."""
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def run(cmd, program, workdir, send=None):
     """Runs cmd + program; with send, sends that signal to the supervisor
     once PROGRAM has written its ready file. Returns (status as a shell
@@ -55,7 +63,8 @@ def run(cmd, program, workdir, send=None):
     err = os.path.join(workdir, "stderr")
     with open(err, "wb") as errf:
         proc = subprocess.Popen(cmd + program, cwd=workdir, stdin=subprocess.DEVNULL,
-                                stderr=errf, start_new_session=True)
+                                stderr=errf, start_new_session=True,
+                                preexec_fn=default_signals)
         try:
             if send is not None:
                 if not wait_file(ready, proc):
