@@ -30,6 +30,8 @@ struct config {
 	struct child_spec *root; /* NODE_SUPERVISOR, id NULL */
 	struct control_config control;
 	char *events_path;        /* NULL: none */
+	uint64_t events_max_size; /* rotate past this size (0: never) */
+	uint32_t events_keep;     /* rotated files kept */
 	uint64_t forward_signals; /* bit (sig - 1) set for each signal to forward */
 };
 

@@ -29,6 +29,8 @@ struct control_host {
 	/* Sends sig to the running worker c as a stop signal would go (its
 	 * process group, unless kill_group: false). The op `signal`. */
 	void (*signal)(void *ctx, struct child *c, int sig);
+	/* Reopen the files supd writes (the op `reopen`): 0 or -errno. */
+	int (*reopen)(void *ctx);
 	void *ctx;
 };
 

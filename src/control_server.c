@@ -183,6 +183,14 @@ host_signal(void *userdata, struct child *c, int sig)
 	ctl->host.signal(ctl->host.ctx, c, sig);
 }
 
+static int
+host_reopen(void *userdata)
+{
+	struct control *ctl = userdata;
+
+	return ctl->host.reopen ? ctl->host.reopen(ctl->host.ctx) : 0;
+}
+
 /* ---- accepting ---- */
 
 static bool
@@ -360,7 +368,8 @@ on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 		case EMFILE:
 		case ENFILE:
 			if (!ctl->accept_error_logged)
-				log_warn("control: accept (refusing clients until descriptors "
+				log_warn("control: accept (refusing clients until "
+					 "descriptors "
 					 "are free)");
 			ctl->accept_error_logged = true;
 			if (accept_and_close(ctl))
@@ -404,7 +413,8 @@ apply_fd_limit(struct control *ctl)
 	if (room < 0)
 		room = 0;
 	if ((long)ctl->max_clients > room) {
-		log_warnx("control: RLIMIT_NOFILE %ld leaves room for %ld clients, not max_clients "
+		log_warnx("control: RLIMIT_NOFILE %ld leaves room for %ld clients, not "
+			  "max_clients "
 			  "%u (%ld descriptors are kept for supervision)",
 			  limit, room, ctl->max_clients, reserve);
 		ctl->max_clients = (uint32_t)room;
@@ -533,7 +543,8 @@ adopt_listen_fd(struct control *ctl, int fd)
 	int flags;
 
 	if (sd_is_socket(fd, AF_UNIX, SOCK_STREAM, 1) <= 0) {
-		log_warnx("control: the activated socket (fd %d) is not a listening Unix stream "
+		log_warnx("control: the activated socket (fd %d) is not a listening Unix "
+			  "stream "
 			  "socket",
 			  fd);
 		return -EINVAL;
@@ -561,6 +572,7 @@ control_new(struct control **out, const struct control_host *host, const struct 
 				    .now_ms = host_now_ms,
 				    .request_stop = host_request_stop,
 				    .signal = host_signal,
+				    .reopen = host_reopen,
 				    .wake = control_wake};
 	int r;
 

@@ -29,6 +29,9 @@
 #define EVENTS_BUFFER_BYTES (256 * 1024)
 
 static struct writer *events_out;
+/* The node whose exit was seen last: the one that crossed a restart limit
+ * (restart_limit follows the exit that caused it). */
+static char last_exit[512];
 static TAILQ_HEAD(, event_listener) listeners = TAILQ_HEAD_INITIALIZER(listeners);
 
 static const char *
@@ -236,7 +239,10 @@ log_human(const struct core_event *ev)
 		log_info("%s: started, pid %d", ev->path, ev->pid);
 		break;
 	case EV_CHILD_START_FAILED:
-		log_warnx("%s: start failed: %s", ev->path, ev->error);
+		if (ev->program)
+			log_warnx("%s: start failed: %s (%s)", ev->path, ev->error, ev->program);
+		else
+			log_warnx("%s: start failed: %s", ev->path, ev->error);
 		break;
 	case EV_CHILD_STOPPING:
 		log_debug("%s: stopping pid %d with %s", ev->path, ev->pid,
@@ -262,8 +268,16 @@ log_human(const struct core_event *ev)
 		log_debug("%s: supervisor stopped (%s)", ev->path, exit_reason_name(ev->reason));
 		break;
 	case EV_RESTART_LIMIT:
-		log_error("%s: more than %u restarts in %u s, giving up", ev->path,
-			  ev->max_restarts, ev->max_seconds);
+		/* Only the root giving up ends supd; a nested supervisor's
+		 * give-up is an exit its own supervisor handles. */
+		if (strcmp(ev->path, "/") == 0)
+			log_error("%s: %s exited: more than %u restarts in %u s, giving up",
+				  ev->path, last_exit[0] ? last_exit : "a child", ev->max_restarts,
+				  ev->max_seconds);
+		else
+			log_warnx("%s: %s exited: more than %u restarts in %u s, giving up",
+				  ev->path, last_exit[0] ? last_exit : "a child", ev->max_restarts,
+				  ev->max_seconds);
 		break;
 	case EV_AUTO_SHUTDOWN:
 		log_info("%s: %s exited, shutting down (auto_shutdown)", ev->path, ev->trigger);
@@ -272,7 +286,7 @@ log_human(const struct core_event *ev)
 		log_debug("reaped orphan %d", ev->pid);
 		break;
 	case EV_SUPD_EXITING:
-		log_debug("exiting with status %d", ev->exit_code);
+		/* loop.c logs the last line, with the reason */
 		break;
 	case EV_RESTART_DELAYED:
 		log_info("%s: restart in %llu ms (backoff)", ev->path,
@@ -297,6 +311,8 @@ events_emit(const struct core_event *ev)
 	struct event_listener *l, *next;
 	size_t len;
 
+	if (ev->type == EV_CHILD_EXITED || ev->type == EV_SUPERVISOR_STOPPED)
+		snprintf(last_exit, sizeof(last_exit), "%s", ev->path);
 	log_human(ev);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	len = event_format(ev, &ts, line, sizeof(line));

@@ -139,7 +139,8 @@ static read_list_fn read_start, read_env, read_allow_env, read_normal_exit, read
 	read_worker_forward_signals;
 typedef int read_value_fn(struct walk *w, const struct key *key, const struct vnode *val,
 			  struct child_spec *spec);
-static read_value_fn read_ready, read_health, read_backoff, read_env_file, read_rlimits;
+static read_value_fn read_ready, read_health, read_backoff, read_env_file, read_rlimits,
+	read_output, read_events;
 static const char *refuse_stop_signal(int sig);
 
 static const struct key keys[] = {
@@ -197,7 +198,10 @@ static const struct key keys[] = {
 	{"start_timeout", T_INT, IN_PROCESS, SPEC_FIELD(worker.start_timeout_ms), .min = 1,
 	 .max = SPEC_MAX_MS_LIMIT},
 	{"control", T_CONTROL, IN(AT_ROOT), .expect = "a mapping"},
-	{"events", T_STRING, IN(AT_ROOT), CONFIG_FIELD(events_path)},
+	{"events", T_CUSTOM, IN(AT_ROOT), .read_value = read_events,
+	 .expect = "a path or a mapping with file, max_size and keep"},
+	{"output", T_CUSTOM, IN_SUPS | IN_PROCESS, .read_value = read_output,
+	 .expect = "inherit, prefix, or a mapping with file, max_size and keep"},
 	{"forward_signals", T_LIST, IN(AT_ROOT), .expect = "a sequence of strings",
 	 .read_list = read_forward_signals},
 	{"socket", T_STRING, IN(AT_CONTROL), CONFIG_FIELD(control.socket_path)},
@@ -1108,6 +1112,92 @@ read_backoff(struct walk *w, const struct key *key, const struct vnode *val,
 	spec->backoff.max_ms = max;
 	spec->backoff.reset_after_ms = reset;
 	return 0;
+}
+
+/* A file supd writes and rotates (events, output: file): a path, or
+ * {file: PATH, max_size: BYTES, keep: N}. Returns 0 with the members set,
+ * -1 after a problem. */
+#define SINK_MAX_SIZE_LIMIT (INT64_C(1) << 62)
+#define SINK_KEEP_LIMIT     1000
+#define SINK_KEEP_DEFAULT   5
+
+static int
+read_sink(struct walk *w, const struct key *key, const struct vnode *val, char **path,
+	  uint64_t *max_size, uint32_t *keep)
+{
+	static const char *const names[] = {"file", "max_size", "keep", NULL};
+	const struct vnode *file;
+	int64_t size = 0, n = SINK_KEEP_DEFAULT;
+	size_t old;
+
+	if (val->kind != VNODE_MAPPING)
+		return invalid(w, val, key->name, key->expect, NULL);
+	if (check_submap(w, val, key->name, names) < 0)
+		return -1;
+	file = vnode_get(val, "file", NULL);
+	if (!file)
+		return problem(w, val, "%s needs file (a path)", key->name);
+	old = path_key(w, "file");
+	if (file->kind != VNODE_SCALAR || file->text[0] == '\0') {
+		invalid(w, file, "file", "a path", NULL);
+		path_leave(w, old);
+		return -1;
+	}
+	path_leave(w, old);
+	if (sub_int(w, val, "max_size", 0, SINK_MAX_SIZE_LIMIT, "bytes", &size) < 0 ||
+	    sub_int(w, val, "keep", 0, SINK_KEEP_LIMIT, "an integer", &n) < 0)
+		return -1;
+	*max_size = (uint64_t)size;
+	*keep = (uint32_t)n;
+	return store_string(w, path, file->text);
+}
+
+static int
+read_events(struct walk *w, const struct key *key, const struct vnode *val, struct child_spec *spec)
+{
+	(void)spec;
+	if (!w->cfg)
+		return problem(w, val, "events is a key of the config file only");
+	w->cfg->events_keep = SINK_KEEP_DEFAULT;
+	w->cfg->events_max_size = 0;
+	if (val->kind == VNODE_SCALAR) {
+		if (val->text[0] == '\0')
+			return invalid(w, val, key->name, key->expect, NULL);
+		return store_string(w, &w->cfg->events_path, val->text);
+	}
+	return read_sink(w, key, val, &w->cfg->events_path, &w->cfg->events_max_size,
+			 &w->cfg->events_keep);
+}
+
+static const struct word output_words[] = {
+	{"inherit", OUTPUT_INHERIT},
+	{"prefix", OUTPUT_PREFIX},
+};
+
+static int
+read_output(struct walk *w, const struct key *key, const struct vnode *val, struct child_spec *spec)
+{
+	struct output_spec *out = &spec->output;
+	int rc;
+
+	if (val->kind == VNODE_SCALAR) {
+		const struct word *word = word_find(output_words, 2, val->text);
+		struct suggestion sg = {0};
+		char hint[64];
+
+		if (word) {
+			out->mode = (enum output_mode)word->value;
+			return 0;
+		}
+		for (size_t i = 0; i < 2; i++)
+			suggest_consider(&sg, val->text, output_words[i].name);
+		return invalid(w, val, key->name, key->expect,
+			       suggestion_text(&sg, hint, sizeof(hint)));
+	}
+	rc = read_sink(w, key, val, &out->file, &out->max_size, &out->keep);
+	if (rc == 0)
+		out->mode = OUTPUT_FILE;
+	return rc;
 }
 
 static int

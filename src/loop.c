@@ -3,7 +3,8 @@
  *
  * Owns the sd_event loop and everything that turns the world into core
  * calls and core decisions into the world:
- *   - signals: SIGTERM/SIGINT shut the tree down, SIGHUP is logged, SIGCHLD
+ *   - signals: SIGTERM/SIGINT shut the tree down, SIGHUP reopens the files
+ *     supd writes (reload is not implemented), SIGCHLD
  *     runs the reaper, forwarded signals go to every running worker;
  *   - the reaper: the one and only waitid() caller after start. It reaps
  *     every zombie, ours and orphans alike, and finds the child behind a pid
@@ -32,6 +33,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,7 @@
 #include "events.h"
 #include "log.h"
 #include "loop.h"
+#include "output.h"
 #include "probe.h"
 #include "spawn.h"
 #include "supervisor.h"
@@ -83,6 +86,8 @@ struct loop {
 	bool program_exited;
 	struct exit_status program_status; /* PROGRAM's last exit */
 	bool hand_terminal; /* stdin is our controlling terminal and we are its foreground */
+	char exit_why[320]; /* why supd exits, for its last log line */
+	bool exit_expected; /* the why is an orderly outcome (stop, auto_shutdown) */
 };
 
 /* The one child of `supd -- PROGRAM`. */
@@ -130,10 +135,17 @@ fx_spawn(void *ctx, struct child *c, pid_t *pid, char *err, size_t errlen)
 		.take_terminal = loop->hand_terminal && strcmp(node_path(c), DASHDASH_PATH) == 0,
 	};
 	struct spawn_result res;
-	int r = spawn_worker(node_spec(c), &opt, &res, err, errlen);
+	int r = output_prepare(c, &opt.stdout_fd, &opt.stderr_fd, err, errlen);
 
 	if (r < 0)
 		return r;
+	opt.capture = opt.stdout_fd >= 0;
+	r = spawn_worker(node_spec(c), &opt, &res, err, errlen);
+	if (r < 0) {
+		output_abort(c);
+		return r;
+	}
+	output_started(c);
 	/* supd keeps no descriptor per worker: N open pidfds would make every
 	 * later spawn copy (and exec close) an N-entry file table. Signals go
 	 * by pid, which cannot be reused while we have not reaped it. */
@@ -246,31 +258,62 @@ fx_timer_release(void *ctx, struct timer *t)
 	t->handle = NULL;
 }
 
+/* Remembers the first reason the tree is ending, for the last log line. */
+static void note_exit_why(struct loop *loop, bool expected, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+note_exit_why(struct loop *loop, bool expected, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (loop->exit_why[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(loop->exit_why, sizeof(loop->exit_why), fmt, ap);
+	va_end(ap);
+	loop->exit_expected = expected;
+}
+
 static void
 fx_event(void *ctx, const struct core_event *ev)
 {
 	struct loop *loop = ctx;
+	struct core_event named = *ev;
+	struct child *c;
 
-	if (ev->type == EV_CHILD_START_FAILED && !loop->tree_started && !loop->first_start_error[0])
-		snprintf(loop->first_start_error, sizeof(loop->first_start_error), "%s", ev->error);
+	if (ev->type == EV_CHILD_START_FAILED) {
+		if (!loop->tree_started && !loop->first_start_error[0])
+			snprintf(loop->first_start_error, sizeof(loop->first_start_error), "%s",
+				 ev->error);
+		/* "exec:ENOENT" alone does not say which program was missing. */
+		c = loop->core ? core_find_path(loop->core, ev->path) : NULL;
+		if (c && !node_is_supervisor(c) && node_spec(c)->worker.argv)
+			named.program = node_spec(c)->worker.argv[0];
+		if (!loop->tree_started)
+			note_exit_why(loop, false, "%s failed to start (%s)", ev->path, ev->error);
+	}
+	if (ev->type == EV_RESTART_LIMIT && strcmp(ev->path, "/") == 0)
+		note_exit_why(loop, false, "the root supervisor reached its restart limit");
+	if (ev->type == EV_AUTO_SHUTDOWN && strcmp(ev->path, "/") == 0)
+		note_exit_why(loop, true, "%s exited (auto_shutdown)", ev->trigger);
 	if (loop->dashdash && ev->type == EV_CHILD_EXITED && strcmp(ev->path, DASHDASH_PATH) == 0) {
 		loop->program_exited = true;
 		loop->program_status = ev->status;
 	}
-	events_emit(ev);
+	events_emit(&named);
 	switch (ev->type) {
 	case EV_CHILD_STARTED:
 	case EV_CHILD_STOPPING:
 	case EV_CHILD_EXITED:
 	case EV_CHILD_START_FAILED:
-	case EV_CHILD_UNHEALTHY: {
+	case EV_CHILD_UNHEALTHY:
 		/* readiness probes end, health checks begin or end */
-		struct child *c = loop->core ? core_find_path(loop->core, ev->path) : NULL;
+		c = loop->core ? core_find_path(loop->core, ev->path) : NULL;
 		if (c && !node_is_supervisor(c) &&
 		    (node_probe(c) || node_spec(c)->worker.has_health))
 			probes_event(loop->probes, c, ev);
 		break;
-	}
 	default:
 		break;
 	}
@@ -282,6 +325,7 @@ fx_child_freed(void *ctx, struct child *c)
 	struct loop *loop = ctx;
 
 	probes_forget(loop->probes, c);
+	output_child_freed(c);
 }
 
 static void
@@ -389,6 +433,8 @@ reap_all(struct loop *loop)
 		st.signaled = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
 		st.value = si.si_status;
 		if (c) {
+			/* Its last lines go out before its exit is handled. */
+			output_exited(c);
 			core_child_exited(loop->core, c, st, mono_ms(loop));
 		} else if (!c && probes_reaped(loop->probes, si.si_pid, st.value, st.signaled)) {
 			continue;
@@ -410,6 +456,8 @@ on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata
 	reap_all(userdata);
 	return 0;
 }
+
+static int loop_reopen_files(void);
 
 /* `--` mode: the stop signal is the one supd received, forwarded as itself
  * (SIGINT stays SIGINT), and later ones go straight to PROGRAM's group, as
@@ -453,6 +501,7 @@ request_stop(struct loop *loop, int sig)
 static void
 loop_request_stop(struct loop *loop)
 {
+	note_exit_why(loop, true, "asked to stop");
 	request_stop(loop, SIGTERM);
 }
 
@@ -497,10 +546,14 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
+		note_exit_why(loop, true, "stopped by %s", signal_name(sig));
 		request_stop(loop, sig);
 		break;
 	case SIGHUP:
-		log_info("SIGHUP: configuration reload is not supported yet; ignored");
+		/* logrotate's move-and-signal. SIGHUP also means "reload" in
+		 * SPEC 7.5, which this supd does not do yet: say so. */
+		loop_reopen_files();
+		log_info("SIGHUP: files reopened; configuration reload is not supported yet");
 		break;
 	default:
 		log_info("%s ignored (not in forward_signals)",
@@ -634,6 +687,16 @@ open_notify_socket(struct loop *loop)
 
 /* ---- supd's own output ---- */
 
+static int
+loop_reopen_files(void)
+{
+	int r = writer_reopen_all();
+
+	if (r < 0)
+		log_warnx("reopening output files: %s", strerror(-r));
+	return r;
+}
+
 static void
 on_output_dropped(struct writer *w, uint64_t lines)
 {
@@ -649,11 +712,13 @@ output_attach(struct loop *loop)
 {
 	writer_set_drop_hook(on_output_dropped);
 	writer_attach_all(loop->event);
+	output_init(loop->event);
 }
 
 static void
 output_detach(void)
 {
+	output_shutdown();
 	writer_attach_all(NULL);
 }
 
@@ -731,6 +796,13 @@ host_signal(void *ctx, struct child *c, int sig)
 	fx_signal(ctx, c, sig);
 }
 
+static int
+host_reopen(void *ctx)
+{
+	(void)ctx;
+	return loop_reopen_files();
+}
+
 int
 loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 {
@@ -800,7 +872,7 @@ loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 
 	if (opt->events_path || cfg->events_path) {
 		const char *path = opt->events_path ? opt->events_path : cfg->events_path;
-		r = events_open(path, 0, 0);
+		r = events_open(path, cfg->events_max_size, cfg->events_keep);
 		if (r < 0) {
 			log_error("cannot open events file %s: %s", path, strerror(-r));
 			goto fail;
@@ -834,6 +906,7 @@ loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 					    .now_ms = host_now_ms,
 					    .request_stop = host_request_stop,
 					    .signal = host_signal,
+					    .reopen = host_reopen,
 					    .ctx = loop};
 		r = control_new(&loop->control, &host, &cfg->control, path, listen_fd);
 		if (r < 0)
@@ -900,6 +973,19 @@ pid1_teardown(struct loop *loop)
 	namespace_wait_empty(loop, clock_ms_rounded_up() + PID1_TEARDOWN_GRACE_MS);
 }
 
+/* supd's last line at the default level: with what status it exits and
+ * why. An exit that is not an orderly outcome is an error. */
+static void
+log_exit_line(struct loop *loop, int status)
+{
+	const char *why = loop->exit_why[0] ? loop->exit_why : "the tree stopped";
+
+	if (status == 0 || loop->exit_expected)
+		log_info("exiting with status %d: %s", status, why);
+	else
+		log_error("exiting with status %d: %s", status, why);
+}
+
 int
 loop_run(struct loop *loop)
 {
@@ -937,6 +1023,7 @@ loop_run(struct loop *loop)
 	 * shell (or script) that started supd reads from it next. */
 	if (loop->hand_terminal && tcgetpgrp(STDIN_FILENO) != getpgrp())
 		tcsetpgrp(STDIN_FILENO, getpgrp());
+	log_exit_line(loop, r);
 	ev.exit_code = r;
 	events_emit(&ev);
 	return r;

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ops.h"
+#include "output.h"
 #include "proto.h"
 #include "supervisor.h"
 #include "views.h"
@@ -85,6 +86,7 @@ struct session {
 	size_t nmonitors;
 	struct link_list links;
 	size_t nlinks, links_prune_at;
+	struct log_follow *follow; /* logs with follow: true */
 };
 TAILQ_HEAD(session_list, session);
 
@@ -909,6 +911,93 @@ op_metrics(struct session *s, struct ctl_request *r)
 	return false;
 }
 
+/* ---- logs and reopen (SPEC 7.1; output.c keeps the lines) ---- */
+
+struct log_follow {
+	struct output_follower f;
+	struct session *session;
+};
+
+static void
+on_log_line(struct output_follower *f, enum relay_stream st, const char *line, size_t len)
+{
+	struct log_follow *lf = (struct log_follow *)f;
+
+	conn_send(lf->session->conn, output_line_message(node_path(f->child), st, line, len), NULL,
+		  -1);
+}
+
+static void
+on_log_gone(struct output_follower *f)
+{
+	struct log_follow *lf = (struct log_follow *)f;
+
+	/* The worker was deleted: nothing more will come. */
+	lf->session->follow = NULL;
+	free(lf);
+}
+
+static void
+log_follow_end(struct session *s)
+{
+	if (!s->follow)
+		return;
+	output_unfollow(&s->follow->f);
+	free(s->follow);
+	s->follow = NULL;
+}
+
+static bool
+op_logs(struct session *s, struct ctl_request *r)
+{
+	struct child *c = core_find_path(s->ops->host.core, r->req.path);
+	struct log_follow *lf = NULL;
+	json_t *lines;
+
+	if (!c || node_is_supervisor(c)) {
+		reply(s, r, proto_error(SUPD_E_NOT_FOUND, "no worker %s", r->req.path));
+		return false;
+	}
+	if (!output_captured(c)) {
+		reply(s, r,
+		      proto_error(SUPD_E_NOT_SUPPORTED,
+				  "%s: its output is not captured (output: inherit)",
+				  node_path(c)));
+		return false;
+	}
+	lines = output_lines_json(c, (size_t)r->req.lines);
+	if (r->req.follow && !s->follow && !(lf = calloc(1, sizeof(*lf)))) {
+		json_decref(lines);
+		lines = NULL;
+	}
+	if (!lines) {
+		free(lf);
+		reply(s, r, proto_error(SUPD_E_NO_MEMORY, "out of memory"));
+		return false;
+	}
+	reply_with(s, r, "lines", lines);
+	if (lf) {
+		lf->session = s;
+		lf->f.fn = on_log_line;
+		lf->f.gone = on_log_gone;
+		output_follow(c, &lf->f);
+		s->follow = lf;
+	}
+	return false;
+}
+
+static bool
+op_reopen(struct session *s, struct ctl_request *r)
+{
+	int err = s->ops->host.reopen ? s->ops->host.reopen(s->ops->host.ctx) : 0;
+
+	if (err < 0)
+		reply(s, r, proto_error(SUPD_E_NOT_SUPPORTED, "reopen: %s", strerror(-err)));
+	else
+		reply(s, r, proto_ok());
+	return false;
+}
+
 /* Every op, and whether members of control.group may use it at all (SPEC
  * 7.9; start_child checks the rest itself). */
 static const struct {
@@ -930,6 +1019,8 @@ static const struct {
 	[PROTO_OP_PING] = {op_ping, false},
 	[PROTO_OP_SIGNAL] = {op_signal, false},
 	[PROTO_OP_METRICS] = {op_metrics, false},
+	[PROTO_OP_LOGS] = {op_logs, false},
+	[PROTO_OP_REOPEN] = {op_reopen, false},
 };
 
 void
@@ -989,7 +1080,8 @@ ops_conn_holds(const struct conn *conn)
 {
 	const struct session *s = conn_session(conn);
 
-	return s && (s->subscribed || !LIST_EMPTY(&s->monitors) || !LIST_EMPTY(&s->links));
+	return s &&
+	       (s->subscribed || s->follow || !LIST_EMPTY(&s->monitors) || !LIST_EMPTY(&s->links));
 }
 
 void
@@ -1010,6 +1102,7 @@ ops_conn_closed(struct ops *ops, struct conn *conn, bool orderly)
 		TAILQ_REMOVE(&ops->subscribers, s, sub_entry);
 	while ((m = LIST_FIRST(&s->monitors)))
 		monitor_free(ops, m);
+	log_follow_end(s);
 	while ((link = LIST_FIRST(&s->links))) {
 		LIST_REMOVE(link, entry);
 		if (orderly)

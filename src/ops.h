@@ -37,6 +37,8 @@ struct ops_host {
 	void (*request_stop)(void *ctx);
 	/* Sends sig to the running worker c (the op `signal`). */
 	void (*signal)(void *ctx, struct child *c, int sig);
+	/* Reopen the files supd writes (the op `reopen`): 0 or -errno. */
+	int (*reopen)(void *ctx);
 	/* Deferred work is pending: call ops_run_deferred() from the loop. */
 	void (*wake)(void *ctx);
 	void *ctx;

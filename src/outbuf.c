@@ -93,11 +93,23 @@ drop_oldest(struct outbuf *b)
 	return true;
 }
 
-long
-outbuf_push(struct outbuf *b, const char *line, size_t n)
+static void
+copy_in(struct outbuf *b, const char *src, size_t n)
+{
+	size_t tail = (b->head + b->len) % b->cap;
+	size_t first = b->cap - tail < n ? b->cap - tail : n;
+
+	memcpy(b->ring + tail, src, first);
+	memcpy(b->ring, src + first, n - first);
+	b->len += n;
+}
+
+/* Queues text[0..len) and, with newline, a '\n' after it. */
+static long
+push_parts(struct outbuf *b, const char *text, size_t len, bool newline)
 {
 	uint64_t before = b->dropped;
-	size_t tail, first;
+	size_t n = len + (newline ? 1 : 0);
 
 	if (n == 0)
 		return 0;
@@ -116,12 +128,22 @@ outbuf_push(struct outbuf *b, const char *line, size_t n)
 			return (long)(b->dropped - before);
 		}
 	}
-	tail = (b->head + b->len) % b->cap;
-	first = b->cap - tail < n ? b->cap - tail : n;
-	memcpy(b->ring + tail, line, first);
-	memcpy(b->ring, line + first, n - first);
-	b->len += n;
+	copy_in(b, text, len);
+	if (newline)
+		copy_in(b, "\n", 1);
 	return (long)(b->dropped - before);
+}
+
+long
+outbuf_push(struct outbuf *b, const char *line, size_t n)
+{
+	return push_parts(b, line, n, false);
+}
+
+long
+outbuf_push_text(struct outbuf *b, const char *text, size_t len)
+{
+	return push_parts(b, text, len, true);
 }
 
 size_t

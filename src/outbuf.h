@@ -34,6 +34,8 @@ void outbuf_free(struct outbuf *b);
  * Returns the number of lines dropped by this call, or -ENOMEM (nothing
  * changed) when the ring cannot be allocated. */
 long outbuf_push(struct outbuf *b, const char *line, size_t n);
+/* outbuf_push() of text followed by a '\n' (len + 1 bytes). */
+long outbuf_push_text(struct outbuf *b, const char *text, size_t len);
 /* Bytes waiting. */
 size_t outbuf_pending(const struct outbuf *b);
 /* Room in the ring for new lines without dropping any. */

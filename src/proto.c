@@ -94,6 +94,8 @@ static const char *const op_names[] = {
 	[PROTO_OP_PING] = SUPD_OP_PING,
 	[PROTO_OP_SIGNAL] = SUPD_OP_SIGNAL,
 	[PROTO_OP_METRICS] = SUPD_OP_METRICS,
+	[PROTO_OP_LOGS] = SUPD_OP_LOGS,
+	[PROTO_OP_REOPEN] = SUPD_OP_REOPEN,
 };
 
 /* The members each operation takes besides "op" and "tag". */
@@ -113,6 +115,8 @@ static const char *const op_keys[][7] = {
 	[PROTO_OP_PING] = {NULL},
 	[PROTO_OP_SIGNAL] = {"path", "signal", NULL},
 	[PROTO_OP_METRICS] = {NULL},
+	[PROTO_OP_LOGS] = {"path", "lines", "follow", NULL},
+	[PROTO_OP_REOPEN] = {NULL},
 };
 
 const char *
@@ -452,10 +456,21 @@ parse_args(struct proto_request *req, struct proto_error *err)
 		if (arg_path(obj, "path", true, &req->path, err) < 0)
 			return -1;
 		return arg_signal(obj, "signal", &req->signal, err);
+	case PROTO_OP_LOGS:
+		num = 10;
+		if (arg_path(obj, "path", true, &req->path, err) < 0 ||
+		    (!(json_is_integer(json_object_get(obj, "lines")) &&
+		       json_integer_value(json_object_get(obj, "lines")) == 0) &&
+		     arg_uint(obj, "lines", false, PROTO_LOGS_LINES_MAX, &num, err) < 0) ||
+		    arg_bool(obj, "follow", &req->follow, err) < 0)
+			return -1;
+		req->lines = json_object_get(obj, "lines") ? (uint64_t)num : 10;
+		return 0;
 	case PROTO_OP_SUBSCRIBE:
 	case PROTO_OP_STOP:
 	case PROTO_OP_PING:
 	case PROTO_OP_METRICS:
+	case PROTO_OP_REOPEN:
 		return 0;
 	}
 	return 0;

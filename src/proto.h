@@ -38,6 +38,8 @@ enum proto_op {
 	PROTO_OP_PING,
 	PROTO_OP_SIGNAL,
 	PROTO_OP_METRICS,
+	PROTO_OP_LOGS,
+	PROTO_OP_REOPEN,
 };
 
 /* Why a request (or a spec) was refused: `error` is one of the SUPD_E_*
@@ -52,6 +54,9 @@ struct proto_error {
  * (proto_request_fini() releases it), except the `args` and `env` arrays,
  * which are allocated; the struct itself may be copied.
  */
+/* `lines` of the op logs: more than the ring can hold anyway. */
+#define PROTO_LOGS_LINES_MAX 1000000
+
 struct proto_request {
 	enum proto_op op;
 	json_t *json; /* the request object */
@@ -71,6 +76,8 @@ struct proto_request {
 	size_t nargs;
 	const char **env; /* start_child: "NAME=value" entries */
 	size_t nenv;
+	uint64_t lines; /* logs: how many of the last lines (default 10) */
+	bool follow;    /* logs: then every new line */
 };
 
 /*

@@ -49,6 +49,7 @@ enum spawn_stage {
 	STAGE_SETSID,
 	STAGE_SETPGID,
 	STAGE_TCSETPGRP,
+	STAGE_STDIO,
 	STAGE_CLOSE_FDS,
 	STAGE_READY_FD,
 	STAGE_RLIMIT,
@@ -66,12 +67,12 @@ enum spawn_stage {
 static const char *const stage_names[STAGE_COUNT] = {
 	[STAGE_SIGNALS] = "signals",     [STAGE_SETSID] = "setsid",
 	[STAGE_SETPGID] = "setpgid",     [STAGE_TCSETPGRP] = "tcsetpgrp",
-	[STAGE_CLOSE_FDS] = "close_fds", [STAGE_READY_FD] = "ready_fd",
-	[STAGE_RLIMIT] = "rlimit",       [STAGE_NICE] = "nice",
-	[STAGE_UMASK] = "umask",         [STAGE_SETGROUPS] = "setgroups",
-	[STAGE_SETGID] = "setgid",       [STAGE_SETUID] = "setuid",
-	[STAGE_CHDIR] = "chdir",         [STAGE_PDEATHSIG] = "pdeathsig",
-	[STAGE_EXEC] = "exec",
+	[STAGE_STDIO] = "stdio",         [STAGE_CLOSE_FDS] = "close_fds",
+	[STAGE_READY_FD] = "ready_fd",   [STAGE_RLIMIT] = "rlimit",
+	[STAGE_NICE] = "nice",           [STAGE_UMASK] = "umask",
+	[STAGE_SETGROUPS] = "setgroups", [STAGE_SETGID] = "setgid",
+	[STAGE_SETUID] = "setuid",       [STAGE_CHDIR] = "chdir",
+	[STAGE_PDEATHSIG] = "pdeathsig", [STAGE_EXEC] = "exec",
 };
 
 /* What the child writes to the error pipe; 8 bytes, so the write is atomic. */
@@ -88,7 +89,8 @@ struct spawn_plan {
 	const char *cwd;
 	pid_t parent;
 	int report_fd;
-	unsigned int max_fd; /* for closing by hand on kernels without close_range */
+	int stdout_fd, stderr_fd; /* -1: inherited */
+	unsigned int max_fd;      /* for closing by hand on kernels without close_range */
 	bool set_groups, set_gid, set_uid;
 	bool take_terminal;
 	const gid_t *groups;
@@ -406,6 +408,12 @@ child_run(const struct spawn_plan *plan)
 	    (plan->output_fd >= 0 &&
 	     (dup2(plan->output_fd, 1) < 0 || dup2(plan->output_fd, 2) < 0)))
 		child_fail(plan, STAGE_CLOSE_FDS, errno);
+	/* A captured worker writes into supd's pipes (dup2 clears their
+	 * close-on-exec flag on 1 and 2 only). */
+	if (plan->stdout_fd >= 0 && dup2(plan->stdout_fd, STDOUT_FILENO) < 0)
+		child_fail(plan, STAGE_STDIO, errno);
+	if (plan->stderr_fd >= 0 && dup2(plan->stderr_fd, STDERR_FILENO) < 0)
+		child_fail(plan, STAGE_STDIO, errno);
 
 	child_close_fds(plan);
 
@@ -670,7 +678,8 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 	     char *err, size_t errlen)
 {
 	struct worker_spec *w = &spec->worker;
-	struct spawn_plan plan = {.stdin_fd = -1, .output_fd = -1};
+	struct spawn_plan plan = {
+		.stdin_fd = -1, .output_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
 	gid_t one_group;
 	struct worker_spec *envw;
 	int pidfd = -1, r;
@@ -708,6 +717,8 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 	plan.ready_fd_source = -1;
 	plan.ready_fd_target = -1;
 	plan.take_terminal = opt && opt->take_terminal;
+	plan.stdout_fd = opt && opt->capture ? opt->stdout_fd : -1;
+	plan.stderr_fd = opt && opt->capture ? opt->stderr_fd : -1;
 	plan.parent = getpid();
 	plan.max_fd = fd_limit();
 	r = creds_prepare(w, &plan, &one_group);
@@ -743,7 +754,8 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 int
 spawn_probe(char *const *argv, int output_fd, pid_t *pid_out, char *err, size_t errlen)
 {
-	struct spawn_plan plan = {.stdin_fd = -1, .output_fd = -1};
+	struct spawn_plan plan = {
+		.stdin_fd = -1, .output_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
 	sigset_t all, saved_mask;
 	const char *stage;
 	int null_fd, pidfd = -1, r;

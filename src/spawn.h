@@ -26,6 +26,10 @@ struct spawn_options {
 	 * becomes the foreground process group of the terminal on stdin (the
 	 * controlling terminal), so that job control works, as under tini. */
 	bool take_terminal;
+	/* A captured worker (output.c): the pipe ends that become its fds 1
+	 * and 2. Without `capture`, it inherits supd's stdout and stderr. */
+	bool capture;
+	int stdout_fd, stderr_fd;
 };
 
 struct spawn_result {
@@ -49,9 +53,9 @@ struct spawn_result {
  * The ids and groups come resolved in the spec: nothing here reads the user
  * or group database.
  * Stages in the child, in order: "signals", "setsid" (or "setpgid" and
- * "tcsetpgrp" with take_terminal), "close_fds", "ready_fd", "rlimit",
- * "nice", "umask", "setgroups", "setgid", "setuid", "chdir", "pdeathsig",
- * "exec".
+ * "tcsetpgrp" with take_terminal), "stdio", "close_fds", "ready_fd",
+ * "rlimit", "nice", "umask", "setgroups", "setgid", "setuid", "chdir",
+ * "pdeathsig", "exec".
  *
  * argv[0] without a '/' is searched in the PATH of the worker's own
  * environment (supd's PATH unless the spec's env sets one; if neither has

@@ -117,6 +117,7 @@ spec_free(struct child_spec *spec)
 	if (!spec)
 		return;
 	free(spec->id);
+	free(spec->output.file);
 	if (spec_is_supervisor(spec)) {
 		for (size_t i = 0; i < spec->sup.nchildren; i++)
 			spec_free(spec->sup.children[i]);
@@ -161,6 +162,7 @@ spec_clone(const struct child_spec *spec)
 	/* Null every owned pointer first, so that spec_free() is safe at any
 	 * point of a partial copy. */
 	copy->id = NULL;
+	copy->output.file = NULL;
 	if (spec_is_supervisor(spec)) {
 		copy->sup.children = NULL;
 		copy->sup.nchildren = 0;
@@ -182,7 +184,7 @@ spec_clone(const struct child_spec *spec)
 		copy->worker.rlimits = NULL;
 		copy->worker.env_files = NULL;
 	}
-	if (!dup_opt(&copy->id, spec->id))
+	if (!dup_opt(&copy->id, spec->id) || !dup_opt(&copy->output.file, spec->output.file))
 		goto fail;
 	if (spec_is_supervisor(spec)) {
 		if (spec->sup.nchildren) {

@@ -79,6 +79,21 @@ struct backoff_spec {
 	int64_t reset_after_ms;
 };
 
+/* Where a worker's stdout and stderr go (SPEC 7.1). */
+enum output_mode {
+	OUTPUT_UNSET,   /* as the supervisor above says; inherit at the top */
+	OUTPUT_INHERIT, /* supd's own stdout and stderr */
+	OUTPUT_PREFIX,  /* through supd, as "PATH | line" */
+	OUTPUT_FILE,    /* through supd, "TIMESTAMP STREAM line" in a rotated file */
+};
+
+struct output_spec {
+	enum output_mode mode;
+	char *file;        /* OUTPUT_FILE */
+	uint64_t max_size; /* OUTPUT_FILE: bytes before rotating, 0: never */
+	uint32_t keep;     /* OUTPUT_FILE: rotated files kept */
+};
+
 /* shutdown_ms values that are not a number of milliseconds */
 #define SHUTDOWN_BRUTAL_KILL (-1)
 #define SHUTDOWN_INFINITY    (-2)
@@ -183,8 +198,11 @@ struct child_spec {
 	int64_t shutdown_ms; /* >= 0, or SHUTDOWN_BRUTAL_KILL / SHUTDOWN_INFINITY */
 	bool significant;
 	struct backoff_spec backoff; /* workers and supervisor children */
-	struct worker_spec worker;   /* NODE_WORKER only */
-	struct sup_spec sup;         /* NODE_SUPERVISOR and NODE_DYNAMIC only */
+	/* A worker's output; on a supervisor, the default of the workers
+	 * below it (dynamic children included). */
+	struct output_spec output;
+	struct worker_spec worker; /* NODE_WORKER only */
+	struct sup_spec sup;       /* NODE_SUPERVISOR and NODE_DYNAMIC only */
 };
 
 /* Allocation and ownership. spec_free() accepts NULL and frees the subtree. */

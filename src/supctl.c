@@ -1388,6 +1388,81 @@ cmd_ping(struct client *cl, int argc, char **argv)
 	return status;
 }
 
+/* logs [-f] [-n LINES] PATH: options before or after PATH. */
+static int
+cmd_logs(struct client *cl, int argc, char **argv)
+{
+	const char *path = NULL;
+	bool follow = false;
+	long lines = 10;
+	json_t *reply, *msg, *arr, *v;
+	size_t i;
+	char *raw, *end;
+	int status, r;
+
+	for (int k = 0; k < argc; k++) {
+		if (strcmp(argv[k], "-f") == 0 || strcmp(argv[k], "--follow") == 0) {
+			follow = true;
+		} else if (strcmp(argv[k], "-n") == 0 || strcmp(argv[k], "--lines") == 0) {
+			if (++k == argc)
+				return usage_error("logs: -n needs a number");
+			errno = 0;
+			lines = strtol(argv[k], &end, 10);
+			if (errno || *end || end == argv[k] || lines < 0)
+				return usage_error("logs: -n takes a number of lines, not '%s'",
+						   argv[k]);
+		} else if (argv[k][0] == '-' && argv[k][1]) {
+			return usage_error("logs: unknown option %s", argv[k]);
+		} else if (path) {
+			return usage_error("logs: one PATH only");
+		} else {
+			path = argv[k];
+		}
+	}
+	if (!path)
+		return usage_error("logs: missing PATH");
+	if (follow)
+		client_watch_signals(cl);
+	status = simple_call(cl,
+			     json_pack("{s:s, s:s, s:I, s:b}", "op", SUPD_OP_LOGS, "path", path,
+				       "lines", (json_int_t)lines, "follow", follow),
+			     &reply);
+	if (status != EXIT_OK)
+		return status;
+	arr = json_object_get(reply, "lines");
+	if (!cl->json)
+		json_array_foreach(arr, i, v) printf("%s\n", json_string_value(v));
+	json_decref(reply);
+	fflush(stdout);
+	while (follow) {
+		r = client_read_json(cl, &msg, &raw);
+		if (r == -2)
+			return EXIT_OK;
+		if (r < 0)
+			return EXIT_FAILURE_TO_REACH;
+		v = json_object_get(json_object_get(msg, "log"), "line");
+		if (cl->json)
+			printf("%s\n", raw);
+		else if (json_is_string(v))
+			printf("%s\n", json_string_value(v));
+		fflush(stdout);
+		json_decref(msg);
+	}
+	return EXIT_OK;
+}
+
+static int
+cmd_reopen(struct client *cl, int argc, char **argv)
+{
+	json_t *reply;
+	int status = simple_call(cl, request(SUPD_OP_REOPEN), &reply);
+
+	(void)argc;
+	(void)argv;
+	json_decref(reply);
+	return status;
+}
+
 /* ---- the token table ---- */
 
 struct command {
@@ -1415,6 +1490,8 @@ static const struct command commands[] = {
 	{"metrics", 0, 0, cmd_metrics, "metrics"},
 	{"monitor", 1, 1, cmd_monitor, "monitor PATH|PID"},
 	{"events", 0, 0, cmd_events, "events"},
+	{"logs", 1, 4, cmd_logs, "logs [-f] [-n LINES] PATH"},
+	{"reopen", 0, 0, cmd_reopen, "reopen"},
 	{"stop", 0, 0, cmd_stop, "stop"},
 	{"ping", 0, 0, cmd_ping, "ping"},
 };

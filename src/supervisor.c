@@ -2033,3 +2033,15 @@ node_find_child(const struct child *c, const char *id)
 {
 	return c->sup ? sup_find_child(c->sup, id) : NULL;
 }
+
+void *
+node_output(const struct child *c)
+{
+	return c->output;
+}
+
+void
+node_set_output(struct child *c, void *output)
+{
+	c->output = output;
+}

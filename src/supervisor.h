@@ -117,6 +117,7 @@ struct core_event {
 	const char *output;                 /* EV_CHILD_UNHEALTHY: the last check's output;
 					     * EV_OUTPUT_DROPPED: "stderr", a file... */
 	uint64_t lines;                     /* EV_OUTPUT_DROPPED */
+	const char *program; /* EV_CHILD_START_FAILED: argv[0] (filled by the shell) */
 };
 
 /* Control requests that go through a supervisor's mailbox. */
@@ -259,6 +260,9 @@ bool node_start_delayed(const struct child *c, uint64_t *at_ms);
  * core never reads it. */
 void *node_probe(const struct child *c);
 void node_set_probe(struct child *c, void *probe);
+/* The same for output.c's capture of a worker's stdout and stderr. */
+void *node_output(const struct child *c);
+void node_set_output(struct child *c, void *output);
 /* A supervisor or dynamic supervisor node (it has children). */
 bool node_is_supervisor(const struct child *c);
 /* A supervisor's children in start order: first, then next until NULL;

@@ -77,6 +77,7 @@ struct child {
 	struct child *pid_next;     /* index.c: pid hash chain */
 	struct child *path_next;    /* index.c: path hash chain */
 	void *probe;                /* probe.c: readiness probe and health checks */
+	void *output;               /* output.c: the capture of its stdout and stderr */
 };
 
 enum sup_op {

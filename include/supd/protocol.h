@@ -70,6 +70,12 @@
 #define SUPD_OP_PING            "ping"
 #define SUPD_OP_SIGNAL          "signal"  /* path, signal: to every running worker at or below */
 #define SUPD_OP_METRICS         "metrics" /* "metrics": the Prometheus text exposition 0.0.4 */
+/* {"op":"logs","path":P,"lines":N,"follow":B}: the last N lines of a
+ * captured worker (output: prefix or file) in "lines"; with follow, every
+ * later line as {"log":{"path":P,"stream":"out"|"err","line":TEXT}}. */
+#define SUPD_OP_LOGS "logs"
+/* {"op":"reopen"}: reopen the files supd writes (events, output files). */
+#define SUPD_OP_REOPEN "reopen"
 
 /* Errors: the "error" member of a failed reply. */
 /* the request itself */

@@ -901,8 +901,9 @@ Test(shapes, strings)
 		     "t.yaml:4:10: invalid cwd (expected a string, got null)");
 	expect_error(WORKER("    cwd: \"\"\n"),
 		     "t.yaml:4:10: invalid cwd '' (expected a non-empty string)");
+	/* events takes a mapping too (SPEC 7.1), but only {file, max_size, keep} */
 	expect_error("events: {a: 1}\n",
-		     "t.yaml:1:9: invalid events (expected a string, got a mapping)");
+		     "t.yaml:1:10: unknown key 'a' in events (expected file, max_size or keep)");
 }
 
 Test(shapes, mappings_and_sequences)
@@ -1545,4 +1546,63 @@ Test(memory, a_small_error_buffer_is_truncated_safely)
 	cr_assert_eq(config_load_string("strategy: bad\n", 14, NAME, &cfg, err, sizeof(err)), -1);
 	cr_assert_str_eq(err, "t.yaml:1:11: in");
 	cr_assert_eq(config_load_string("strategy: bad\n", 14, NAME, &cfg, NULL, 0), -1);
+}
+
+/* output: and events: (SPEC 7.1): a word or a path, or a rotated file. */
+Test(output, forms_and_defaults)
+{
+	struct config *cfg = load_ok("output: prefix\n"
+				     "events: {file: /tmp/ev, max_size: 1000000}\n"
+				     "children:\n"
+				     "  - id: s\n"
+				     "    type: supervisor\n"
+				     "    output: {file: /tmp/s.log, max_size: 100, keep: 2}\n"
+				     "    children:\n"
+				     "      - id: w\n"
+				     "        start: [/bin/true]\n"
+				     "  - id: d\n"
+				     "    type: dynamic\n"
+				     "    template:\n"
+				     "      start: [/bin/true]\n"
+				     "      output: inherit\n"
+				     "  - id: plain\n"
+				     "    start: [/bin/true]\n");
+	const struct child_spec *s = cfg->root->sup.children[0];
+
+	cr_assert_eq(cfg->root->output.mode, OUTPUT_PREFIX);
+	cr_assert_str_eq(cfg->events_path, "/tmp/ev");
+	cr_assert_eq(cfg->events_max_size, 1000000);
+	cr_assert_eq(cfg->events_keep, 5);
+	cr_assert_eq(s->output.mode, OUTPUT_FILE);
+	cr_assert_str_eq(s->output.file, "/tmp/s.log");
+	cr_assert_eq(s->output.max_size, 100);
+	cr_assert_eq(s->output.keep, 2);
+	cr_assert_eq(s->sup.children[0]->output.mode, OUTPUT_UNSET);
+	cr_assert_eq(cfg->root->sup.children[1]->sup.template_spec->output.mode, OUTPUT_INHERIT);
+	cr_assert_eq(cfg->root->sup.children[2]->output.mode, OUTPUT_UNSET);
+	config_free(cfg);
+
+	cfg = load_ok("events: /tmp/plain\n");
+	cr_assert_str_eq(cfg->events_path, "/tmp/plain");
+	cr_assert_eq(cfg->events_max_size, 0);
+	config_free(cfg);
+}
+
+Test(output, errors)
+{
+	expect_error("output: loud\n",
+		     "t.yaml:1:9: invalid output 'loud' (expected inherit, prefix or {file, "
+		     "max_size, keep})");
+	expect_error("output: {max_size: 10}\n",
+		     "t.yaml:1:9: missing required key 'file' in output");
+	expect_error(
+		"output: {file: /x, keep: 1001}\n",
+		"t.yaml:1:26: invalid output keep '1001' (expected an integer from 0 to 1000)");
+	expect_error(
+		"output: {file: /x, colour: red}\n",
+		"t.yaml:1:20: unknown key 'colour' in output (expected file, max_size or keep)");
+	expect_error("events: [a]\n",
+		     "t.yaml:1:9: invalid events (expected a path or {file, max_size, keep}, got a "
+		     "sequence)");
+	expect_error("control:\n  output: prefix\n", "t.yaml:2:3: unknown key 'output'");
 }
