@@ -15,6 +15,7 @@ bench/results/RESULTS.md. It imports nothing outside the standard library.
 """
 
 import argparse
+import calendar
 import datetime
 import json
 import os
@@ -33,7 +34,7 @@ REC = struct.Struct("<qiHH")
 START, TERM, T0, ARMED, RELEASE = 1, 2, 3, 4, 5
 MS = 1_000_000
 
-METRICS = ["restart", "spawn", "memory", "idle", "shutdown", "orphans", "control"]
+METRICS = ["restart", "spawn", "memory", "idle", "shutdown", "orphans", "control", "output"]
 # Run only when named (`bench/run soak`): they take far longer than the rest.
 EXTRA_METRICS = ["soak"]
 
@@ -1131,6 +1132,146 @@ def metric_soak(bb):
 
 
 # ------------------------------------------------------------------- report
+
+
+def metric_output(bb):
+    """Captured output (SPEC 7.1): relay throughput against a pipe read by
+    cat, restart latency of an uncaptured worker under a captured flood,
+    idle wakeups and PSS with captured silent workers."""
+    lines = 200000 if bb.quick else 1000000
+    line = "x" * 99  # 100 bytes with the newline
+    writer = f"yes {line} | head -n {lines}"
+    rows = {}
+
+    # 1. Throughput. The baseline: the same writer into a pipe read by cat.
+    base = []
+    for _ in range(1 if bb.quick else 3):
+        t0 = time.monotonic()
+        subprocess.run(["/bin/sh", "-c", f"{writer} | cat >/dev/null"], check=True)
+        base.append(time.monotonic() - t0)
+    rows["cat"] = median(base)
+    # supd: from child_started to child_exited (both supd's clock), which
+    # supd emits once it relayed the last line (its stdout is /dev/null).
+    got = []
+
+    def ts_s(ev):
+        t = ev["ts"]
+        return calendar.timegm(time.strptime(t[:19], "%Y-%m-%dT%H:%M:%S")) + int(t[20:26]) / 1e6
+
+    for r in range(1 if bb.quick else 3):
+        body = f"""children:
+  - id: flood
+    output: prefix
+    restart: temporary
+    start: ["/bin/sh", "-c", {json.dumps(writer)}]
+"""
+        try:
+            p = bb.start_supd(f"output-flood-{r}", body, wait_socket=False)
+        except Skip as e:
+            rows["supd"] = str(e)
+            break
+        events = p.args[-1]
+        pair = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with open(events) as f:
+                    evs = [json.loads(l) for l in f if '"child_' in l]
+            except OSError:
+                evs = []
+            st = [e for e in evs if e["event"] == "child_started"]
+            ex = [e for e in evs if e["event"] == "child_exited"]
+            if st and ex:
+                pair = (st[0], ex[0])
+                break
+            time.sleep(0.05)
+        bb.stop(p)
+        if not pair:
+            rows["supd"] = "the flood did not finish in 120 s"
+            break
+        got.append(ts_s(pair[1]) - ts_s(pair[0]))
+    if got:
+        rows["supd"] = median(got)
+    mb = lines * 100 / 1e6
+    if isinstance(rows.get("supd"), float):
+        ratio = rows["cat"] / rows["supd"]
+        bb.row("output", "supd", "relay MB/s (100-byte lines)", mb / rows["supd"], "MB/s",
+               ratio=ratio, target=">= 0.5x cat", met=ratio >= 0.5,
+               note=f"{lines / rows['supd']:.0f} lines/s; {lines} lines, "
+                    f"output: prefix, stdout /dev/null")
+    else:
+        bb.skip_row("output", "supd", "relay MB/s (100-byte lines)",
+                    rows.get("supd", "not measured"), target=">= 0.5x cat")
+    bb.row("output", "raw", "pipe to cat MB/s", mb / rows["cat"], "MB/s",
+           note=f"{lines / rows['cat']:.0f} lines/s; the same writer piped to cat")
+
+    # 2. Restart latency of an uncaptured worker, quiet and under a flood.
+    kills = 30 if bb.quick else 100
+    p50 = {}
+    for flood in (False, True):
+        stamp = bb.path(f"output-restart-{flood}.stamp")
+        body = f"""max_restarts: 100000
+max_seconds: 1
+children:
+  - id: w
+    start: [{json.dumps(bb.b("stamp"))}, {json.dumps(stamp)}, "hold"]
+    shutdown: brutal_kill
+"""
+        if flood:
+            body += f"""  - id: flood
+    output: prefix
+    start: ["/bin/sh", "-c", "yes {line}"]
+    shutdown: brutal_kill
+"""
+        p = None
+        try:
+            p = bb.start_supd(f"output-restart-{flood}", body, wait_socket=False)
+            wait_stamps(stamp, 1, 10)
+            out = bb.run([bb.b("supbench"), "restart", stamp, str(kills), "0", "3"], 120,
+                         "supbench-restart")
+            p50[flood] = pct([int(x) for x in out.split()], 0.5)
+        except Skip as e:
+            p50[flood] = str(e)
+        finally:
+            if p:
+                bb.stop(p)
+    if all(isinstance(v, (int, float)) for v in p50.values()):
+        ratio = p50[True] / p50[False]
+        bb.row("output", "supd", "restart p50 under a captured flood", p50[True] / 1e3, "us",
+               ratio=ratio, target="<= 1.2x quiet", met=ratio <= 1.2,
+               note=f"quiet p50 {p50[False] / 1e3:.0f} us; ratio is to quiet; {kills} kills")
+    else:
+        bb.skip_row("output", "supd", "restart p50 under a captured flood",
+                    str(p50.get(True, p50.get(False))), target="<= 1.2x quiet")
+
+    # 3 and 4. Captured silent workers: wakeups, and PSS at 1,000.
+    for n in ([100] if bb.quick else [100, 1000]):
+        stamp = bb.path(f"output-idle-{n}.stamp")
+        body = pool_body(bb, stamp).replace("      restart: temporary",
+                                            "      restart: temporary\n      output: prefix")
+        try:
+            p = bb.start_supd(f"output-idle-{n}", body)
+            try:
+                bb.run([bb.b("supbench"), "spawn", p.sock, "/pool", stamp, str(n), "1"], 120,
+                       "supbench-spawn")
+                if n == 100:
+                    time.sleep(1.0)
+                    before = ctx_switches([p.pid])
+                    window = 5.0
+                    time.sleep(window)
+                    switches = ctx_switches([p.pid]) - before
+                    bb.row("output", "supd", f"wakeups/s, {n} captured silent workers",
+                           switches / window, "/s", target="0 /s", met=switches == 0,
+                           note=f"{switches} switches in {window:.0f} s")
+                else:
+                    pss, uss = settle_pss(lambda: [p.pid])
+                    bb.row("output", "supd", f"PSS, {n} captured idle workers", pss / 1024,
+                           "KiB", note=f"USS {uss / 1024:.0f} KiB; 2 pipes each, "
+                                       "no buffer until a worker writes")
+            finally:
+                bb.stop(p)
+        except Skip as e:
+            bb.skip_row("output", "supd", f"{n} captured workers", str(e))
 
 
 def loadavg():
