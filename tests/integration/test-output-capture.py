@@ -124,7 +124,9 @@ children:
 """, pid1=pid1, name="prefix")
     try:
         ok = wait_for(lambda: b"/talk | no newline\n" in read(s.out)
+                      and b"/talk | oops\n" in read(s.err)
                       and b"/big | after-big\n" in read(s.out)
+                      and b"/closer | before-close\n" in read(s.out)
                       and b"/closer | still-err\n" in read(s.err)
                       and b"/garbage | done-garbage\n" in read(s.out)
                       and b"plain-line\n" in read(s.out), 20)
@@ -193,7 +195,8 @@ def file_rotation(supd):
     path = os.path.join(s.dir, "w.log")
     try:
         def all_there():
-            return b" err 99\n" in read(path) + read(path + ".1") + read(path + ".2")
+            text = read(path) + read(path + ".1") + read(path + ".2")
+            return b" err err 99\n" in text and b" out line 99\n" in text
         check(wait_for(all_there, 10), "file: the last line reached the files")
         files = [read(path), read(path + ".1"), read(path + ".2")]
         check(not os.path.exists(path + ".3"), "file: keep 2 keeps PATH.1 and PATH.2 only")
