@@ -798,6 +798,26 @@ service_json(json_t *o, const struct worker_spec *w)
 	return ok;
 }
 
+/* output: as the grammar reads it back (inherit, prefix, or the file's mapping). */
+static json_t *
+output_json(const struct output_spec *out)
+{
+	json_t *o;
+
+	if (out->mode == OUTPUT_INHERIT)
+		return json_string("inherit");
+	if (out->mode == OUTPUT_PREFIX)
+		return json_string("prefix");
+	o = json_object();
+	if (o && !(set(o, "file", json_string(out->file ? out->file : "")) &&
+		   set(o, "max_size", json_integer((json_int_t)out->max_size)) &&
+		   set(o, "keep", json_integer(out->keep)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static bool
 worker_json(json_t *o, const struct worker_spec *w)
 {
@@ -835,6 +855,8 @@ proto_spec_to_json(const struct child_spec *spec, bool with_children)
 		     set(b, "max", json_integer(spec->backoff.max_ms)) &&
 		     set(b, "reset_after", json_integer(spec->backoff.reset_after_ms));
 	}
+	if (ok && spec->output.mode != OUTPUT_UNSET)
+		ok = set(o, "output", output_json(&spec->output));
 	if (ok && spec->type == NODE_WORKER)
 		ok = worker_json(o, &spec->worker);
 	if (ok && spec_is_supervisor(spec))

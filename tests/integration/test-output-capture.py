@@ -304,6 +304,15 @@ children:
                 return False
         check(wait_for(quiet, 20), "fds: the worker runs")
         pid = s.supd_pid()
+        # A warm-up of 100 restarts first: sd-event opens a timerfd per
+        # clock on the first deadline it arms, once for supd's lifetime.
+        # Growth is what comes after that.
+        open(go, "w").close()
+        start = len(started())
+        os.kill(started()[-1]["pid"], signal.SIGKILL)
+        check(wait_for(lambda: len(started()) >= start + 100, 240), "fds: 100 restarts of warm-up")
+        os.unlink(go)
+        check(wait_for(quiet, 20), "fds: the worker runs quietly after the warm-up")
         before = len(os.listdir(f"/proc/{pid}/fd"))
         open(go, "w").close()
         start = len(started())
@@ -432,14 +441,22 @@ def log_lines(supd):
               f"the last line says the status and why: {err.splitlines()[-1:]!r}")
     finally:
         kill_tree(s.proc)
-    s = Supd(supd, """children:
+    # A program that exists when the file is loaded (the loader checks
+    # that) but cannot be executed: its interpreter is missing, so exec
+    # fails with ENOENT.
+    progdir = tempfile.mkdtemp(prefix="supd-noint-")
+    prog = os.path.join(progdir, "prog")
+    with open(prog, "w") as f:
+        f.write("#!/no/such/interpreter-for-supd\n")
+    os.chmod(prog, 0o755)
+    s = Supd(supd, f"""children:
   - id: w
-    start: [no-such-program-for-supd]
+    start: [{prog}]
 """, name="loglines2")
     try:
         s.proc.wait(timeout=30)
         err = read(s.err).decode()
-        check("supd: warning: /w: start failed: exec:ENOENT (no-such-program-for-supd)" in err,
+        check(f"supd: warning: /w: start failed: exec:ENOENT ({prog})" in err,
               f"exec:ENOENT names the program: {err!r}")
     finally:
         kill_tree(s.proc)
