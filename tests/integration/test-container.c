@@ -131,9 +131,11 @@ Test(container, tree_leftovers_stopped)
  * the daemons it left are stopped the same way. */
 Test(container, dashdash_leftovers_stopped)
 {
+	/* PROGRAM exits only once both daemons are up: else the teardown's
+	 * SIGTERM could reach the polite one before it wrote its file. */
 	static const char *const argv[] = {"/bin/sh", "-c",
-					   DAEMONS "while [ ! -e @DIR@/deaf-up ]; do sleep 0.01; "
-						   "done; exit 3",
+					   DAEMONS "while [ ! -e @DIR@/deaf-up ] || [ ! -e "
+						   "@DIR@/polite-up ]; do sleep 0.01; done; exit 3",
 					   NULL};
 	struct harness *h = h_start(&(struct h_opts){.pid1 = true, .argv = argv});
 	int status;
