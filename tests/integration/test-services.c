@@ -236,7 +236,7 @@ Test(services, ready_tcp_host_port)
 	snprintf(yaml, sizeof(yaml),
 		 "children:\n"
 		 "  - id: db\n"
-		 "    ready: {tcp: \"localhost:%d\"}\n"
+		 "    ready: {tcp: \"127.0.0.1:%d\"}\n"
 		 "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
 		 ntohs(sa.sin_port));
 	h = start_yaml(yaml, false);
