@@ -1004,7 +1004,9 @@ loop_run(struct loop *loop)
 			r = 70;
 		}
 	}
-	/* Orphans that exited in the last moments are reaped too. */
+	/* Probes never outlive supd (a hung one was only sent SIGKILL), and
+	 * orphans that exited in the last moments are reaped too. */
+	probes_end_all(loop->probes);
 	reap_all(loop);
 	pid1_teardown(loop);
 	if (loop->exec_failure_status && r == 1 && !loop->tree_started &&

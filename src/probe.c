@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -585,6 +586,31 @@ probes_new(sd_event *event, struct core **core, uint64_t (*now)(void *), void *n
 	ps->now_ms = now;
 	ps->now_ctx = now_ctx;
 	return ps;
+}
+
+void
+probes_end_all(struct probes *ps)
+{
+	if (!ps)
+		return;
+	for (size_t i = 0; i < PROBE_PID_BUCKETS; i++) {
+		while (ps->by_pid[i]) {
+			struct probe *p = ps->by_pid[i];
+			siginfo_t si;
+
+			ps->by_pid[i] = p->pid_next;
+			p->pid_next = NULL;
+			/* The kill of an abandoned attempt may still be on its
+			 * way: wait for the death, not only for what has
+			 * already exited (the loop's last reap). */
+			kill(-p->pid, SIGKILL);
+			while (waitid(P_PID, (id_t)p->pid, &si, WEXITED) < 0 && errno == EINTR)
+				;
+			p->pid = 0;
+			if (!p->child)
+				free(p);
+		}
+	}
 }
 
 void

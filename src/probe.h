@@ -33,6 +33,10 @@ void probes_spawned(struct probes *p, struct child *c, int ready_fd);
 void probes_event(struct probes *p, struct child *c, const struct core_event *ev);
 /* c is about to be freed. */
 void probes_forget(struct probes *p, struct child *c);
+/* supd is exiting: every probe process still known (running, or killed and
+ * not yet reaped) is killed with its process group and reaped, so that none
+ * outlives supd as an orphan. Blocks only on processes sent SIGKILL. */
+void probes_end_all(struct probes *p);
 /* The reaper found pid: true when it was a probe (then it is handled). */
 bool probes_reaped(struct probes *p, pid_t pid, int wait_status_code, bool signaled);
 
