@@ -343,6 +343,12 @@ register_harness(struct harness *h)
 }
 
 struct harness *
+h_start_yaml(const char *yaml, bool pid1)
+{
+	return h_start(&(struct h_opts){.yaml = yaml, .pid1 = pid1});
+}
+
+struct harness *
 h_start(const struct h_opts *o)
 {
 	struct harness *h = calloc(1, sizeof(*h));

@@ -74,6 +74,23 @@ uint64_t h_now_ms(void);
 
 /* Starts supd; fails the test if it cannot. */
 struct harness *h_start(const struct h_opts *o);
+/* h_start() with only a config text, as a normal process or as PID 1. */
+struct harness *h_start_yaml(const char *yaml, bool pid1);
+
+/* A test body `static void name(bool pid1)` run twice in suite `suite`: as a
+ * normal process (test `name`) and as PID 1 (test `name_pid1`). The file
+ * that uses it includes <criterion/criterion.h>. */
+#define H_BOTH_MODES(suite, name)                                                                  \
+	static void name(bool pid1);                                                               \
+	Test(suite, name)                                                                          \
+	{                                                                                          \
+		name(false);                                                                       \
+	}                                                                                          \
+	Test(suite, name##_pid1)                                                                   \
+	{                                                                                          \
+		name(true);                                                                        \
+	}                                                                                          \
+	static void name(bool pid1)
 
 /* The next event named `event` (and with path `path` unless NULL) at or
  * after the cursor; moves the cursor past it. Fails the test after

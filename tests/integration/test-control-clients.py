@@ -18,6 +18,7 @@ import tempfile
 import time
 
 from tap import check, finish, kill_tree
+from supdtest import wait_for
 
 EMPTY = "an-empty-supervisor-with-a-long-id-so-that-each-event-is-larger"
 
@@ -44,15 +45,6 @@ def call_ok(path):
         return bool(r and r["ok"])
     except OSError:
         return False
-
-
-def wait_for(pred, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)  # a deadline wait, not synchronisation by sleeping
-    return pred()
 
 
 def _closed_by_peer(s):

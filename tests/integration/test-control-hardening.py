@@ -27,58 +27,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 from tap import check, finish, kill_tree
+from supdtest import DEADLINE, Conn, wait_for
 
-DEADLINE = 10.0
-
-
-class Conn:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(DEADLINE)
-        self.s.connect(path)
-        self.buf = b""
-
-    def send(self, obj):
-        self.s.sendall((json.dumps(obj) + "\n").encode())
-
-    def line(self):
-        """The next message (replies and events alike), None at end of stream."""
-        while b"\n" not in self.buf:
-            try:
-                data = self.s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                return None
-            if not data:
-                return None
-            self.buf += data
-        text, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(text)
-
-    def reply(self):
-        """The next reply, skipping event lines."""
-        while True:
-            msg = self.line()
-            if msg is None or "ok" in msg:
-                return msg
-
-    def call(self, obj):
-        self.send(obj)
-        return self.reply()
-
-    def close(self):
-        self.s.close()
-
-
-def wait_for(pred, seconds=DEADLINE):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)  # a deadline wait, not synchronisation by sleeping
-    return pred()
 
 
 class Supd:

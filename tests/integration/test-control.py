@@ -7,19 +7,17 @@ Starts supd on a small tree in a temporary directory, speaks the wire
 protocol directly and through supctl, and prints TAP. Every wait has a
 deadline; nothing sleeps to synchronise. Needs /bin/sleep.
 """
-import array
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 from tap import check, finish
+from supdtest import DEADLINE, Conn
 
-DEADLINE = 10.0
 
 CONFIG = """\
 strategy: one_for_one
@@ -48,51 +46,6 @@ children:
 """
 
 
-
-
-class Conn:
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(DEADLINE)
-        self.s.connect(path)
-        self.buf = b""
-        self.fds = []
-
-    def send(self, obj):
-        data = obj if isinstance(obj, bytes) else (json.dumps(obj) + "\n").encode()
-        self.s.sendall(data)
-
-    def line(self):
-        """The next message, or None at end of stream."""
-        while b"\n" not in self.buf:
-            try:
-                data, anc, _, _ = self.s.recvmsg(65536, socket.CMSG_LEN(16))
-            except ConnectionResetError:
-                return None
-            for level, kind, payload in anc:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    fds = array.array("i")
-                    fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
-                    self.fds.extend(fds)
-            if not data:
-                return None
-            self.buf += data
-        text, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(text)
-
-    def reply(self):
-        """The next reply, skipping events."""
-        while True:
-            msg = self.line()
-            if msg is None or "ok" in msg:
-                return msg
-
-    def call(self, obj):
-        self.send(obj)
-        return self.reply()
-
-    def close(self):
-        self.s.close()
 
 
 class Supd:

@@ -22,8 +22,8 @@ import time
 from prometheus_client.parser import text_string_to_metric_families
 
 from tap import check, finish, kill_tree
+from supdtest import DEADLINE, Ctl, find_node, wait_or_fail
 
-DEADLINE = 10.0
 
 CONFIG = """\
 max_restarts: 10
@@ -50,43 +50,9 @@ children:
 """
 
 
-class Ctl:
-    def __init__(self, supctl, sock):
-        self.base = [supctl, "-s", sock]
-
-    def run(self, *args):
-        p = subprocess.run(self.base + list(args), capture_output=True, text=True,
-                           timeout=DEADLINE)
-        return p.returncode, p.stdout, p.stderr
-
-    def json(self, *args):
-        rc, out, _ = self.run("--json", *args)
-        lines = out.splitlines()
-        return rc, json.loads(lines[-1]) if lines else None
-
-
-def wait_for(pred, what):
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return check(False, "timed out waiting for " + what)
-
-
-def node(tree, path):
-    if tree.get("path") == path:
-        return tree
-    for k in tree.get("children", []):
-        found = node(k, path)
-        if found:
-            return found
-    return None
-
-
 def tree_node(ctl, path):
     _, r = ctl.json("tree")
-    return node(r["tree"], path)
+    return find_node(r["tree"], path)
 
 
 def metrics(ctl):
@@ -105,10 +71,10 @@ def metrics(ctl):
 
 
 def test_signal(ctl, work):
-    wait_for(lambda: os.path.exists(os.path.join(work, "db-up")), "/web/db to trap SIGUSR1")
+    wait_or_fail(lambda: os.path.exists(os.path.join(work, "db-up")), "/web/db to trap SIGUSR1")
     rc, out, err = ctl.run("signal", "/web/db", "USR1")
     check(rc == 0 and "1 worker" in out, "signal /web/db USR1: %d %r %s" % (rc, out, err))
-    wait_for(lambda: os.path.exists(os.path.join(work, "db-usr1")), "db to get SIGUSR1")
+    wait_or_fail(lambda: os.path.exists(os.path.join(work, "db-usr1")), "db to get SIGUSR1")
     check(tree_node(ctl, "/web/db")["restarts"] == 0, "a trapped signal does not restart db")
     rc, out, _ = ctl.run("signal", "/web", "SIGUSR1")
     check(rc == 0 and "2 workers" in out, "signal /web: every running worker below (%r)" % out)
@@ -180,7 +146,7 @@ def test_metrics(ctl, wall_before):
     check(window == 1, "supd_supervisor_restarts of /web counts cache's crash (%s)" % window)
     pid = tree_node(ctl, "/web/db")["pid"]
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: tree_node(ctl, "/web/db")["pid"] not in (pid, None), "db's restart")
+    wait_or_fail(lambda: tree_node(ctl, "/web/db")["pid"] not in (pid, None), "db's restart")
     m = metrics(ctl)
     check(m["supd_child_restarts"][1].get("/web/db") == 1,
           "after a crash supd_child_restarts_total of db is 1")
@@ -207,7 +173,7 @@ def main():
                                     start_new_session=True)
         ctl = Ctl(supctl, sock)
         try:
-            if wait_for(lambda: ctl.run("ping")[0] == 0, "supd to answer"):
+            if wait_or_fail(lambda: ctl.run("ping")[0] == 0, "supd to answer"):
                 test_signal(ctl, work)
                 test_restart_and_times(ctl)
                 test_metrics(ctl, wall_before)

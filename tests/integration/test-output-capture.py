@@ -28,18 +28,10 @@ import tempfile
 import time
 
 from tap import check, finish, kill_tree
+from supdtest import wait_for
 
 F_SETPIPE_SZ = 1031
 TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
-
-
-def wait_for(pred, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)  # a deadline wait, not synchronisation by sleeping
-    return pred()
 
 
 def read(path):

@@ -25,6 +25,7 @@ import termios
 import time
 
 from tap import check, finish, kill_tree
+from supdtest import wait_for
 
 F_SETPIPE_SZ = 1031
 # Restarts after the FIFO is full: enough log (or event) lines to overflow
@@ -34,15 +35,6 @@ F_SETPIPE_SZ = 1031
 LOG_OVERFLOW_RESTARTS = 300
 EVENTS_OVERFLOW_RESTARTS = 800
 LONG = ["a" * 64, "b" * 64, "c" * 64]
-
-
-def wait_for(pred, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)  # a deadline wait, not synchronisation by sleeping
-    return pred()
 
 
 def fifo_bytes(fd):

@@ -29,25 +29,9 @@
 
 TestSuite(services, .fini = h_cleanup_all, .timeout = 120);
 
-#define BOTH_MODES(name)                                                                           \
-	static void name(bool pid1);                                                               \
-	Test(services, name)                                                                       \
-	{                                                                                          \
-		name(false);                                                                       \
-	}                                                                                          \
-	Test(services, name##_pid1)                                                                \
-	{                                                                                          \
-		name(true);                                                                        \
-	}                                                                                          \
-	static void name(bool pid1)
+#define BOTH_MODES(name) H_BOTH_MODES(services, name)
 
 #define T 5000 /* default deadline, ms (scaled under valgrind) */
-
-static struct harness *
-start_yaml(const char *yaml, bool pid1)
-{
-	return h_start(&(struct h_opts){.yaml = yaml, .pid1 = pid1});
-}
 
 static void
 stop_cleanly(struct harness *h)
@@ -112,14 +96,14 @@ check_waited(struct harness *h, const char *path, int64_t before_us, const char 
 BOTH_MODES(ready_fd)
 {
 	struct harness *h =
-		start_yaml("children:\n"
-			   "  - id: n\n"
-			   "    ready: {fd: 3}\n"
-			   "    start: [\"/bin/sh\", \"-c\", \"while [ ! -e @DIR@/go ]; do sleep "
-			   "0.02; done; echo ready >&3; exec @TESTCHILD@ sleep\"]\n"
-			   "  - id: after\n"
-			   "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-			   pid1);
+		h_start_yaml("children:\n"
+			     "  - id: n\n"
+			     "    ready: {fd: 3}\n"
+			     "    start: [\"/bin/sh\", \"-c\", \"while [ ! -e @DIR@/go ]; do sleep "
+			     "0.02; done; echo ready >&3; exec @TESTCHILD@ sleep\"]\n"
+			     "  - id: after\n"
+			     "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+			     pid1);
 	int64_t go_us;
 
 	h_wait_event(h, "supervisor_started", "/", T);
@@ -132,13 +116,13 @@ BOTH_MODES(ready_fd)
 Test(services, ready_fd_closed_without_a_line_times_out)
 {
 	struct harness *h =
-		start_yaml("children:\n"
-			   "  - id: n\n"
-			   "    ready: {fd: 4}\n"
-			   "    start_timeout: 300\n"
-			   "    start: [\"/bin/sh\", \"-c\", \"exec 4>&-; exec @TESTCHILD@ "
-			   "sleep\"]\n",
-			   false);
+		h_start_yaml("children:\n"
+			     "  - id: n\n"
+			     "    ready: {fd: 4}\n"
+			     "    start_timeout: 300\n"
+			     "    start: [\"/bin/sh\", \"-c\", \"exec 4>&-; exec @TESTCHILD@ "
+			     "sleep\"]\n",
+			     false);
 	json_t *failed = h_wait_event(h, "child_start_failed", "/n", T);
 
 	H_CHECK(h, strcmp(ev_str(failed, "error"), "ready_timeout") == 0, "error %s",
@@ -149,14 +133,14 @@ Test(services, ready_fd_closed_without_a_line_times_out)
 BOTH_MODES(ready_exec)
 {
 	struct harness *h =
-		start_yaml("children:\n"
-			   "  - id: w\n"
-			   "    ready: {exec: [\"/bin/sh\", \"-c\", \"test -e @DIR@/up\"], "
-			   "interval: 20}\n"
-			   "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
-			   "  - id: after\n"
-			   "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-			   pid1);
+		h_start_yaml("children:\n"
+			     "  - id: w\n"
+			     "    ready: {exec: [\"/bin/sh\", \"-c\", \"test -e @DIR@/up\"], "
+			     "interval: 20}\n"
+			     "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+			     "  - id: after\n"
+			     "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+			     pid1);
 	int64_t up_us;
 
 	h_wait_event(h, "supervisor_started", "/", T);
@@ -169,14 +153,14 @@ BOTH_MODES(ready_exec)
 
 Test(services, ready_exec_probe_that_hangs_is_killed_at_the_deadline)
 {
-	struct harness *h =
-		start_yaml("children:\n"
-			   "  - id: w\n"
-			   "    ready: {exec: [\"/bin/sh\", \"-c\", \"echo $$ > @DIR@/probe; exec "
-			   "sleep 1000\"]}\n"
-			   "    start_timeout: 400\n"
-			   "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-			   false);
+	struct harness *h = h_start_yaml(
+		"children:\n"
+		"  - id: w\n"
+		"    ready: {exec: [\"/bin/sh\", \"-c\", \"echo $$ > @DIR@/probe; exec "
+		"sleep 1000\"]}\n"
+		"    start_timeout: 400\n"
+		"    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+		false);
 	char *pid_text;
 
 	h_wait_event(h, "child_start_failed", "/w", T);
@@ -203,13 +187,13 @@ listen_unix(struct harness *h, const char *name)
 
 BOTH_MODES(ready_tcp_unix_socket)
 {
-	struct harness *h = start_yaml("children:\n"
-				       "  - id: db\n"
-				       "    ready: {tcp: \"@DIR@/db.sock\"}\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
-				       "  - id: app\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-				       pid1);
+	struct harness *h = h_start_yaml("children:\n"
+					 "  - id: db\n"
+					 "    ready: {tcp: \"@DIR@/db.sock\"}\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+					 "  - id: app\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+					 pid1);
 	int64_t up_us;
 	int fd;
 
@@ -239,7 +223,7 @@ Test(services, ready_tcp_host_port)
 		 "    ready: {tcp: \"127.0.0.1:%d\"}\n"
 		 "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
 		 ntohs(sa.sin_port));
-	h = start_yaml(yaml, false);
+	h = h_start_yaml(yaml, false);
 	h_wait_event(h, "supervisor_started", "/", T);
 	up_us = wall_us();
 	cr_assert(listen(fd, 8) == 0);
@@ -251,17 +235,17 @@ Test(services, ready_tcp_host_port)
 BOTH_MODES(ready_exit_job_gates_the_next_child)
 {
 	struct harness *h =
-		start_yaml("children:\n"
-			   "  - id: db\n"
-			   "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
-			   "  - id: migrate\n"
-			   "    restart: transient\n"
-			   "    ready: exit\n"
-			   "    start: [\"/bin/sh\", \"-c\", \"while [ ! -e @DIR@/go ]; do "
-			   "sleep 0.02; done\"]\n"
-			   "  - id: app\n"
-			   "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-			   pid1);
+		h_start_yaml("children:\n"
+			     "  - id: db\n"
+			     "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+			     "  - id: migrate\n"
+			     "    restart: transient\n"
+			     "    ready: exit\n"
+			     "    start: [\"/bin/sh\", \"-c\", \"while [ ! -e @DIR@/go ]; do "
+			     "sleep 0.02; done\"]\n"
+			     "  - id: app\n"
+			     "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+			     pid1);
 	int64_t go_us;
 
 	h_wait_event(h, "child_started", "/db", T);
@@ -279,14 +263,14 @@ BOTH_MODES(ready_exit_job_gates_the_next_child)
 
 Test(services, ready_exit_job_that_fails_fails_the_start)
 {
-	struct harness *h = start_yaml("children:\n"
-				       "  - id: migrate\n"
-				       "    restart: temporary\n"
-				       "    ready: exit\n"
-				       "    start: [\"@TESTCHILD@\", \"exit\", \"3\"]\n"
-				       "  - id: app\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-				       false);
+	struct harness *h = h_start_yaml("children:\n"
+					 "  - id: migrate\n"
+					 "    restart: temporary\n"
+					 "    ready: exit\n"
+					 "    start: [\"@TESTCHILD@\", \"exit\", \"3\"]\n"
+					 "  - id: app\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+					 false);
 	json_t *failed = h_wait_event(h, "child_start_failed", "/migrate", T);
 
 	H_CHECK(h, strcmp(ev_str(failed, "error"), "exit:3") == 0, "error %s",
@@ -298,12 +282,12 @@ Test(services, ready_exit_job_that_fails_fails_the_start)
 Test(services, notify_access_all_takes_ready_from_the_process_group)
 {
 	struct harness *h =
-		start_yaml("children:\n"
-			   "  - id: script\n"
-			   "    ready: notify\n"
-			   "    notify_access: all\n"
-			   "    start: [\"/bin/sh\", \"-c\", \"@TESTCHILD@ notify & wait\"]\n",
-			   false);
+		h_start_yaml("children:\n"
+			     "  - id: script\n"
+			     "    ready: notify\n"
+			     "    notify_access: all\n"
+			     "    start: [\"/bin/sh\", \"-c\", \"@TESTCHILD@ notify & wait\"]\n",
+			     false);
 
 	h_wait_event(h, "child_started", "/script", T);
 	stop_cleanly(h);
@@ -312,12 +296,12 @@ Test(services, notify_access_all_takes_ready_from_the_process_group)
 Test(services, notify_access_main_refuses_another_process_and_says_so)
 {
 	struct harness *h =
-		start_yaml("children:\n"
-			   "  - id: script\n"
-			   "    ready: notify\n"
-			   "    start_timeout: 500\n"
-			   "    start: [\"/bin/sh\", \"-c\", \"@TESTCHILD@ notify & wait\"]\n",
-			   false);
+		h_start_yaml("children:\n"
+			     "  - id: script\n"
+			     "    ready: notify\n"
+			     "    start_timeout: 500\n"
+			     "    start: [\"/bin/sh\", \"-c\", \"@TESTCHILD@ notify & wait\"]\n",
+			     false);
 	char *log;
 
 	h_wait_event(h, "child_start_failed", "/script", T);
@@ -333,13 +317,13 @@ Test(services, notify_access_main_refuses_another_process_and_says_so)
 BOTH_MODES(health_check_failure_kills_and_restarts)
 {
 	struct harness *h =
-		start_yaml("children:\n"
-			   "  - id: web\n"
-			   "    health: {exec: [\"/bin/sh\", \"-c\", \"if [ -e @DIR@/sick "
-			   "]; then echo not answering; exit 1; fi\"], interval: 50, "
-			   "timeout: 2000, retries: 2}\n"
-			   "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-			   pid1);
+		h_start_yaml("children:\n"
+			     "  - id: web\n"
+			     "    health: {exec: [\"/bin/sh\", \"-c\", \"if [ -e @DIR@/sick "
+			     "]; then echo not answering; exit 1; fi\"], interval: 50, "
+			     "timeout: 2000, retries: 2}\n"
+			     "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+			     pid1);
 	long long first = ev_int(h_wait_event(h, "child_started", "/web", T), "pid"), second;
 	json_t *ev;
 
@@ -362,19 +346,19 @@ BOTH_MODES(health_check_failure_kills_and_restarts)
 
 Test(services, health_check_timeout_and_tcp_failure)
 {
-	struct harness *h = start_yaml("max_restarts: 100\n"
-				       "children:\n"
-				       "  - id: hang\n"
-				       "    restart: temporary\n"
-				       "    health: {exec: [\"sleep\", \"1000\"], interval: 20, "
-				       "timeout: 200, retries: 1}\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
-				       "  - id: refused\n"
-				       "    restart: temporary\n"
-				       "    health: {tcp: \"@DIR@/nobody.sock\", interval: 20, "
-				       "retries: 3}\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-				       false);
+	struct harness *h = h_start_yaml("max_restarts: 100\n"
+					 "children:\n"
+					 "  - id: hang\n"
+					 "    restart: temporary\n"
+					 "    health: {exec: [\"sleep\", \"1000\"], interval: 20, "
+					 "timeout: 200, retries: 1}\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+					 "  - id: refused\n"
+					 "    restart: temporary\n"
+					 "    health: {tcp: \"@DIR@/nobody.sock\", interval: 20, "
+					 "retries: 3}\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+					 false);
 	json_t *ev;
 	long at;
 
@@ -396,12 +380,12 @@ Test(services, health_check_timeout_and_tcp_failure)
 
 BOTH_MODES(backoff_doubles_the_delay)
 {
-	struct harness *h = start_yaml("max_restarts: 100\n"
-				       "children:\n"
-				       "  - id: flap\n"
-				       "    backoff: {min: 100, max: 300}\n"
-				       "    start: [\"@TESTCHILD@\", \"exit\", \"1\"]\n",
-				       pid1);
+	struct harness *h = h_start_yaml("max_restarts: 100\n"
+					 "children:\n"
+					 "  - id: flap\n"
+					 "    backoff: {min: 100, max: 300}\n"
+					 "    start: [\"@TESTCHILD@\", \"exit\", \"1\"]\n",
+					 pid1);
 	static const long long expected[] = {100, 200, 300, 300};
 
 	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
@@ -527,7 +511,7 @@ Test(services, user_switch_sets_home_user_logname_shell)
 		 "    env: [\"SHELL=/bin/false\"]\n"
 		 "    start: [\"@TESTCHILD@\", \"env\", \"%s\"]\n",
 		 path);
-	h = start_yaml(yaml, false);
+	h = h_start_yaml(yaml, false);
 	h_wait_event(h, "child_started", "/e", T);
 	for (int i = 0; i < 500 && access(path, F_OK) < 0; i++)
 		usleep(10000); /* the worker writes it right after exec */
@@ -544,7 +528,7 @@ Test(services, user_switch_sets_home_user_logname_shell)
 
 BOTH_MODES(limits_umask_and_nice)
 {
-	struct harness *h = start_yaml(
+	struct harness *h = h_start_yaml(
 		"children:\n"
 		"  - id: l\n"
 		"    umask: \"0027\"\n"
@@ -577,14 +561,14 @@ BOTH_MODES(limits_umask_and_nice)
 
 Test(services, worker_forward_signals_override_the_top_level_list)
 {
-	struct harness *h = start_yaml("children:\n"
-				       "  - id: listens\n"
-				       "    restart: temporary\n"
-				       "    forward_signals: [SIGUSR1]\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
-				       "  - id: other\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-				       false);
+	struct harness *h = h_start_yaml("children:\n"
+					 "  - id: listens\n"
+					 "    restart: temporary\n"
+					 "    forward_signals: [SIGUSR1]\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+					 "  - id: other\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+					 false);
 	json_t *ev;
 
 	h_wait_event(h, "child_started", "/other", T);
@@ -600,7 +584,7 @@ Test(services, worker_forward_signals_override_the_top_level_list)
 static void
 check_config_error(const char *yaml, const char *needle, int line)
 {
-	struct harness *h = start_yaml(yaml, false);
+	struct harness *h = h_start_yaml(yaml, false);
 	int status = h_wait_exit(h, T), l = 0, c = 0;
 	char *err = h_read_file(h_path(h, "supd.log"));
 	const char *file = h_path(h, "supd.yaml");

@@ -13,11 +13,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 from tap import check, finish, kill_tree
+from supdtest import DEADLINE, Ctl, find_node, wait_or_fail
 
-DEADLINE = 10.0
 
 CONFIG = """\
 children:
@@ -40,44 +39,11 @@ children:
 """
 
 
-class Ctl:
-    def __init__(self, supctl, sock):
-        self.base = [supctl, "-s", sock]
-
-    def run(self, *args):
-        p = subprocess.run(self.base + list(args), capture_output=True, text=True,
-                           timeout=DEADLINE)
-        return p.returncode, p.stdout, p.stderr
-
-    def json(self, *args):
-        rc, out, _ = self.run("--json", *args)
-        return rc, json.loads(out.splitlines()[-1]) if out.strip() else None
-
-
-def wait_for(pred, what):
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return check(False, "timed out waiting for " + what)
-
-
-def node(tree, path):
-    if tree.get("path") == path:
-        return tree
-    for k in tree.get("children", []):
-        found = node(k, path)
-        if found:
-            return found
-    return None
-
-
 def test_path_forms(ctl):
     rc, out, err = ctl.run("terminate-child", "/web/cache")
     check(rc == 0, "terminate-child /web/cache (PATH form): exit %d %s" % (rc, err.strip()))
     _, r = ctl.json("tree")
-    check(node(r["tree"], "/web/cache")["state"] == "stopped", "/web/cache is stopped")
+    check(find_node(r["tree"], "/web/cache")["state"] == "stopped", "/web/cache is stopped")
     rc, out, err = ctl.run("restart-child", "/web", "cache")
     check(rc == 0 and out.startswith("restarted cache"),
           "restart-child /web cache (SUP ID form): %d %r" % (rc, out))
@@ -171,7 +137,7 @@ def main():
                                     start_new_session=True)
         ctl = Ctl(supctl, sock)
         try:
-            if wait_for(lambda: ctl.run("ping")[0] == 0, "supd to answer"):
+            if wait_or_fail(lambda: ctl.run("ping")[0] == 0, "supd to answer"):
                 test_path_forms(ctl)
                 test_which_children(ctl)
                 test_status(ctl)

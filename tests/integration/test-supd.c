@@ -30,26 +30,9 @@
 
 TestSuite(supd, .fini = h_cleanup_all, .timeout = 120);
 
-/* A test body run both as a normal process and as PID 1. */
-#define BOTH_MODES(name)                                                                           \
-	static void name(bool pid1);                                                               \
-	Test(supd, name)                                                                           \
-	{                                                                                          \
-		name(false);                                                                       \
-	}                                                                                          \
-	Test(supd, name##_pid1)                                                                    \
-	{                                                                                          \
-		name(true);                                                                        \
-	}                                                                                          \
-	static void name(bool pid1)
+#define BOTH_MODES(name) H_BOTH_MODES(supd, name)
 
 #define T 5000 /* default deadline, ms (scaled under valgrind) */
-
-static struct harness *
-start_yaml(const char *yaml, bool pid1)
-{
-	return h_start(&(struct h_opts){.yaml = yaml, .pid1 = pid1});
-}
 
 static void
 stop_cleanly(struct harness *h)
@@ -66,12 +49,13 @@ stop_cleanly(struct harness *h)
 /* 1. A permanent worker that crashes is restarted with a new pid. */
 BOTH_MODES(crash_restart)
 {
-	struct harness *h = start_yaml("max_restarts: 100\n"
-				       "children:\n"
-				       "  - id: w\n"
-				       "    start: [\"@TESTCHILD@\", \"exit\", \"3\", \"--after\", "
-				       "\"100\"]\n",
-				       pid1);
+	struct harness *h =
+		h_start_yaml("max_restarts: 100\n"
+			     "children:\n"
+			     "  - id: w\n"
+			     "    start: [\"@TESTCHILD@\", \"exit\", \"3\", \"--after\", "
+			     "\"100\"]\n",
+			     pid1);
 	json_t *started = h_wait_event(h, "child_started", "/w", T);
 	long long pid = ev_int(started, "pid");
 	json_t *exited = h_wait_event(h, "child_exited", "/w", T);
@@ -103,7 +87,7 @@ BOTH_MODES(crash_restart)
 /* 2. one_for_all: the others stop in reverse order, then all start in order. */
 BOTH_MODES(one_for_all_order)
 {
-	struct harness *h = start_yaml("strategy: one_for_all\n" GROUP_CHILDREN, pid1);
+	struct harness *h = h_start_yaml("strategy: one_for_all\n" GROUP_CHILDREN, pid1);
 	long long a = ev_int(h_wait_event(h, "child_started", "/a", T), "pid");
 	long long c;
 	json_t *crash;
@@ -130,7 +114,7 @@ BOTH_MODES(one_for_all_order)
 /* 3. rest_for_one: only c (after b) is stopped, then b and c start; a stays. */
 BOTH_MODES(rest_for_one_order)
 {
-	struct harness *h = start_yaml("strategy: rest_for_one\n" GROUP_CHILDREN, pid1);
+	struct harness *h = h_start_yaml("strategy: rest_for_one\n" GROUP_CHILDREN, pid1);
 	long long a = ev_int(h_wait_event(h, "child_started", "/a", T), "pid");
 	size_t a_started = h_index(h), at;
 	long a_next;
@@ -153,12 +137,12 @@ BOTH_MODES(rest_for_one_order)
 /* 4. A worker that ignores SIGTERM is SIGKILLed when its shutdown time ends. */
 BOTH_MODES(kill_timeout)
 {
-	struct harness *h = start_yaml("children:\n"
-				       "  - id: deaf\n"
-				       "    shutdown: 300\n"
-				       "    start: [\"/bin/sh\", \"-c\", \"trap '' TERM; : > "
-				       "@DIR@/ready; exec @TESTCHILD@ ignore-term\"]\n",
-				       pid1);
+	struct harness *h = h_start_yaml("children:\n"
+					 "  - id: deaf\n"
+					 "    shutdown: 300\n"
+					 "    start: [\"/bin/sh\", \"-c\", \"trap '' TERM; : > "
+					 "@DIR@/ready; exec @TESTCHILD@ ignore-term\"]\n",
+					 pid1);
 	json_t *stopping, *timeout, *exited;
 	int64_t delay_us;
 	uint64_t seen_stopping, seen_timeout;
@@ -196,14 +180,14 @@ BOTH_MODES(kill_timeout)
 /* 5. SIGTERM stops the tree in reverse start order, then supd exits 0. */
 BOTH_MODES(sigterm_stop)
 {
-	struct harness *h = start_yaml("children:\n"
-				       "  - id: a\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
-				       "  - id: b\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
-				       "  - id: c\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-				       pid1);
+	struct harness *h = h_start_yaml("children:\n"
+					 "  - id: a\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+					 "  - id: b\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+					 "  - id: c\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+					 pid1);
 	json_t *last;
 	size_t at;
 
@@ -227,11 +211,11 @@ BOTH_MODES(sigterm_stop)
 /* 6. The root gives up: restart_limit right after the exit, supd exits 1. */
 BOTH_MODES(root_gives_up)
 {
-	struct harness *h = start_yaml("max_restarts: 1\n"
-				       "children:\n"
-				       "  - id: w\n"
-				       "    start: [\"@TESTCHILD@\", \"exit\", \"1\"]\n",
-				       pid1);
+	struct harness *h = h_start_yaml("max_restarts: 1\n"
+					 "children:\n"
+					 "  - id: w\n"
+					 "    start: [\"@TESTCHILD@\", \"exit\", \"1\"]\n",
+					 pid1);
 	json_t *limit, *last;
 	long first;
 	int status;
@@ -259,14 +243,14 @@ BOTH_MODES(orphans)
 	enum {
 		N = 20
 	};
-	struct harness *h = start_yaml("children:\n"
-				       "  - id: keeper\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
-				       "  - id: o\n"
-				       "    restart: temporary\n"
-				       "    start: [\"@TESTCHILD@\", \"orphans\", \"20\", "
-				       "\"--exit\", \"--print\"]\n",
-				       pid1);
+	struct harness *h = h_start_yaml("children:\n"
+					 "  - id: keeper\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+					 "  - id: o\n"
+					 "    restart: temporary\n"
+					 "    start: [\"@TESTCHILD@\", \"orphans\", \"20\", "
+					 "\"--exit\", \"--print\"]\n",
+					 pid1);
 	long long reaped[N];
 	char *out, *printed;
 	json_t *exited;
@@ -309,14 +293,14 @@ BOTH_MODES(orphans)
 /* 8. SIGKILL to supd (not PID 1) leaves no worker alive. */
 Test(supd, sigkill_no_survivors)
 {
-	struct harness *h = start_yaml("children:\n"
-				       "  - id: a\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
-				       "  - id: b\n"
-				       "    start: [\"@TESTCHILD@\", \"ignore-term\"]\n"
-				       "  - id: c\n"
-				       "    start: [\"@TESTCHILD@\", \"term-exit\", \"0\"]\n",
-				       false);
+	struct harness *h = h_start_yaml("children:\n"
+					 "  - id: a\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n"
+					 "  - id: b\n"
+					 "    start: [\"@TESTCHILD@\", \"ignore-term\"]\n"
+					 "  - id: c\n"
+					 "    start: [\"@TESTCHILD@\", \"term-exit\", \"0\"]\n",
+					 false);
 	static const char *const ids[] = {"/a", "/b", "/c"};
 	struct pollfd p[3];
 	uint64_t deadline;
@@ -578,15 +562,15 @@ BOTH_MODES(dashdash_forward)
 /* 11. ready: notify: started only at READY=1, and nothing else meanwhile. */
 BOTH_MODES(ready_notify)
 {
-	struct harness *h = start_yaml("children:\n"
-				       "  - id: n\n"
-				       "    ready: notify\n"
-				       "    start_timeout: 3000\n"
-				       "    start: [\"@TESTCHILD@\", \"notify\", \"--delay\", "
-				       "\"200\"]\n"
-				       "  - id: after\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-				       pid1);
+	struct harness *h = h_start_yaml("children:\n"
+					 "  - id: n\n"
+					 "    ready: notify\n"
+					 "    start_timeout: 3000\n"
+					 "    start: [\"@TESTCHILD@\", \"notify\", \"--delay\", "
+					 "\"200\"]\n"
+					 "  - id: after\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+					 pid1);
 	uint64_t spawned_ms = h->started_ns / 1000000, elapsed;
 	json_t *ready;
 	size_t at;
@@ -610,14 +594,14 @@ BOTH_MODES(ready_notify)
 
 BOTH_MODES(ready_timeout)
 {
-	struct harness *h = start_yaml("children:\n"
-				       "  - id: n\n"
-				       "    ready: notify\n"
-				       "    start_timeout: 300\n"
-				       "    start: [\"@TESTCHILD@\", \"notify\", \"--never\"]\n"
-				       "  - id: after\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-				       pid1);
+	struct harness *h = h_start_yaml("children:\n"
+					 "  - id: n\n"
+					 "    ready: notify\n"
+					 "    start_timeout: 300\n"
+					 "    start: [\"@TESTCHILD@\", \"notify\", \"--never\"]\n"
+					 "  - id: after\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+					 pid1);
 	uint64_t spawned_ms = h->started_ns / 1000000, elapsed;
 	json_t *failed = h_wait_event(h, "child_start_failed", "/n", T);
 	int status;
@@ -635,11 +619,11 @@ BOTH_MODES(ready_timeout)
 /* 12. forward_signals: supd passes SIGUSR1 on and survives it itself. */
 BOTH_MODES(forward_signals)
 {
-	struct harness *h = start_yaml("forward_signals: [SIGUSR1]\n"
-				       "children:\n"
-				       "  - id: w\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-				       pid1);
+	struct harness *h = h_start_yaml("forward_signals: [SIGUSR1]\n"
+					 "children:\n"
+					 "  - id: w\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+					 pid1);
 	json_t *exited;
 
 	h_wait_event(h, "child_started", "/w", T);
@@ -656,10 +640,10 @@ BOTH_MODES(forward_signals)
 BOTH_MODES(stray_signals_ignored)
 {
 	static const int stray[] = {SIGUSR1, SIGUSR2, SIGALRM, SIGQUIT, SIGTSTP, SIGTTIN, SIGPWR};
-	struct harness *h = start_yaml("children:\n"
-				       "  - id: w\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-				       pid1);
+	struct harness *h = h_start_yaml("children:\n"
+					 "  - id: w\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+					 pid1);
 	json_t *exited;
 
 	h_wait_event(h, "child_started", "/w", T);
@@ -720,12 +704,12 @@ supctl_bin(void)
 BOTH_MODES(group_survives_own_exit)
 {
 	struct harness *h =
-		start_yaml("children:\n"
-			   "  - id: launcher\n"
-			   "    restart: transient\n"
-			   "    start: [\"/bin/sh\", \"-c\", \"@TESTCHILD@ sleep & echo $! > "
-			   "@DIR@/bg.tmp; mv @DIR@/bg.tmp @DIR@/bg; exit 0\"]\n",
-			   pid1);
+		h_start_yaml("children:\n"
+			     "  - id: launcher\n"
+			     "    restart: transient\n"
+			     "    start: [\"/bin/sh\", \"-c\", \"@TESTCHILD@ sleep & echo $! > "
+			     "@DIR@/bg.tmp; mv @DIR@/bg.tmp @DIR@/bg; exit 0\"]\n",
+			     pid1);
 	char *text;
 	long bg;
 	json_t *exited, *reaped = NULL;
@@ -833,11 +817,11 @@ wait_quiet(struct harness *h, size_t from)
  * while supd is idle with one worker up, before and after the restarts. */
 Test(supd, many_restarts)
 {
-	struct harness *h = start_yaml("max_restarts: 1000000\n"
-				       "max_seconds: 1\n"
-				       "children:\n"
-				       "  - id: w\n" FLAPPING_WORKER,
-				       false);
+	struct harness *h = h_start_yaml("max_restarts: 1000000\n"
+					 "max_seconds: 1\n"
+					 "children:\n"
+					 "  - id: w\n" FLAPPING_WORKER,
+					 false);
 	const char *knob = getenv("SUPD_ITEST_RESTARTS");
 	int n = knob ? atoi(knob) : 2000, before, after, fd;
 	pid_t quiet = wait_quiet(h, 0);
@@ -873,13 +857,13 @@ Test(supd, many_restarts)
 /* 14. A config error: status 78 and "FILE:LINE:COL: message", nothing started. */
 Test(supd, config_error)
 {
-	struct harness *h = start_yaml("max_restarts: 3\n"
-				       "max_seconds: 5\n"
-				       "strategy: one_for_none\n"
-				       "children:\n"
-				       "  - id: w\n"
-				       "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
-				       false);
+	struct harness *h = h_start_yaml("max_restarts: 3\n"
+					 "max_seconds: 5\n"
+					 "strategy: one_for_none\n"
+					 "children:\n"
+					 "  - id: w\n"
+					 "    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+					 false);
 	int status = h_wait_exit(h, T), line = 0, col = 0, off = 0;
 	char *err = h_read_file(h_path(h, "supd.log"));
 	char file[512];
@@ -1091,12 +1075,12 @@ Test(supd, a_stopped_supervisor_shows_and_gives_its_children)
 Test(supd, a_refused_ready_is_logged)
 {
 	struct harness *h =
-		start_yaml("children:\n"
-			   "  - id: n\n"
-			   "    ready: notify\n"
-			   "    start_timeout: 60000\n"
-			   "    start: [\"@TESTCHILD@\", \"notify\", \"--from-child\"]\n",
-			   false);
+		h_start_yaml("children:\n"
+			     "  - id: n\n"
+			     "    ready: notify\n"
+			     "    start_timeout: 60000\n"
+			     "    start: [\"@TESTCHILD@\", \"notify\", \"--from-child\"]\n",
+			     false);
 	/* The helper that sent it is not the worker, but in its process group. */
 	h_wait_log(h, "warning: /n: READY=1 from pid ", T);
 	h_wait_log(h, " refused: not the worker's own process (pid ", T);
