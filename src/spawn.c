@@ -207,6 +207,27 @@ env_is_supd_private(const char *entry)
 	return false;
 }
 
+/* A NULL-terminated copy of environ's pointers without supd's private
+ * entries (the strings are environ's); free() it. NULL on ENOMEM. */
+static char **
+env_without_supd_private(void)
+{
+	size_t n = 0;
+	char **copy;
+
+	for (char **e = environ; e && *e; e++)
+		n++;
+	copy = malloc((n + 1) * sizeof(*copy));
+	if (!copy)
+		return NULL;
+	n = 0;
+	for (char **e = environ; e && *e; e++)
+		if (!env_is_supd_private(*e))
+			copy[n++] = *e;
+	copy[n] = NULL;
+	return copy;
+}
+
 /* Whether entry is replaced by one of the spec's env entries from index
  * `from` on, or by the NOTIFY_SOCKET entry that a notify worker gets. */
 static bool
@@ -758,6 +779,7 @@ spawn_probe(char *const *argv, int output_fd, pid_t *pid_out, char *err, size_t 
 		.stdin_fd = -1, .output_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
 	sigset_t all, saved_mask;
 	const char *stage;
+	char **probe_env;
 	int null_fd, pidfd = -1, r;
 	pid_t pid;
 
@@ -771,8 +793,17 @@ spawn_probe(char *const *argv, int output_fd, pid_t *pid_out, char *err, size_t 
 		set_error(err, errlen, "stdin", -r);
 		return r;
 	}
+	/* supd's environment without what describes supd itself: a check
+	 * that calls sd_notify or looks for LISTEN_FDS must not take supd's
+	 * for its own. */
+	probe_env = env_without_supd_private();
+	if (!probe_env) {
+		close(null_fd);
+		set_error(err, errlen, "spawn", ENOMEM);
+		return -ENOMEM;
+	}
 	plan.argv = argv;
-	plan.envp = environ;
+	plan.envp = probe_env;
 	if (!strchr(argv[0], '/'))
 		plan.search_path = exec_search_path(environ);
 	plan.stdin_fd = null_fd;
@@ -793,6 +824,7 @@ spawn_probe(char *const *argv, int output_fd, pid_t *pid_out, char *err, size_t 
 	r = pid < 0 ? -errno : 0;
 	pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
 	close(null_fd);
+	free(probe_env);
 	if (pid < 0) {
 		set_error(err, errlen, stage, -r);
 		return r;

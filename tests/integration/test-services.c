@@ -172,6 +172,32 @@ Test(services, ready_exec_probe_that_hangs_is_killed_at_the_deadline)
 	free(pid_text);
 }
 
+/* A probe runs with supd's environment, but not with what describes supd
+ * itself: under systemd a check that calls sd_notify would otherwise speak
+ * for supd. */
+Test(services, ready_exec_probe_does_not_get_supds_notify_socket)
+{
+	static const char *const env[] = {"NOTIFY_SOCKET=/nonexistent/supd-notify",
+					  "WATCHDOG_USEC=1000000000", "SUPD_TEST_KEPT=yes", NULL};
+	struct harness *h = h_start(&(struct h_opts){
+		.yaml = "children:\n"
+			"  - id: w\n"
+			"    ready: {exec: [\"/bin/sh\", \"-c\", \"env > @DIR@/probe-env\"]}\n"
+			"    start: [\"@TESTCHILD@\", \"sleep\"]\n",
+		.env = env});
+	char *text;
+
+	h_wait_event(h, "child_started", "/w", T);
+	text = h_read_file(h_path(h, "probe-env"));
+	H_CHECK(h, text != NULL, "the probe did not run");
+	H_CHECK(h, strstr(text, "SUPD_TEST_KEPT=yes\n") != NULL,
+		"the probe lost supd's environment: %s", text);
+	H_CHECK(h, strstr(text, "NOTIFY_SOCKET=") == NULL && strstr(text, "WATCHDOG_USEC=") == NULL,
+		"the probe got supd's own notification variables: %s", text);
+	free(text);
+	stop_cleanly(h);
+}
+
 static int
 listen_unix(struct harness *h, const char *name)
 {
