@@ -48,8 +48,10 @@ def wait_file(path, proc):
 def default_signals():
     """Both supervisors start as from an interactive shell's foreground: a
     test run in the background of a non-interactive shell inherits SIGINT and
-    SIGQUIT ignored, which tini keeps (and then forwards nothing of)."""
-    for sig in (signal.SIGINT, signal.SIGQUIT):
+    SIGQUIT ignored, and one run under nohup SIGHUP; tini keeps what it
+    inherits ignored for PROGRAM (which then never dies of what tini
+    forwards), supd gives PROGRAM default dispositions."""
+    for sig in FORWARDED + [signal.SIGQUIT]:
         signal.signal(sig, signal.SIG_DFL)
 
 
