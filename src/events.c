@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -66,6 +67,10 @@ event_name(enum core_event_type type)
 		return "child_unhealthy";
 	case EV_OUTPUT_DROPPED:
 		return "output_dropped";
+	case EV_RELOADED:
+		return "reloaded";
+	case EV_RELOAD_FAILED:
+		return "reload_failed";
 	}
 	return "unknown";
 }
@@ -92,6 +97,51 @@ json_escape(const char *s, char *buf, size_t len)
 	}
 	buf[n] = '\0';
 	return buf;
+}
+
+/* Appends ,"name":["id",...] at buf + *n; false when it does not fit. Ids
+ * need no escaping (spec_id_valid), but are escaped anyway. */
+static bool
+format_ids(char *buf, size_t len, int *n, const char *name, const char *const *ids, size_t count)
+{
+	char id[SPEC_ID_MAX * 6 + 8];
+	int m = snprintf(buf + *n, len - (size_t)*n, ",\"%s\":[", name);
+
+	if (m < 0 || (size_t)(*n + m) >= len)
+		return false;
+	*n += m;
+	for (size_t i = 0; i < count; i++) {
+		if (!json_escape(ids[i], id, sizeof(id)))
+			return false;
+		m = snprintf(buf + *n, len - (size_t)*n, "%s\"%s\"", i ? "," : "", id);
+		if (m < 0 || (size_t)(*n + m) >= len)
+			return false;
+		*n += m;
+	}
+	if ((size_t)*n + 1 >= len)
+		return false;
+	buf[(*n)++] = ']';
+	buf[*n] = '\0';
+	return true;
+}
+
+/* The room an event's line needs: reloaded carries lists of ids and
+ * reload_failed every problem of a file, beyond EVENT_LINE_MAX. */
+static size_t
+event_room(const struct core_event *ev)
+{
+	size_t room = EVENT_LINE_MAX;
+
+	if (ev->type == EV_RELOADED) {
+		const char *const *lists[] = {ev->added, ev->removed, ev->changed, ev->failed};
+		size_t counts[] = {ev->nadded, ev->nremoved, ev->nchanged, ev->nfailed};
+		for (size_t l = 0; l < 4; l++)
+			for (size_t i = 0; i < counts[l]; i++)
+				room += strlen(lists[l][i]) * 6 + 3;
+	} else if (ev->type == EV_RELOAD_FAILED && ev->error) {
+		room += strlen(ev->error) * 6;
+	}
+	return room;
 }
 
 static int
@@ -182,6 +232,24 @@ event_format(const struct core_event *ev, const struct timespec *ts, char *buf, 
 			     (unsigned long long)ev->lines,
 			     json_escape(ev->output, text, sizeof(text)));
 		break;
+	case EV_RELOADED:
+		if (!format_ids(buf, len, &n, "added", ev->added, ev->nadded) ||
+		    !format_ids(buf, len, &n, "removed", ev->removed, ev->nremoved) ||
+		    !format_ids(buf, len, &n, "changed", ev->changed, ev->nchanged) ||
+		    (ev->nfailed && !format_ids(buf, len, &n, "failed", ev->failed, ev->nfailed)))
+			return 0;
+		break;
+	case EV_RELOAD_FAILED: {
+		size_t room = strlen(ev->error ? ev->error : "") * 6 + 8;
+		char *err = malloc(room);
+		if (!err || !json_escape(ev->error ? ev->error : "", err, room)) {
+			free(err);
+			return 0;
+		}
+		m = snprintf(buf + n, len - n, ",\"error\":\"%s\"", err);
+		free(err);
+		break;
+	}
 	case EV_SUPERVISOR_STARTED:
 		break;
 	}
@@ -300,13 +368,22 @@ log_human(const struct core_event *ev)
 		log_warnx("%s was not writable: %llu lines dropped", ev->output,
 			  (unsigned long long)ev->lines);
 		break;
+	case EV_RELOADED:
+		log_info("%s: reloaded: %zu added, %zu removed, %zu changed%s", ev->path, ev->nadded,
+			 ev->nremoved, ev->nchanged, ev->nfailed ? ", some failed to start" : "");
+		break;
+	case EV_RELOAD_FAILED:
+		/* reload.c logs the whole message */
+		break;
 	}
 }
 
 void
 events_emit(const struct core_event *ev)
 {
-	char line[EVENT_LINE_MAX];
+	char stack_line[EVENT_LINE_MAX];
+	char *line = stack_line;
+	size_t room = event_room(ev);
 	struct timespec ts;
 	struct event_listener *l, *next;
 	size_t len;
@@ -315,9 +392,17 @@ events_emit(const struct core_event *ev)
 		snprintf(last_exit, sizeof(last_exit), "%s", ev->path);
 	log_human(ev);
 	clock_gettime(CLOCK_REALTIME, &ts);
-	len = event_format(ev, &ts, line, sizeof(line));
+	/* Only the reload's events may need more than the stack holds; they
+	 * are not on the exit-to-restart path. */
+	if (room > sizeof(stack_line) && !(line = malloc(room))) {
+		log_warnx("event %s on %s: out of memory, dropped", event_name(ev->type), ev->path);
+		return;
+	}
+	len = event_format(ev, &ts, line, line == stack_line ? sizeof(stack_line) : room);
 	if (len == 0) {
 		log_warnx("event %s on %s too long, dropped", event_name(ev->type), ev->path);
+		if (line != stack_line)
+			free(line);
 		return;
 	}
 	if (events_out)
@@ -327,4 +412,6 @@ events_emit(const struct core_event *ev)
 		next = TAILQ_NEXT(l, link);
 		l->fn(l, ev, line, len);
 	}
+	if (line != stack_line)
+		free(line);
 }

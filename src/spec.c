@@ -408,3 +408,129 @@ signal_name(int sig)
 		return rt[sig - SIGRTMIN];
 	return NULL;
 }
+
+/* ---- equality (reload, SPEC 7.5) ---- */
+
+static bool
+str_equal(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool
+strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!str_equal(a ? a[i] : NULL, b ? b[i] : NULL))
+			return false;
+	return true;
+}
+
+static bool
+probe_spec_equal(const struct probe_spec *a, const struct probe_spec *b)
+{
+	return strv_equal(a->argv, a->argc, b->argv, b->argc) && str_equal(a->address, b->address) &&
+	       a->sockaddr_len == b->sockaddr_len &&
+	       memcmp(a->sockaddr, b->sockaddr, a->sockaddr_len) == 0 &&
+	       a->interval_ms == b->interval_ms && a->timeout_ms == b->timeout_ms &&
+	       a->retries == b->retries;
+}
+
+bool
+spec_output_equal(const struct output_spec *a, const struct output_spec *b)
+{
+	static const struct output_spec unset = {.mode = OUTPUT_UNSET};
+
+	a = a ? a : &unset;
+	b = b ? b : &unset;
+	if (a->mode != b->mode)
+		return false;
+	if (a->mode != OUTPUT_FILE)
+		return true;
+	return str_equal(a->file, b->file) && a->max_size == b->max_size && a->keep == b->keep;
+}
+
+/* The output that applies to a node: its own, else the one above it. */
+static const struct output_spec *
+effective_output(const struct child_spec *spec, const struct output_spec *inherited)
+{
+	return spec->output.mode != OUTPUT_UNSET ? &spec->output : inherited;
+}
+
+static bool
+worker_equal(const struct worker_spec *a, const struct worker_spec *b)
+{
+	if (!strv_equal(a->argv, a->argc, b->argv, b->argc) ||
+	    !strv_equal(a->env, a->envc, b->env, b->envc) ||
+	    !strv_equal(a->allow_env, a->allow_envc, b->allow_env, b->allow_envc) ||
+	    !strv_equal(a->env_files, a->nenv_files, b->env_files, b->nenv_files) ||
+	    !str_equal(a->cwd, b->cwd) || !str_equal(a->user, b->user) ||
+	    !str_equal(a->group, b->group))
+		return false;
+	if (a->has_uid != b->has_uid || a->has_gid != b->has_gid ||
+	    (a->has_uid && a->uid != b->uid) || (a->has_gid && a->gid != b->gid) ||
+	    a->ngroups != b->ngroups ||
+	    (a->ngroups && memcmp(a->groups, b->groups, a->ngroups * sizeof(gid_t)) != 0))
+		return false;
+	if (a->stop_signal != b->stop_signal || a->kill_group != b->kill_group ||
+	    memcmp(&a->normal_exit, &b->normal_exit, sizeof(a->normal_exit)) != 0 ||
+	    a->ready != b->ready || a->start_timeout_ms != b->start_timeout_ms ||
+	    a->ready_fd != b->ready_fd || !probe_spec_equal(&a->ready_probe, &b->ready_probe) ||
+	    a->notify_access != b->notify_access || a->has_health != b->has_health ||
+	    (a->has_health && !probe_spec_equal(&a->health, &b->health)) ||
+	    a->has_forward_signals != b->has_forward_signals ||
+	    a->forward_signals != b->forward_signals || a->umask != b->umask ||
+	    a->nice != b->nice || a->nrlimits != b->nrlimits)
+		return false;
+	for (size_t i = 0; i < a->nrlimits; i++)
+		if (a->rlimits[i].resource != b->rlimits[i].resource ||
+		    a->rlimits[i].soft != b->rlimits[i].soft ||
+		    a->rlimits[i].hard != b->rlimits[i].hard)
+			return false;
+	return true;
+}
+
+bool
+spec_sup_flags_equal(const struct child_spec *a, const struct child_spec *b)
+{
+	return a->type == b->type && a->sup.strategy == b->sup.strategy &&
+	       a->sup.max_restarts == b->sup.max_restarts &&
+	       a->sup.max_seconds == b->sup.max_seconds &&
+	       a->sup.auto_shutdown == b->sup.auto_shutdown &&
+	       a->sup.max_children == b->sup.max_children;
+}
+
+bool
+spec_equal_in(const struct child_spec *a, const struct child_spec *b,
+	      const struct output_spec *inherited_a, const struct output_spec *inherited_b)
+{
+	const struct output_spec *out_a = effective_output(a, inherited_a);
+	const struct output_spec *out_b = effective_output(b, inherited_b);
+
+	if (a->type != b->type || !str_equal(a->id, b->id) || a->restart != b->restart ||
+	    a->shutdown_ms != b->shutdown_ms || a->significant != b->significant ||
+	    a->backoff.min_ms != b->backoff.min_ms || a->backoff.max_ms != b->backoff.max_ms ||
+	    a->backoff.reset_after_ms != b->backoff.reset_after_ms ||
+	    !spec_output_equal(out_a, out_b))
+		return false;
+	if (!spec_is_supervisor(a))
+		return worker_equal(&a->worker, &b->worker);
+	if (!spec_sup_flags_equal(a, b) || a->sup.nchildren != b->sup.nchildren ||
+	    !a->sup.template_spec != !b->sup.template_spec)
+		return false;
+	if (a->sup.template_spec &&
+	    !spec_equal_in(a->sup.template_spec, b->sup.template_spec, out_a, out_b))
+		return false;
+	for (size_t i = 0; i < a->sup.nchildren; i++)
+		if (!spec_equal_in(a->sup.children[i], b->sup.children[i], out_a, out_b))
+			return false;
+	return true;
+}
+
+bool
+spec_equal(const struct child_spec *a, const struct child_spec *b)
+{
+	return spec_equal_in(a, b, NULL, NULL);
+}

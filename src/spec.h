@@ -219,6 +219,19 @@ void spec_set_defaults(struct child_spec *spec);
 
 bool spec_is_supervisor(const struct child_spec *spec);
 
+/* Reload (SPEC 7.5): true when a and b would run the same way. Every key
+ * the grammar sets is compared (the children of a supervisor and a
+ * template too, recursively); what is derived at run time (envp_cache,
+ * env_source) is not. A node's output is compared as it applies: its own,
+ * else the inherited one (NULL: none set above). */
+bool spec_equal(const struct child_spec *a, const struct child_spec *b);
+bool spec_equal_in(const struct child_spec *a, const struct child_spec *b,
+		   const struct output_spec *inherited_a, const struct output_spec *inherited_b);
+/* The flags a supervisor node changes in place: type, strategy,
+ * max_restarts, max_seconds, auto_shutdown, max_children. */
+bool spec_sup_flags_equal(const struct child_spec *a, const struct child_spec *b);
+bool spec_output_equal(const struct output_spec *a, const struct output_spec *b);
+
 bool spec_id_valid(const char *id);
 
 void exit_set_add_code(struct exit_set *set, int code);

@@ -53,6 +53,16 @@ static void handle_request(struct core *core, struct sup *s, struct core_request
 			   uint64_t now);
 static void deadline_passed(struct core *core, struct timer *t, uint64_t now,
 			    const char *start_error);
+static void step_reloading(struct core *core, struct sup *s, uint64_t now);
+static void reload_serve(struct core *core, struct sup *s, uint64_t now);
+static void reload_apply_stopped(struct core *core, struct sup *s);
+static void reload_finish_part(struct core *core, struct sup *s);
+static void reload_part_done(struct core *core);
+static void retired_prune(struct sup *s);
+static void reload_sup_fini(struct sup *s);
+static bool reload_advance(struct core *core, uint64_t now);
+static void reload_finish(struct core_reload *r, enum core_error error);
+static struct child *find_child_by_id(struct core *core, struct sup *s, const char *id);
 
 /* ---- small helpers ---- */
 
@@ -226,6 +236,7 @@ child_new(struct core *core, struct child *parent, struct child_spec *spec, bool
 	c->timer.owner_kind = TIMER_CHILD;
 	c->exit_msg.kind = MSG_EXIT;
 	c->retry_msg.kind = MSG_RETRY;
+	c->reload_slot = -1;
 	c->path = make_path(parent, c->id);
 	if (!c->path)
 		goto fail;
@@ -238,6 +249,7 @@ child_new(struct core *core, struct child *parent, struct child_spec *spec, bool
 		TAILQ_INIT(&c->sup->mailbox);
 		c->sup->op = SUP_DOWN;
 		c->sup->stop_timer.owner_kind = TIMER_SUP;
+		c->sup->reload_msg.kind = MSG_RELOAD;
 		if (spec->type == NODE_DYNAMIC) {
 			c->sup->next_id = dynamic_counter(core, c->path);
 			if (!c->sup->next_id)
@@ -295,6 +307,17 @@ child_free(struct core *core, struct child *c)
 			TAILQ_REMOVE(&core->work, c->sup, work_link);
 		if (c->sup->stop_timer.handle)
 			core->fx->timer_release(core->ctx, &c->sup->stop_timer);
+		/* A part of a reload it had yet to apply refers to nothing now. */
+		if (c->sup->reload_spec) {
+			/* the root's is the whole new tree, which it owns */
+			if (!c->parent)
+				spec_free(c->sup->reload_spec);
+			c->sup->reload_spec = NULL;
+			reload_part_done(core);
+		}
+		if (c->sup->reload_cut)
+			reload_part_done(core);
+		reload_sup_fini(c->sup);
 		intensity_fini(&c->sup->intensity);
 		free(c->sup);
 		c->sup = NULL;
@@ -594,6 +617,7 @@ core_flush(struct core *core, uint64_t now)
 {
 	struct child *c;
 
+again:
 	while ((c = TAILQ_FIRST(&core->notify))) {
 		enum notify_kind kind = c->notify;
 		TAILQ_REMOVE(&core->notify, c, notify_link);
@@ -615,6 +639,10 @@ core_flush(struct core *core, uint64_t now)
 			break;
 		}
 	}
+	/* A reload whose parts are all applied answers, and the next one
+	 * begins, once nothing of the core is on the stack. */
+	if (reload_advance(core, now))
+		goto again;
 }
 
 /* ---- the operations ---- */
@@ -644,6 +672,10 @@ sup_finish_stop(struct core *core, struct sup *s, uint64_t now)
 	bool start_failed = s->start_failed;
 
 	timer_disarm(core, &s->stop_timer);
+	/* A reload part that waited for the stop applies now: the rebuild
+	 * below uses the new spec. */
+	if (s->reload_spec)
+		reload_apply_stopped(core, s);
 	/* Its children go; a static one's come back from its spec, stopped,
 	 * as its next start will run them (start_child additions are gone,
 	 * deleted and temporary children are back). The root's are not
@@ -652,6 +684,11 @@ sup_finish_stop(struct core *core, struct sup *s, uint64_t now)
 		sup_build_children(core, s);
 	else
 		sup_free_children(core, s);
+	retired_prune(s);
+	if (s->reload_cut) {
+		s->reload_cut = false;
+		reload_finish_part(core, s);
+	}
 	s->op = SUP_DOWN;
 	s->cursor = NULL;
 	s->call = NULL;
@@ -699,6 +736,10 @@ sup_begin_stop(struct core *core, struct sup *s, enum exit_reason reason, uint64
 		s->call = NULL;
 		request_finish(req, CORE_E_SHUTDOWN);
 	}
+	/* A reload cut short: what it applied stays; the part is over when
+	 * the stop is (children it was removing still use the old specs). */
+	if (s->op == SUP_RELOADING)
+		s->reload_cut = true;
 	s->op = SUP_STOPPING;
 	s->stop_reason = reason;
 	s->waiting = false;
@@ -968,6 +1009,9 @@ sup_step(struct core *core, struct sup *s, uint64_t now)
 			break;
 		case SUP_STOPPING:
 			step_stopping(core, s, now);
+			break;
+		case SUP_RELOADING:
+			step_reloading(core, s, now);
 			break;
 		case SUP_IDLE:
 		case SUP_DOWN:
@@ -1257,6 +1301,9 @@ sup_serve(struct core *core, struct sup *s, uint64_t now, bool allow_retry)
 			handle_retry(core, s, c, now);
 			break;
 		}
+		case MSG_RELOAD:
+			reload_serve(core, s, now);
+			break;
 		case MSG_REQUEST:
 			handle_request(core, s,
 				       (struct core_request *)((char *)m -
@@ -1539,6 +1586,573 @@ on_submit(struct core *core, struct core_request *req, uint64_t now)
 	msg_enqueue(s, &req->msg);
 }
 
+/* ---- reload (SPEC 7.5) ----
+ *
+ * The new tree comes whole, checked by the loader. Each supervisor applies
+ * its own level of it as one operation (SUP_RELOADING), served from its
+ * mailbox like any message, so that it never runs in the middle of a
+ * restart, a call or a shutdown: children are matched by id, the removed
+ * and changed ones are terminated last-first, the list is put in the
+ * file's order (new nodes for added and changed children), and those are
+ * started first-first. A nested supervisor of the same kind is not changed
+ * at its parent: it gets its own part, queued when the parent's begins.
+ *
+ * Specs: runtime children borrow their spec from their supervisor's spec
+ * node. An unchanged worker keeps its spec object (which spawn.c caches its
+ * environment in): it moves into the new tree, and the equal new one into
+ * the old tree's slot. The old tree is freed when every part is applied:
+ * by then no node refers to it (a supervisor that stops or is down applies
+ * its part when it is rebuilt; a freed one has nothing to apply).
+ */
+
+struct reload_lists {
+	char **ids[4]; /* added, removed, changed, failed */
+	size_t n[4];
+	size_t cap;
+	bool changed; /* flags, order or a template changed */
+};
+
+enum { LIST_ADDED, LIST_REMOVED, LIST_CHANGED, LIST_FAILED };
+
+static const struct output_spec no_output = {.mode = OUTPUT_UNSET};
+
+static struct reload_lists *
+lists_new(size_t cap)
+{
+	struct reload_lists *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->cap = cap ? cap : 1;
+	for (int i = 0; i < 4; i++) {
+		l->ids[i] = calloc(l->cap, sizeof(char *));
+		if (!l->ids[i]) {
+			for (int j = 0; j < i; j++)
+				free(l->ids[j]);
+			free(l);
+			return NULL;
+		}
+	}
+	return l;
+}
+
+static void
+lists_free(struct reload_lists *l)
+{
+	if (!l)
+		return;
+	for (int i = 0; i < 4; i++) {
+		for (size_t k = 0; k < l->n[i]; k++)
+			free(l->ids[i][k]);
+		free(l->ids[i]);
+	}
+	free(l);
+}
+
+/* A list without memory for an id loses that id, not the reload. */
+static void
+lists_add(struct reload_lists *l, int which, const char *id)
+{
+	if (!l || l->n[which] >= l->cap)
+		return;
+	l->ids[which][l->n[which]] = strdup(id);
+	if (l->ids[which][l->n[which]])
+		l->n[which]++;
+}
+
+/* The output that applies below c, from the specs its node has now. */
+static const struct output_spec *
+output_below(const struct child *c)
+{
+	for (; c; c = c->parent)
+		if (c->spec->output.mode != OUTPUT_UNSET)
+			return &c->spec->output;
+	return &no_output;
+}
+
+static const struct output_spec *
+output_of(const struct child_spec *spec, const struct output_spec *inherited)
+{
+	return spec->output.mode != OUTPUT_UNSET ? &spec->output : inherited;
+}
+
+/* The keys a supervisor node has as its parent's child. */
+static bool
+node_keys_equal(const struct child_spec *a, const struct child_spec *b)
+{
+	return a->restart == b->restart && a->shutdown_ms == b->shutdown_ms &&
+	       a->significant == b->significant && a->backoff.min_ms == b->backoff.min_ms &&
+	       a->backoff.max_ms == b->backoff.max_ms &&
+	       a->backoff.reset_after_ms == b->backoff.reset_after_ms &&
+	       spec_output_equal(&a->output, &b->output);
+}
+
+/* Old templates are kept while a running dynamic child still borrows its
+ * environment block (env_source); the others go. */
+static void
+retired_prune(struct sup *s)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < s->nretired; i++) {
+		struct child_spec *t = s->retired[i];
+		bool used = false;
+		struct child *c;
+		TAILQ_FOREACH(c, &s->children, sibling)
+		{
+			if (!c->sup && c->spec->worker.env_source == &t->worker) {
+				used = true;
+				break;
+			}
+		}
+		if (used)
+			s->retired[kept++] = t;
+		else
+			spec_free(t);
+	}
+	s->nretired = kept;
+	if (!kept) {
+		free(s->retired);
+		s->retired = NULL;
+	}
+}
+
+static void
+retire_template(struct sup *s, struct child_spec *tmpl)
+{
+	struct child_spec **grown = realloc(s->retired, (s->nretired + 1) * sizeof(*grown));
+	struct child *c;
+
+	if (grown) {
+		s->retired = grown;
+		s->retired[s->nretired++] = tmpl;
+		retired_prune(s);
+		return;
+	}
+	/* No room to keep it: the children build their own block. */
+	TAILQ_FOREACH(c, &s->children, sibling)
+	{
+		if (!c->sup && c->spec->worker.env_source == &tmpl->worker)
+			c->spec->worker.env_source = NULL;
+	}
+	spec_free(tmpl);
+}
+
+/* The supervisor's node takes its new spec: flags in place, a dynamic
+ * template swapped (equal: the old object stays, children borrow from it)
+ * or retired. */
+static void
+reload_take_spec(struct core *core, struct sup *s, struct child_spec *new,
+		 const struct output_spec *old_out, const struct output_spec *new_out)
+{
+	struct child *self = s->self;
+	struct child_spec *old = self->spec;
+	struct reload_lists *l = s->lists;
+
+	if (l && (!spec_sup_flags_equal(old, new) || !node_keys_equal(old, new)))
+		l->changed = true;
+	if (old->sup.max_restarts != new->sup.max_restarts ||
+	    old->sup.max_seconds != new->sup.max_seconds) {
+		struct intensity in = {0};
+		if (intensity_init(&in, new->sup.max_restarts, new->sup.max_seconds) == 0) {
+			intensity_fini(&s->intensity);
+			s->intensity = in;
+		}
+	}
+	if (new->type == NODE_DYNAMIC && old->sup.template_spec && new->sup.template_spec) {
+		struct child_spec *t = old->sup.template_spec;
+		if (spec_equal_in(t, new->sup.template_spec, old_out, new_out)) {
+			old->sup.template_spec = new->sup.template_spec;
+			new->sup.template_spec = t;
+		} else {
+			old->sup.template_spec = NULL;
+			retire_template(s, t);
+			if (l)
+				l->changed = true;
+		}
+	}
+	if (!self->parent) {
+		core->reload->old_root = old;
+	} else if (self->owns_spec) {
+		s->reload_old = old;
+		self->owns_spec = false;
+	}
+	self->spec = new;
+	self->id = new->id ? new->id : "";
+}
+
+/* Matches the children of s with the new spec by id: each gets its fate,
+ * the lists get their ids, unchanged workers swap their spec objects. */
+static void
+reload_diff(struct core *core, struct sup *s, struct child_spec *new,
+	    const struct output_spec *old_out, const struct output_spec *new_out)
+{
+	struct child_spec *old = s->self->spec;
+	struct reload_lists *l = s->lists;
+	struct child *c, *kept;
+
+	TAILQ_FOREACH(c, &s->children, sibling)
+	{
+		c->fate = FATE_REMOVE;
+		c->reload_slot = -1;
+	}
+	for (size_t j = 0; old->type == NODE_SUPERVISOR && j < old->sup.nchildren; j++) {
+		c = find_child_by_id(core, s, old->sup.children[j]->id);
+		if (c && c->parent == s->self && c->spec == old->sup.children[j])
+			c->reload_slot = (long)j;
+	}
+	kept = TAILQ_FIRST(&s->children);
+	for (size_t i = 0; i < new->sup.nchildren; i++) {
+		struct child_spec *ns = new->sup.children[i];
+		c = find_child_by_id(core, s, ns->id);
+		if (!c || c->parent != s->self) {
+			lists_add(l, LIST_ADDED, ns->id);
+			continue;
+		}
+		if (c->spec->type != ns->type) {
+			c->fate = FATE_CHANGE;
+		} else if (spec_is_supervisor(ns)) {
+			c->fate = FATE_NESTED;
+		} else if ((c->reload_slot >= 0 || c->owns_spec) &&
+			   spec_equal_in(c->spec, ns, old_out, new_out)) {
+			struct child_spec *o = c->spec;
+			c->fate = FATE_NONE;
+			new->sup.children[i] = o;
+			if (c->reload_slot >= 0) {
+				old->sup.children[c->reload_slot] = ns;
+			} else {
+				spec_free(ns);
+				c->owns_spec = false;
+			}
+		} else {
+			c->fate = FATE_CHANGE;
+		}
+		if (c->fate == FATE_CHANGE) {
+			lists_add(l, LIST_CHANGED, c->id);
+			continue;
+		}
+		/* the kept children, in the file's order: same as before? */
+		while (kept && (kept->fate == FATE_REMOVE || kept->fate == FATE_CHANGE))
+			kept = TAILQ_NEXT(kept, sibling);
+		if (l && kept != c)
+			l->changed = true;
+		if (kept == c)
+			kept = TAILQ_NEXT(kept, sibling);
+	}
+	TAILQ_FOREACH(c, &s->children, sibling)
+	{
+		if (c->fate == FATE_REMOVE)
+			lists_add(l, LIST_REMOVED, c->id);
+	}
+}
+
+/* A supervisor node is freed: what it kept for reloads goes too. */
+static void
+reload_sup_fini(struct sup *s)
+{
+	lists_free(s->lists);
+	s->lists = NULL;
+	spec_free(s->reload_old);
+	s->reload_old = NULL;
+	for (size_t i = 0; i < s->nretired; i++)
+		spec_free(s->retired[i]);
+	free(s->retired);
+	s->retired = NULL;
+	s->nretired = 0;
+}
+
+static void
+reload_part_done(struct core *core)
+{
+	if (core->reload && core->reload->pending)
+		core->reload->pending--;
+}
+
+/* The part of s is applied: its event (when something changed there). */
+static void
+reload_finish_part(struct core *core, struct sup *s)
+{
+	struct reload_lists *l = s->lists;
+	struct child *c;
+
+	s->lists = NULL;
+	TAILQ_FOREACH(c, &s->children, sibling)
+	c->fate = FATE_NONE;
+	if (l && (l->changed || l->n[LIST_ADDED] || l->n[LIST_REMOVED] || l->n[LIST_CHANGED])) {
+		struct core_event ev = {
+			.type = EV_RELOADED,
+			.path = s->self->path,
+			.added = (const char *const *)l->ids[LIST_ADDED],
+			.nadded = l->n[LIST_ADDED],
+			.removed = (const char *const *)l->ids[LIST_REMOVED],
+			.nremoved = l->n[LIST_REMOVED],
+			.changed = (const char *const *)l->ids[LIST_CHANGED],
+			.nchanged = l->n[LIST_CHANGED],
+			.failed = (const char *const *)l->ids[LIST_FAILED],
+			.nfailed = l->n[LIST_FAILED],
+		};
+		emit(core, &ev);
+		if (core->reload && core->reload->applied)
+			core->reload->applied(core->reload, &ev);
+	}
+	lists_free(l);
+	spec_free(s->reload_old);
+	s->reload_old = NULL;
+	reload_part_done(core);
+}
+
+static size_t
+lists_cap(const struct sup *s, const struct child_spec *new)
+{
+	return s->nchildren + (new->type == NODE_SUPERVISOR ? new->sup.nchildren : 0);
+}
+
+/* The part of a supervisor that is not running (down, or its stop just
+ * finished): nothing to terminate or start; its children are rebuilt from
+ * the new spec by the caller. */
+static void
+reload_apply_stopped(struct core *core, struct sup *s)
+{
+	struct child_spec *new = s->reload_spec;
+	const struct output_spec *old_out = output_of(s->self->spec, &s->reload_inherited);
+	const struct output_spec *new_out =
+		output_of(new, s->self->parent ? output_below(s->self->parent) : &no_output);
+
+	s->reload_spec = NULL;
+	msg_dequeue(s, &s->reload_msg);
+	s->lists = lists_new(lists_cap(s, new));
+	if (new->type == NODE_SUPERVISOR)
+		reload_diff(core, s, new, old_out, new_out);
+	reload_take_spec(core, s, new, old_out, new_out);
+	reload_finish_part(core, s);
+}
+
+/* Queues the part of s: new is its node in the new tree, inherited the
+ * output that applied above it in the old one. */
+static void
+reload_queue_part(struct core *core, struct sup *s, struct child_spec *new,
+		  const struct output_spec *inherited)
+{
+	core->reload->pending++;
+	s->reload_spec = new;
+	s->reload_inherited = *inherited;
+	switch (s->op) {
+	case SUP_DOWN:
+		reload_apply_stopped(core, s);
+		if (s->self->parent)
+			sup_build_children(core, s);
+		return;
+	case SUP_STOPPING:
+		return; /* applied when its stop is over (sup_finish_stop) */
+	default:
+		msg_enqueue(s, &s->reload_msg);
+		if (s->op == SUP_IDLE)
+			schedule_work(core, s);
+		return;
+	}
+}
+
+/* The part of s, served from its mailbox: s is idle. */
+static void
+reload_serve(struct core *core, struct sup *s, uint64_t now)
+{
+	struct child_spec *new = s->reload_spec;
+	const struct output_spec *old_out = output_of(s->self->spec, &s->reload_inherited);
+	const struct output_spec *new_out =
+		output_of(new, s->self->parent ? output_below(s->self->parent) : &no_output);
+	struct output_spec below_old = *old_out;
+	struct child *c;
+
+	s->reload_spec = NULL;
+	s->lists = lists_new(lists_cap(s, new));
+	if (new->type == NODE_DYNAMIC) {
+		/* running children keep running; new ones use the new template */
+		reload_take_spec(core, s, new, old_out, new_out);
+		reload_finish_part(core, s);
+		return;
+	}
+	reload_diff(core, s, new, old_out, new_out);
+	reload_take_spec(core, s, new, old_out, new_out);
+	TAILQ_FOREACH(c, &s->children, sibling)
+	{
+		if (c->fate == FATE_NESTED) {
+			size_t i;
+			for (i = 0; i < new->sup.nchildren; i++)
+				if (strcmp(new->sup.children[i]->id, c->id) == 0)
+					break;
+			reload_queue_part(core, c->sup, new->sup.children[i], &below_old);
+		}
+	}
+	s->op = SUP_RELOADING;
+	s->group_phase = GROUP_TERMINATE;
+	s->cursor = TAILQ_LAST(&s->children, child_list);
+	s->waiting = false;
+	s->failed = NULL;
+	s->done = NULL;
+	sup_step(core, s, now);
+}
+
+/* Between terminating and starting: the children in the file's order, new
+ * nodes for the added and changed ones (to be started). */
+static void
+reload_reorder(struct core *core, struct sup *s)
+{
+	const struct sup_spec *ss = &s->self->spec->sup;
+	struct child_list order = TAILQ_HEAD_INITIALIZER(order);
+	struct child *c;
+
+	for (size_t i = 0; i < ss->nchildren; i++) {
+		c = find_child_by_id(core, s, ss->children[i]->id);
+		if (c && c->parent == s->self) {
+			TAILQ_REMOVE(&s->children, c, sibling);
+		} else {
+			c = child_new(core, s->self, ss->children[i], false);
+			if (!c) {
+				lists_add(s->lists, LIST_FAILED, ss->children[i]->id);
+				continue;
+			}
+			c->fate = FATE_START;
+		}
+		TAILQ_INSERT_TAIL(&order, c, sibling);
+	}
+	TAILQ_CONCAT(&order, &s->children, sibling);
+	TAILQ_CONCAT(&s->children, &order, sibling);
+	s->nchildren = 0;
+	TAILQ_FOREACH(c, &s->children, sibling)
+	s->nchildren++;
+}
+
+static void
+step_reloading(struct core *core, struct sup *s, uint64_t now)
+{
+	if (s->group_phase == GROUP_TERMINATE) {
+		while (s->cursor) {
+			struct child *c = s->cursor;
+			if (c->fate == FATE_REMOVE || c->fate == FATE_CHANGE) {
+				if (!child_stop(core, c, now)) {
+					s->waiting = true;
+					return;
+				}
+				s->cursor = TAILQ_PREV(c, child_list, sibling);
+				child_free(core, c);
+				continue;
+			}
+			s->cursor = TAILQ_PREV(c, child_list, sibling);
+		}
+		reload_reorder(core, s);
+		s->group_phase = GROUP_START;
+		s->cursor = TAILQ_FIRST(&s->children);
+	}
+	while (s->cursor) {
+		struct child *c = s->cursor;
+		if (c->fate == FATE_START) {
+			enum start_result r;
+			if (s->failed == c)
+				r = START_FAILED;
+			else if (c->state == CHILD_RUNNING || s->done == c)
+				r = START_DONE;
+			else if (c->state == CHILD_STARTING)
+				r = START_PENDING;
+			else
+				r = child_start(core, c, now);
+			if (r == START_PENDING) {
+				s->waiting = true;
+				return;
+			}
+			/* A child the reload cannot start stays stopped (its
+			 * spec kept, like a failed start_child's would not be:
+			 * the file says it belongs here); restart_child or the
+			 * next reload starts it. */
+			if (r == START_FAILED)
+				lists_add(s->lists, LIST_FAILED, c->id);
+			s->failed = NULL;
+		}
+		c->fate = FATE_NONE;
+		s->cursor = TAILQ_NEXT(c, sibling);
+	}
+	reload_finish_part(core, s);
+	sup_finish_op(core, s, now);
+}
+
+static void
+reload_begin(struct core *core, struct core_reload *r, uint64_t now)
+{
+	struct sup *root = core->root->sup;
+	struct child_spec *spec = r->root_spec;
+
+	r->root_spec = NULL;
+	core->reload = r;
+	reload_queue_part(core, root, spec, &no_output);
+	if (root->op == SUP_IDLE)
+		sup_serve(core, root, now, false);
+}
+
+static void
+reload_finish(struct core_reload *r, enum core_error error)
+{
+	spec_free(r->root_spec);
+	r->root_spec = NULL;
+	spec_free(r->old_root);
+	r->old_root = NULL;
+	r->error = error;
+	if (error != CORE_OK && !r->message[0])
+		snprintf(r->message, sizeof(r->message), "%s",
+			 error == CORE_E_SHUTDOWN ? "supd is shutting down" : core_error_name(error));
+	if (r->done)
+		r->done(r);
+}
+
+/* The reload whose parts are all applied is over; the next one begins. */
+static bool
+reload_advance(struct core *core, uint64_t now)
+{
+	struct core_reload *r = core->reload;
+
+	if (!r || r->pending)
+		return false;
+	core->reload = NULL;
+	reload_finish(r, core->shutting_down || core->stopped ? CORE_E_SHUTDOWN : CORE_OK);
+	while ((r = core->reload_queue)) {
+		core->reload_queue = r->next;
+		if (!core->reload_queue)
+			core->reload_last = NULL;
+		if (core->shutting_down || core->stopped) {
+			reload_finish(r, CORE_E_SHUTDOWN);
+			continue;
+		}
+		reload_begin(core, r, now);
+		break;
+	}
+	return true;
+}
+
+static void
+on_reload(struct core *core, struct core_reload *r, uint64_t now)
+{
+	r->error = CORE_OK;
+	r->message[0] = '\0';
+	r->next = NULL;
+	r->old_root = NULL;
+	r->pending = 0;
+	if (!r->root_spec || r->root_spec->type != NODE_SUPERVISOR) {
+		reload_finish(r, CORE_E_INVALID);
+		return;
+	}
+	if (core->shutting_down || core->stopped) {
+		reload_finish(r, CORE_E_SHUTDOWN);
+		return;
+	}
+	if (core->reload) {
+		if (core->reload_last)
+			core->reload_last->next = r;
+		else
+			core->reload_queue = r;
+		core->reload_last = r;
+		return;
+	}
+	reload_begin(core, r, now);
+}
+
 /* ---- entry points ---- */
 
 struct core *
@@ -1571,6 +2185,16 @@ core_free(struct core *core)
 	if (!core)
 		return;
 	child_free(core, core->root);
+	/* Reloads still pending end without being applied. */
+	if (core->reload) {
+		core->reload->pending = 0;
+		reload_finish(core->reload, CORE_E_SHUTDOWN);
+	}
+	while (core->reload_queue) {
+		struct core_reload *r = core->reload_queue;
+		core->reload_queue = r->next;
+		reload_finish(r, CORE_E_SHUTDOWN);
+	}
 	index_fini(&core->index);
 	while (core->counters) {
 		struct dynamic_counter *dc = core->counters;
@@ -1891,6 +2515,13 @@ void
 core_submit(struct core *core, struct core_request *req, uint64_t now)
 {
 	on_submit(core, req, now);
+	core_flush(core, now);
+}
+
+void
+core_reload(struct core *core, struct core_reload *r, uint64_t now)
+{
+	on_reload(core, r, now);
 	core_flush(core, now);
 }
 

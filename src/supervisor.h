@@ -78,6 +78,7 @@ enum msg_kind {
 	MSG_EXIT,    /* a child exited by itself */
 	MSG_RETRY,   /* a failed restart is to be retried */
 	MSG_REQUEST, /* a control request */
+	MSG_RELOAD,  /* this supervisor's part of a reload (SPEC 7.5) */
 };
 struct msg {
 	enum msg_kind kind;
@@ -101,6 +102,8 @@ enum core_event_type {
 	EV_RESTART_DELAYED,
 	EV_CHILD_UNHEALTHY,
 	EV_OUTPUT_DROPPED, /* emitted by the shell's writers, never by the core */
+	EV_RELOADED,       /* a supervisor applied its part of a reload */
+	EV_RELOAD_FAILED,  /* emitted by the shell: the file was refused, nothing changed */
 };
 struct core_event {
 	enum core_event_type type;
@@ -118,6 +121,10 @@ struct core_event {
 					     * EV_OUTPUT_DROPPED: "stderr", a file... */
 	uint64_t lines;                     /* EV_OUTPUT_DROPPED */
 	const char *program; /* EV_CHILD_START_FAILED: argv[0] (filled by the shell) */
+	/* EV_RELOADED: child ids, in the file's order (removed: the old order);
+	 * failed: added or changed children whose start failed (left stopped) */
+	const char *const *added, *const *removed, *const *changed, *const *failed;
+	size_t nadded, nremoved, nchanged, nfailed;
 };
 
 /* Control requests that go through a supervisor's mailbox. */
@@ -196,6 +203,34 @@ struct core_effects {
 	void (*tree_started)(void *ctx);
 };
 
+/*
+ * A reload (SPEC 7.5): the tree of a checked config file, applied to the
+ * running tree. Each supervisor applies its part as one operation of its
+ * own, served from its mailbox when it is idle (never in the middle of a
+ * restart or a shutdown): removed children are terminated and deleted,
+ * changed ones terminated and started with their new spec, added ones
+ * started, unchanged ones keep running; the children end up in the file's
+ * order and the flags change in place. Nested supervisors apply their own
+ * parts after their parent's. Reloads run one at a time, in order.
+ */
+struct core_reload {
+	struct child_spec *root_spec; /* the new tree: the core's once submitted */
+	/* Optional: a supervisor applied its part and something changed
+	 * there (ev is its EV_RELOADED, also emitted). Runs inside the core. */
+	void (*applied)(struct core_reload *r, const struct core_event *ev);
+	/* Every part is applied (error CORE_OK), or the reload was refused or
+	 * cut short by a shutdown (CORE_E_SHUTDOWN). Runs inside the core. */
+	void (*done)(struct core_reload *r);
+	void *owner; /* the caller's */
+	enum core_error error;
+	char message[96];
+
+	/* private */
+	struct core_reload *next;
+	struct child_spec *old_root;
+	size_t pending; /* supervisors whose part is not applied yet */
+};
+
 /* Creates the runtime tree for root_spec (ownership passes to the core,
  * also on failure). Returns NULL on ENOMEM. Nothing starts yet. */
 struct core *core_new(struct child_spec *root_spec, const struct core_effects *fx, void *ctx);
@@ -222,6 +257,9 @@ bool core_run(struct core *core, uint64_t now_ms);
 
 /* Queue a control request; req->done is called when it is finished. */
 void core_submit(struct core *core, struct core_request *req, uint64_t now_ms);
+/* Queue a reload; r->done is called when it is finished (refused at once
+ * while the tree shuts down). */
+void core_reload(struct core *core, struct core_reload *r, uint64_t now_ms);
 
 /*
  * Read-only views of the tree, for the shell and the control socket. A

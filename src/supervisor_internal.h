@@ -78,6 +78,16 @@ struct child {
 	struct child *path_next;    /* index.c: path hash chain */
 	void *probe;                /* probe.c: readiness probe and health checks */
 	void *output;               /* output.c: the capture of its stdout and stderr */
+
+	/* What the reload its supervisor is applying does with it. */
+	enum reload_fate {
+		FATE_NONE,
+		FATE_REMOVE, /* not in the new file: terminate, delete */
+		FATE_CHANGE, /* its spec changed: terminate, delete, start the new one */
+		FATE_NESTED, /* a supervisor of the same kind: it applies its own part */
+		FATE_START,  /* added or changed: start it once the others are down */
+	} fate;
+	long reload_slot; /* its spec's index in the old children array, -1: none */
 };
 
 enum sup_op {
@@ -86,6 +96,7 @@ enum sup_op {
 	SUP_RESTARTING, /* a strategy restart: terminating the group, then starting it */
 	SUP_CALL,       /* serving one control request that waits for a child */
 	SUP_STOPPING,   /* terminating every child, then gone */
+	SUP_RELOADING,  /* applying its part of a reload: terminate, reorder, start */
 	SUP_DOWN,       /* not running */
 };
 
@@ -139,6 +150,19 @@ struct sup {
 	struct timer stop_timer; /* NODE_DYNAMIC: the shared shutdown deadline */
 	uint64_t *next_id;       /* NODE_DYNAMIC: the next automatic id (in core->counters) */
 	size_t nstopping;        /* NODE_DYNAMIC during SUP_STOPPING: children not yet gone */
+
+	/* Reload (SPEC 7.5). Its part: the new spec node (in the new tree)
+	 * and the output that applied above it in the old tree; the lists
+	 * while the part is applied; a dynamic supervisor's old templates
+	 * that running children still borrow an environment from. */
+	struct msg reload_msg;
+	struct child_spec *reload_spec;
+	struct output_spec reload_inherited;
+	struct reload_lists *lists;
+	struct child_spec *reload_old; /* its old spec, when it owned it (freed with the part) */
+	bool reload_cut; /* its part was cut short by its stop: over when the stop is */
+	struct child_spec **retired;
+	size_t nretired;
 };
 
 struct dynamic_counter {
@@ -159,6 +183,9 @@ struct core {
 	int exit_code;
 	struct index index; /* pid -> worker and path -> node, kept current by the core */
 	struct dynamic_counter *counters; /* per dynamic supervisor path */
+	struct core_reload *reload;       /* the reload being applied */
+	struct core_reload *reload_queue; /* the ones waiting behind it, in order */
+	struct core_reload *reload_last;
 };
 
 struct child *sup_find_child(const struct sup *sup, const char *id);

@@ -157,9 +157,28 @@ fx_event(void *ctx, const struct core_event *ev)
 	case EV_CHILD_UNHEALTHY:
 		rec_logf(r, "child_unhealthy %s %s", ev->path, ev->output ? ev->output : "");
 		break;
+	case EV_RELOADED: {
+		char lists[1024] = "";
+		const char *const *ids[] = {ev->added, ev->removed, ev->changed, ev->failed};
+		size_t counts[] = {ev->nadded, ev->nremoved, ev->nchanged, ev->nfailed};
+		const char *names[] = {"added", "removed", "changed", "failed"};
+		for (size_t l = 0; l < 4; l++) {
+			if (!counts[l] && l == 3)
+				continue;
+			size_t n = strlen(lists);
+			snprintf(lists + n, sizeof(lists) - n, " %s=", names[l]);
+			for (size_t i = 0; i < counts[l]; i++) {
+				n = strlen(lists);
+				snprintf(lists + n, sizeof(lists) - n, "%s%s", i ? "," : "", ids[l][i]);
+			}
+		}
+		rec_logf(r, "reloaded %s%s", ev->path, lists);
+		break;
+	}
 	case EV_ORPHAN_REAPED:
 	case EV_SUPD_EXITING:
 	case EV_OUTPUT_DROPPED:
+	case EV_RELOAD_FAILED:
 		break;
 	}
 }
