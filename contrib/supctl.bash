@@ -23,7 +23,7 @@ _supctl()
 
 	local commands="start-child terminate-child restart-child delete-child
 		which-children count-children get-childspec tree status restart signal
-		metrics monitor events stop ping"
+		metrics monitor events logs reopen reload stop ping"
 	local sock=() cmd="" cmd_at=0 i
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
@@ -78,7 +78,11 @@ _supctl()
 		fi
 		((nth > 1)) && return
 		;;
-	metrics | events | stop | ping)
+	metrics | events | reopen | stop | ping)
+		return
+		;;
+	reload)
+		((nth == 1)) && COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
 	esac

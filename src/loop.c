@@ -4,7 +4,7 @@
  * Owns the sd_event loop and everything that turns the world into core
  * calls and core decisions into the world:
  *   - signals: SIGTERM/SIGINT shut the tree down, SIGHUP reopens the files
- *     supd writes (reload is not implemented), SIGCHLD
+ *     supd writes and reloads the config file (reload.c, SPEC 7.5), SIGCHLD
  *     runs the reaper, forwarded signals go to every running worker;
  *   - the reaper: the one and only waitid() caller after start. It reaps
  *     every zombie, ours and orphans alike, and finds the child behind a pid
@@ -55,6 +55,7 @@
 #include "loop.h"
 #include "output.h"
 #include "probe.h"
+#include "reload.h"
 #include "spawn.h"
 #include "supervisor.h"
 #include "writer.h"
@@ -550,10 +551,12 @@ on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 		request_stop(loop, sig);
 		break;
 	case SIGHUP:
-		/* logrotate's move-and-signal. SIGHUP also means "reload" in
-		 * SPEC 7.5, which this supd does not do yet: say so. */
+		/* logrotate's move-and-signal, and the reload of SPEC 7.5
+		 * (queued behind one still being applied). */
 		loop_reopen_files();
-		log_info("SIGHUP: files reopened; configuration reload is not supported yet");
+		if (loop->dashdash)
+			break; /* `--` mode: PROGRAM got it; there is no file */
+		reload_start(NULL, NULL);
 		break;
 	default:
 		log_info("%s ignored (not in forward_signals)",
@@ -747,8 +750,8 @@ signal_left_alone(int sig)
 }
 
 /* Every other signal is read through the loop, so that none can kill or
- * stop supd (and with it the tree): SIGTERM/SIGINT shut down, SIGHUP is
- * logged, SIGCHLD reaps, forwarded ones go to the workers, and the rest
+ * stop supd (and with it the tree): SIGTERM/SIGINT shut down, SIGHUP
+ * reloads, SIGCHLD reaps, forwarded ones go to the workers, and the rest
  * are logged and ignored. They must be blocked before sd-event can own
  * them (-EBUSY otherwise); workers get a clean mask back in spawn.c. */
 static int
@@ -794,6 +797,14 @@ host_signal(void *ctx, struct child *c, int sig)
 {
 	log_info("%s: sending %s (control request)", node_path(c), signal_name(sig));
 	fx_signal(ctx, c, sig);
+}
+
+static void
+host_set_forward_signals(void *ctx, uint64_t set)
+{
+	struct loop *loop = ctx;
+
+	loop->forward_signals = set;
 }
 
 static int
@@ -884,6 +895,19 @@ loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 	if (!loop->core) {
 		r = -ENOMEM;
 		log_error("cannot build the supervision tree: out of memory");
+		goto fail;
+	}
+
+	struct reload_host rh = {.core = loop->core,
+				 .file = opt->dashdash ? NULL : cfg->file,
+				 .socket_overridden = opt->socket_path != NULL,
+				 .events_overridden = opt->events_path != NULL,
+				 .now_ms = host_now_ms,
+				 .set_forward_signals = host_set_forward_signals,
+				 .ctx = loop};
+	r = reload_init(&rh, cfg);
+	if (r < 0) {
+		log_error("cannot set up reloads: %s", strerror(-r));
 		goto fail;
 	}
 
@@ -1038,6 +1062,7 @@ loop_free(struct loop *loop)
 		return;
 	control_free(loop->control);
 	core_free(loop->core);
+	reload_fini();
 	probes_free(loop->probes);
 	sd_event_source_disable_unref(loop->notify_source);
 	sd_event_source_disable_unref(loop->wake);

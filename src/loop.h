@@ -2,7 +2,7 @@
  * loop.h - the sd-event shell around the core.
  *
  * Owns the sd_event loop and everything that turns the outside world into
- * core calls: the signal policy (SIGTERM/SIGINT shut down, SIGHUP is logged,
+ * core calls: the signal policy (SIGTERM/SIGINT shut down, SIGHUP reloads,
  * forwarded signals), the one reaper that owns waitid(), the deadline
  * timers, the $NOTIFY_SOCKET for ready: notify, the control socket's
  * lifetime, and the effects table that executes what the core decides.

@@ -31,6 +31,7 @@
 #include "ops.h"
 #include "output.h"
 #include "proto.h"
+#include "reload.h"
 #include "supervisor.h"
 #include "views.h"
 
@@ -97,6 +98,7 @@ struct ctl_request {
 	LIST_ENTRY(ctl_request) entry;
 	struct proto_request req; /* owns the strings core.id/args/env point at */
 	struct link *link;        /* start_child with link: true, allocated ahead */
+	struct reload_client reload; /* the op reload */
 	char id[SPEC_ID_MAX + 1]; /* link terminations */
 };
 LIST_HEAD(request_list, ctl_request);
@@ -998,6 +1000,63 @@ op_reopen(struct session *s, struct ctl_request *r)
 	return false;
 }
 
+/* ---- reload (SPEC 7.5; reload.c loads, the core applies) ---- */
+
+/* The reload is over. Runs inside the core: queue the reply, nothing more. */
+static void
+reload_done(struct reload_client *c, bool ok, const char *error, json_t *supervisors)
+{
+	struct ctl_request *r =
+		(struct ctl_request *)((char *)c - offsetof(struct ctl_request, reload));
+	struct session *s = r->session;
+	json_t *msg = NULL, *text;
+
+	if (r->ops)
+		LIST_REMOVE(r, entry);
+	if (r->ops && s) {
+		if (ok) {
+			msg = proto_ok();
+			if (msg && json_object_set(msg, "supervisors", supervisors) < 0) {
+				json_decref(msg);
+				msg = NULL;
+			}
+		} else {
+			/* every problem of the file, not proto_error's one line */
+			msg = json_pack("{s:b, s:s}", "ok", 0, "error", SUPD_E_RELOAD_FAILED);
+			text = json_string(error);
+			if (!text || !msg || json_object_set_new(msg, "message", text) < 0) {
+				json_decref(msg);
+				msg = proto_error(SUPD_E_RELOAD_FAILED, "%s", error);
+			}
+		}
+		conn_send(s->conn, msg, r->req.tag, -1);
+		s->busy = NULL;
+		conn_set_busy(s->conn, false);
+	}
+	request_free(r);
+}
+
+static bool
+op_reload(struct session *s, struct ctl_request *r)
+{
+	/* A file of the caller's choosing names programs to run, as a
+	 * static start_child does (SPEC 7.9); the file supd started with is
+	 * the owner's. */
+	if (r->req.file && s->role != OPS_ROLE_OWNER) {
+		reply(s, r,
+		      proto_error(SUPD_E_NOT_PERMITTED,
+				  "members of control.group may reload only the file supd "
+				  "started with"));
+		return false;
+	}
+	r->reload.done = reload_done;
+	s->busy = r;
+	conn_set_busy(s->conn, true);
+	LIST_INSERT_HEAD(&s->ops->requests, r, entry);
+	reload_start(r->req.file, &r->reload);
+	return true;
+}
+
 /* Every op, and whether members of control.group may use it at all (SPEC
  * 7.9; start_child checks the rest itself). */
 static const struct {
@@ -1021,6 +1080,7 @@ static const struct {
 	[PROTO_OP_METRICS] = {op_metrics, false},
 	[PROTO_OP_LOGS] = {op_logs, false},
 	[PROTO_OP_REOPEN] = {op_reopen, false},
+	[PROTO_OP_RELOAD] = {op_reload, false},
 };
 
 void

@@ -96,6 +96,7 @@ static const char *const op_names[] = {
 	[PROTO_OP_METRICS] = SUPD_OP_METRICS,
 	[PROTO_OP_LOGS] = SUPD_OP_LOGS,
 	[PROTO_OP_REOPEN] = SUPD_OP_REOPEN,
+	[PROTO_OP_RELOAD] = SUPD_OP_RELOAD,
 };
 
 /* The members each operation takes besides "op" and "tag". */
@@ -117,6 +118,7 @@ static const char *const op_keys[][7] = {
 	[PROTO_OP_METRICS] = {NULL},
 	[PROTO_OP_LOGS] = {"path", "lines", "follow", NULL},
 	[PROTO_OP_REOPEN] = {NULL},
+	[PROTO_OP_RELOAD] = {"file", NULL},
 };
 
 const char *
@@ -471,6 +473,14 @@ parse_args(struct proto_request *req, struct proto_error *err)
 	case PROTO_OP_PING:
 	case PROTO_OP_METRICS:
 	case PROTO_OP_REOPEN:
+		return 0;
+	case PROTO_OP_RELOAD:
+		if (arg_string(obj, "file", false, &req->file, err) < 0)
+			return -1;
+		if (req->file && (!*req->file || strlen(req->file) >= PATH_MAX)) {
+			fail(err, SUPD_E_BAD_REQUEST, "reload: 'file' must be a path");
+			return -1;
+		}
 		return 0;
 	}
 	return 0;

@@ -40,6 +40,7 @@ enum proto_op {
 	PROTO_OP_METRICS,
 	PROTO_OP_LOGS,
 	PROTO_OP_REOPEN,
+	PROTO_OP_RELOAD,
 };
 
 /* Why a request (or a spec) was refused: `error` is one of the SUPD_E_*
@@ -78,6 +79,7 @@ struct proto_request {
 	size_t nenv;
 	uint64_t lines; /* logs: how many of the last lines (default 10) */
 	bool follow;    /* logs: then every new line */
+	const char *file; /* reload: the config file, NULL: the one supd started with */
 };
 
 /*

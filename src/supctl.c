@@ -1463,6 +1463,57 @@ cmd_reopen(struct client *cl, int argc, char **argv)
 	return status;
 }
 
+/* Prints one list of ids of a reloaded supervisor, when it has any. */
+static void
+print_ids(const char *label, json_t *ids, bool *first)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_array_size(ids))
+		return;
+	printf("%s%s ", *first ? " " : "; ", label);
+	json_array_foreach(ids, i, v) printf("%s%s", i ? "," : "", json_string_value(v));
+	*first = false;
+}
+
+/* reload [FILE]: supd loads FILE (default: its own) and applies it. */
+static int
+cmd_reload(struct client *cl, int argc, char **argv)
+{
+	json_t *req, *reply, *sup;
+	char *abs = NULL;
+	size_t i;
+	int status;
+
+	if (argc == 1) {
+		/* supd reads it from its own directory: name it absolutely */
+		abs = realpath(argv[0], NULL);
+		req = json_pack("{s:s, s:s}", "op", SUPD_OP_RELOAD, "file", abs ? abs : argv[0]);
+	} else {
+		req = request(SUPD_OP_RELOAD);
+	}
+	free(abs);
+	status = simple_call(cl, req, &reply);
+	if (status == EXIT_OK && !cl->json) {
+		json_t *list = json_object_get(reply, "supervisors");
+		if (!json_array_size(list))
+			printf("reloaded: nothing changed\n");
+		json_array_foreach(list, i, sup)
+		{
+			bool first = true;
+			printf("%s:", json_string_value(json_object_get(sup, "path")));
+			print_ids("added", json_object_get(sup, "added"), &first);
+			print_ids("removed", json_object_get(sup, "removed"), &first);
+			print_ids("changed", json_object_get(sup, "changed"), &first);
+			print_ids("failed to start", json_object_get(sup, "failed"), &first);
+			printf("%s\n", first ? " flags or order changed" : "");
+		}
+	}
+	json_decref(reply);
+	return status;
+}
+
 /* ---- the token table ---- */
 
 struct command {
@@ -1492,6 +1543,7 @@ static const struct command commands[] = {
 	{"events", 0, 0, cmd_events, "events"},
 	{"logs", 1, 4, cmd_logs, "logs [-f] [-n LINES] PATH"},
 	{"reopen", 0, 0, cmd_reopen, "reopen"},
+	{"reload", 0, 1, cmd_reload, "reload [FILE]"},
 	{"stop", 0, 0, cmd_stop, "stop"},
 	{"ping", 0, 0, cmd_ping, "ping"},
 };

@@ -76,6 +76,13 @@
 #define SUPD_OP_LOGS "logs"
 /* {"op":"reopen"}: reopen the files supd writes (events, output files). */
 #define SUPD_OP_REOPEN "reopen"
+/* {"op":"reload","file":F}: load and check F (default: the file supd was
+ * started with) and apply it to the running tree (SPEC 7.5). Replies when
+ * every supervisor has applied its part: "file", and "supervisors": one
+ * {"path","added","removed","changed"[,"failed"]} per supervisor where
+ * something changed. An invalid file changes nothing: error
+ * "reload_failed", every problem in "message". */
+#define SUPD_OP_RELOAD "reload"
 
 /* Errors: the "error" member of a failed reply. */
 /* the request itself */
@@ -104,6 +111,7 @@
 /* supd itself */
 #define SUPD_E_SHUTTING_DOWN "shutting_down" /* the supervisor (or supd) is stopping */
 #define SUPD_E_NO_MEMORY     "no_memory"
+#define SUPD_E_RELOAD_FAILED "reload_failed" /* reload: the file was refused, nothing changed */
 
 /* The "reason" of a "down" message: an exit reason of SPEC section 1, or: */
 #define SUPD_REASON_NOPROC "noproc" /* nothing was running when the monitor was set */
