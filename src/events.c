@@ -369,8 +369,9 @@ log_human(const struct core_event *ev)
 			  (unsigned long long)ev->lines);
 		break;
 	case EV_RELOADED:
-		log_info("%s: reloaded: %zu added, %zu removed, %zu changed%s", ev->path, ev->nadded,
-			 ev->nremoved, ev->nchanged, ev->nfailed ? ", some failed to start" : "");
+		log_info("%s: reloaded: %zu added, %zu removed, %zu changed%s", ev->path,
+			 ev->nadded, ev->nremoved, ev->nchanged,
+			 ev->nfailed ? ", some failed to start" : "");
 		break;
 	case EV_RELOAD_FAILED:
 		/* reload.c logs the whole message */

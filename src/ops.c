@@ -96,10 +96,10 @@ struct ctl_request {
 	struct ops *ops;         /* NULL once ops is gone */
 	struct session *session; /* NULL when nobody waits for the reply */
 	LIST_ENTRY(ctl_request) entry;
-	struct proto_request req; /* owns the strings core.id/args/env point at */
-	struct link *link;        /* start_child with link: true, allocated ahead */
+	struct proto_request req;    /* owns the strings core.id/args/env point at */
+	struct link *link;           /* start_child with link: true, allocated ahead */
 	struct reload_client reload; /* the op reload */
-	char id[SPEC_ID_MAX + 1]; /* link terminations */
+	char id[SPEC_ID_MAX + 1];    /* link terminations */
 };
 LIST_HEAD(request_list, ctl_request);
 

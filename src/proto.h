@@ -77,8 +77,8 @@ struct proto_request {
 	size_t nargs;
 	const char **env; /* start_child: "NAME=value" entries */
 	size_t nenv;
-	uint64_t lines; /* logs: how many of the last lines (default 10) */
-	bool follow;    /* logs: then every new line */
+	uint64_t lines;   /* logs: how many of the last lines (default 10) */
+	bool follow;      /* logs: then every new line */
 	const char *file; /* reload: the config file, NULL: the one supd started with */
 };
 

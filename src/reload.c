@@ -235,8 +235,9 @@ reload_start(const char *file, struct reload_client *client)
 	if (!file)
 		file = host.file;
 	if (!file) {
-		fail_now(NULL, client, "supd runs a program (supd --), not a config file: "
-				       "there is nothing to reload");
+		fail_now(NULL, client,
+			 "supd runs a program (supd --), not a config file: "
+			 "there is nothing to reload");
 		return;
 	}
 	if (core_shutting_down(host.core)) {

@@ -431,8 +431,8 @@ strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
 static bool
 probe_spec_equal(const struct probe_spec *a, const struct probe_spec *b)
 {
-	return strv_equal(a->argv, a->argc, b->argv, b->argc) && str_equal(a->address, b->address) &&
-	       a->sockaddr_len == b->sockaddr_len &&
+	return strv_equal(a->argv, a->argc, b->argv, b->argc) &&
+	       str_equal(a->address, b->address) && a->sockaddr_len == b->sockaddr_len &&
 	       memcmp(a->sockaddr, b->sockaddr, a->sockaddr_len) == 0 &&
 	       a->interval_ms == b->interval_ms && a->timeout_ms == b->timeout_ms &&
 	       a->retries == b->retries;

@@ -1612,7 +1612,12 @@ struct reload_lists {
 	bool changed; /* flags, order or a template changed */
 };
 
-enum { LIST_ADDED, LIST_REMOVED, LIST_CHANGED, LIST_FAILED };
+enum {
+	LIST_ADDED,
+	LIST_REMOVED,
+	LIST_CHANGED,
+	LIST_FAILED
+};
 
 static const struct output_spec no_output = {.mode = OUTPUT_UNSET};
 
@@ -1759,7 +1764,7 @@ reload_take_spec(struct core *core, struct sup *s, struct child_spec *new,
 			s->intensity = in;
 		}
 	}
-	if (new->type == NODE_DYNAMIC && old->sup.template_spec && new->sup.template_spec) {
+	if (new->type == NODE_DYNAMIC && old->sup.template_spec &&new->sup.template_spec) {
 		struct child_spec *t = old->sup.template_spec;
 		if (spec_equal_in(t, new->sup.template_spec, old_out, new_out)) {
 			old->sup.template_spec = new->sup.template_spec;
@@ -2097,7 +2102,8 @@ reload_finish(struct core_reload *r, enum core_error error)
 	r->error = error;
 	if (error != CORE_OK && !r->message[0])
 		snprintf(r->message, sizeof(r->message), "%s",
-			 error == CORE_E_SHUTDOWN ? "supd is shutting down" : core_error_name(error));
+			 error == CORE_E_SHUTDOWN ? "supd is shutting down"
+						  : core_error_name(error));
 	if (r->done)
 		r->done(r);
 }

@@ -169,7 +169,8 @@ fx_event(void *ctx, const struct core_event *ev)
 			snprintf(lists + n, sizeof(lists) - n, " %s=", names[l]);
 			for (size_t i = 0; i < counts[l]; i++) {
 				n = strlen(lists);
-				snprintf(lists + n, sizeof(lists) - n, "%s%s", i ? "," : "", ids[l][i]);
+				snprintf(lists + n, sizeof(lists) - n, "%s%s", i ? "," : "",
+					 ids[l][i]);
 			}
 		}
 		rec_logf(r, "reloaded %s%s", ev->path, lists);

@@ -145,9 +145,9 @@ Test(reload, removed_child_is_terminated_and_deleted_before_the_reply)
 	rec_init(&R, abc(STRATEGY_ONE_FOR_ONE));
 	pid_t a = rec_pid(&R, "/a");
 	rec_clear(&R);
-	struct treload *t = reload(root_spec(STRATEGY_ONE_FOR_ONE, 3, 5,
-					     w_spec("a", RESTART_PERMANENT),
-					     w_spec("c", RESTART_PERMANENT), NULL));
+	struct treload *t =
+		reload(root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
+				 w_spec("c", RESTART_PERMANENT), NULL));
 	LOG_EQ("child_stopping /b SIGTERM\nsignal /b SIGTERM");
 	cr_assert(t->done == 0, "the reply waits for the removed child to be gone");
 	rec_exit_signalled(&R);
@@ -163,10 +163,9 @@ Test(reload, changed_child_is_terminated_and_started_with_its_new_spec)
 	rec_init(&R, abc(STRATEGY_ONE_FOR_ONE));
 	pid_t a = rec_pid(&R, "/a"), b = rec_pid(&R, "/b"), c = rec_pid(&R, "/c");
 	rec_clear(&R);
-	struct treload *t = reload(root_spec(STRATEGY_ONE_FOR_ONE, 3, 5,
-					     w_spec("a", RESTART_PERMANENT),
-					     w_prog("b", "/bin/false"),
-					     w_spec("c", RESTART_PERMANENT), NULL));
+	struct treload *t =
+		reload(root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
+				 w_prog("b", "/bin/false"), w_spec("c", RESTART_PERMANENT), NULL));
 	rec_exit_signalled(&R);
 	LOG_EQ("child_stopping /b SIGTERM\nsignal /b SIGTERM\nchild_exited /b shutdown SIGTERM\n"
 	       "child_started /b\nreloaded / added= removed= changed=b");
@@ -197,9 +196,9 @@ Test(reload, reorder_follows_the_file_and_rest_for_one_uses_it)
 	rec_init(&R, abc(STRATEGY_REST_FOR_ONE));
 	pid_t c = rec_pid(&R, "/c");
 	rec_clear(&R);
-	struct treload *t = reload(root_spec(
-		STRATEGY_REST_FOR_ONE, 3, 5, w_spec("c", RESTART_PERMANENT),
-		w_spec("a", RESTART_PERMANENT), w_spec("b", RESTART_PERMANENT), NULL));
+	struct treload *t = reload(
+		root_spec(STRATEGY_REST_FOR_ONE, 3, 5, w_spec("c", RESTART_PERMANENT),
+			  w_spec("a", RESTART_PERMANENT), w_spec("b", RESTART_PERMANENT), NULL));
 	LOG_EQ("reloaded / added= removed= changed=");
 	cr_assert(t->done == 1);
 	ORDER("/", "c", "a", "b");
@@ -283,10 +282,9 @@ Test(reload, waits_in_the_mailbox_behind_a_group_restart)
 			       w_spec("b", RESTART_PERMANENT), NULL));
 	rec_clear(&R);
 	rec_exit(&R, "/a", 1); /* the group restart now waits for b to go */
-	struct treload *t = reload(root_spec(STRATEGY_ONE_FOR_ALL, 3, 5,
-					     w_spec("a", RESTART_PERMANENT),
-					     w_spec("b", RESTART_PERMANENT),
-					     w_spec("c", RESTART_PERMANENT), NULL));
+	struct treload *t = reload(
+		root_spec(STRATEGY_ONE_FOR_ALL, 3, 5, w_spec("a", RESTART_PERMANENT),
+			  w_spec("b", RESTART_PERMANENT), w_spec("c", RESTART_PERMANENT), NULL));
 	cr_assert(rec_log_count(&R, "child_started /c") == 0, "applied in the middle:\n%s",
 		  rec_log(&R));
 	cr_assert(t->done == 0);
@@ -302,8 +300,8 @@ Test(reload, a_second_reload_waits_for_the_first)
 {
 	rec_init(&R, abc(STRATEGY_ONE_FOR_ONE));
 	rec_clear(&R);
-	struct treload *first = reload(root_spec(STRATEGY_ONE_FOR_ONE, 3, 5,
-						 w_spec("a", RESTART_PERMANENT), NULL));
+	struct treload *first =
+		reload(root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT), NULL));
 	struct treload *second = reload(abc(STRATEGY_ONE_FOR_ONE));
 	cr_assert(first->done == 0 && second->done == 0);
 	rec_exit_signalled(&R);
@@ -329,8 +327,8 @@ Test(reload, refused_while_shutting_down)
 Test(reload, cut_short_by_a_shutdown_still_answers)
 {
 	rec_init(&R, abc(STRATEGY_ONE_FOR_ONE));
-	struct treload *t = reload(root_spec(STRATEGY_ONE_FOR_ONE, 3, 5,
-					     w_spec("a", RESTART_PERMANENT), NULL));
+	struct treload *t =
+		reload(root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT), NULL));
 	core_shutdown(R.core, R.now);
 	rec_exit_signalled(&R);
 	cr_assert(R.stopped);
@@ -339,20 +337,20 @@ Test(reload, cut_short_by_a_shutdown_still_answers)
 
 Test(reload, nested_supervisor_added_removed_and_recursed)
 {
-	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
-			       sup_spec("keep", STRATEGY_ONE_FOR_ONE, w_spec("x", RESTART_PERMANENT),
-					w_spec("y", RESTART_PERMANENT), NULL),
-			       sup_spec("old", STRATEGY_ONE_FOR_ONE, w_spec("z", RESTART_PERMANENT),
-					NULL),
-			       NULL));
+	rec_init(&R,
+		 root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
+			   sup_spec("keep", STRATEGY_ONE_FOR_ONE, w_spec("x", RESTART_PERMANENT),
+				    w_spec("y", RESTART_PERMANENT), NULL),
+			   sup_spec("old", STRATEGY_ONE_FOR_ONE, w_spec("z", RESTART_PERMANENT),
+				    NULL),
+			   NULL));
 	pid_t a = rec_pid(&R, "/a"), y = rec_pid(&R, "/keep/y");
 	rec_clear(&R);
 	struct treload *t = reload(root_spec(
 		STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
 		sup_spec("keep", STRATEGY_ONE_FOR_ONE, w_prog("x", "/bin/false"),
 			 w_spec("y", RESTART_PERMANENT), NULL),
-		sup_spec("new", STRATEGY_ONE_FOR_ONE, w_spec("n", RESTART_PERMANENT), NULL),
-		NULL));
+		sup_spec("new", STRATEGY_ONE_FOR_ONE, w_spec("n", RESTART_PERMANENT), NULL), NULL));
 	rec_exit_signalled(&R);
 	rec_run(&R);
 	rec_exit_signalled(&R);
@@ -376,8 +374,8 @@ Test(reload, nested_change_alone_is_not_a_change_of_its_parent)
 					NULL),
 			       NULL));
 	rec_clear(&R);
-	struct child_spec *s = sup_spec("s", STRATEGY_REST_FOR_ONE,
-					w_spec("x", RESTART_PERMANENT), NULL);
+	struct child_spec *s =
+		sup_spec("s", STRATEGY_REST_FOR_ONE, w_spec("x", RESTART_PERMANENT), NULL);
 	struct treload *t = reload(root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, s, NULL));
 	rec_run(&R);
 	LOG_EQ("reloaded /s added= removed= changed=");
@@ -403,9 +401,9 @@ Test(reload, a_child_the_reload_cannot_start_stays_stopped)
 	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT), NULL));
 	rec_fail_spawn(&R, "/b", 1, "exec:ENOENT");
 	rec_clear(&R);
-	struct treload *t = reload(root_spec(STRATEGY_ONE_FOR_ONE, 3, 5,
-					     w_spec("a", RESTART_PERMANENT),
-					     w_spec("b", RESTART_PERMANENT), NULL));
+	struct treload *t =
+		reload(root_spec(STRATEGY_ONE_FOR_ONE, 3, 5, w_spec("a", RESTART_PERMANENT),
+				 w_spec("b", RESTART_PERMANENT), NULL));
 	LOG_EQ("child_start_failed /b exec:ENOENT\nreloaded / added=b removed= changed= failed=b");
 	cr_assert(t->done == 1 && t->r.error == CORE_OK);
 	STATE("/b", "stopped");
