@@ -33,6 +33,7 @@ struct config {
 	uint64_t events_max_size; /* rotate past this size (0: never) */
 	uint32_t events_keep;     /* rotated files kept */
 	uint64_t forward_signals; /* bit (sig - 1) set for each signal to forward */
+	bool cgroup;              /* SPEC 7.7: a cgroup v2 group per worker */
 };
 
 struct spec_host;

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "grammar.h"
 #include "service_keys.h"
@@ -59,6 +60,7 @@ static const struct word bool_words[] = {{"true", 1}, {"false", 0}};
 static const struct word shutdown_words[] = {{"brutal_kill", SHUTDOWN_BRUTAL_KILL},
 					     {"infinity", SHUTDOWN_INFINITY}};
 static const struct word unlimited_words[] = {{"infinity", SPEC_UNLIMITED}};
+static const struct word cgroup_max_words[] = {{"max", SPEC_CGROUP_MAX}};
 
 /* ---- the description ---------------------------------------------------- */
 
@@ -140,7 +142,7 @@ static read_list_fn read_start, read_env, read_allow_env, read_normal_exit, read
 typedef int read_value_fn(struct walk *w, const struct key *key, const struct vnode *val,
 			  struct child_spec *spec);
 static read_value_fn read_ready, read_health, read_backoff, read_env_file, read_rlimits,
-	read_output, read_events;
+	read_output, read_events, read_memory_max;
 static const char *refuse_stop_signal(int sig);
 
 static const struct key keys[] = {
@@ -204,6 +206,12 @@ static const struct key keys[] = {
 	 .expect = "inherit, prefix, or a mapping with file, max_size and keep"},
 	{"forward_signals", T_LIST, IN(AT_ROOT), .expect = "a sequence of strings",
 	 .read_list = read_forward_signals},
+	{"cgroup", T_BOOL, IN(AT_ROOT), CONFIG_FIELD(cgroup)},
+	{"memory_max", T_CUSTOM, IN_PROCESS, .read_value = read_memory_max,
+	 .expect = "max, bytes, or a size such as 512M (K, M, G or T)"},
+	{"pids_max", T_INT, IN_PROCESS, SPEC_FIELD(worker.pids_max),
+	 .words = WORDS(cgroup_max_words), .min = 1, .max = SPEC_PIDS_MAX_LIMIT},
+	{"cpu_weight", T_INT, IN_PROCESS, SPEC_FIELD(worker.cpu_weight), .min = 1, .max = 10000},
 	{"socket", T_STRING, IN(AT_CONTROL), CONFIG_FIELD(control.socket_path)},
 	{"mode", T_MODE, IN(AT_CONTROL), CONFIG_FIELD(control.mode),
 	 .expect = "an octal file mode such as 0600"},
@@ -1316,6 +1324,23 @@ read_rlimits(struct walk *w, const struct key *key, const struct vnode *val,
 	return 0;
 }
 
+/* memory_max: max, or a size in bytes (cgroup_parse_size), at least 1. */
+static int
+read_memory_max(struct walk *w, const struct key *key, const struct vnode *val,
+		struct child_spec *spec)
+{
+	uint64_t bytes;
+
+	if (val->kind == VNODE_SCALAR && strcmp(val->text, "max") == 0) {
+		spec->worker.memory_max = SPEC_CGROUP_MAX;
+		return 0;
+	}
+	if (val->kind != VNODE_SCALAR || cgroup_parse_size(val->text, &bytes) < 0 || bytes == 0)
+		return invalid(w, val, key->name, key->expect, NULL);
+	spec->worker.memory_max = (int64_t)bytes;
+	return 0;
+}
+
 /* A one-shot job (ready: exit) is transient or temporary, and not a
  * dynamic supervisor's child (nothing would ever run it again). */
 static int
@@ -1531,6 +1556,42 @@ check_worker_on_host(struct walk *w, const struct vnode *map, struct child_spec 
 	}
 }
 
+/* SPEC 7.7: a limit needs cgroup: true (the file's, or the running supd's
+ * for a start_child spec) and its controller. */
+static void
+check_cgroup_limits(struct walk *w, const struct vnode *map, const struct child_spec *spec)
+{
+	static const struct {
+		const char *key, *controller;
+	} limits[] = {{"memory_max", "memory"}, {"pids_max", "pids"}, {"cpu_weight", "cpu"}};
+	const struct worker_spec *ws = &spec->worker;
+	const struct spec_host *host = w->g->host;
+	const bool set[] = {ws->memory_max != 0, ws->pids_max != 0, ws->cpu_weight != 0};
+	bool enabled = true; /* a spec alone, without a host: nothing to ask */
+	char msg[512];
+
+	if (!set[0] && !set[1] && !set[2])
+		return;
+	if (w->cfg)
+		enabled = w->cfg->cgroup;
+	else if (host && host->cgroup_enabled)
+		enabled = host->cgroup_enabled();
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		size_t old;
+
+		if (!set[i])
+			continue;
+		old = path_key(w, limits[i].key);
+		if (!enabled)
+			problem(w, vnode_get(map, limits[i].key, NULL),
+				"%s requires cgroup: true at the top level", limits[i].key);
+		else if (host && host->check_cgroup &&
+			 host->check_cgroup(limits[i].controller, msg, sizeof(msg)) < 0)
+			problem(w, vnode_get(map, limits[i].key, NULL), "%s", msg);
+		path_leave(w, old);
+	}
+}
+
 static void
 check_config_on_host(struct walk *w, const struct vnode *doc)
 {
@@ -1542,6 +1603,15 @@ check_config_on_host(struct walk *w, const struct vnode *doc)
 
 	if (!host)
 		return;
+	if (w->cfg->cgroup && host->check_cgroup &&
+	    host->check_cgroup(NULL, msg, sizeof(msg)) < 0) {
+		old = path_key(w, "cgroup");
+		problem(w, vnode_get(doc, "cgroup", NULL),
+			"cgroup: true needs a writable cgroup v2 "
+			"subtree: %s",
+			msg);
+		path_leave(w, old);
+	}
 	if (w->cfg->events_path &&
 	    host->check_directory("events", w->cfg->events_path, true, msg, sizeof(msg)) < 0) {
 		old = path_key(w, "events");
@@ -1624,6 +1694,8 @@ walk_mapping(struct walk *w, const struct vnode *map, enum place place, struct c
 	free(found);
 	if (w->g->out_of_memory)
 		return -1;
+	if (w->g->problems == before && (place == AT_WORKER || place == AT_TEMPLATE))
+		check_cgroup_limits(w, map, spec);
 	if (w->g->problems == before && (place == AT_WORKER || place == AT_TEMPLATE))
 		check_worker_on_host(w, map, spec);
 	return w->g->problems == before ? 0 : -1;

@@ -47,6 +47,13 @@ struct spec_host {
 	 * environment (env files, ${NAME}, the user's HOME...), its limits,
 	 * its probe addresses. Optional. On failure *bad_key names the key. */
 	int (*prepare_worker)(struct worker_spec *w, const char **bad_key, char *msg, size_t len);
+	/* SPEC 7.7. controller NULL: supd's cgroup v2 subtree is writable
+	 * (`cgroup: true`); otherwise that controller can serve workers'
+	 * limits. Optional. */
+	int (*check_cgroup)(const char *controller, char *msg, size_t len);
+	/* Whether the running supd has `cgroup: true` (a start_child spec's
+	 * limits need it). Optional. */
+	bool (*cgroup_enabled)(void);
 };
 
 extern const struct spec_host spec_host_system;

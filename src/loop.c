@@ -48,6 +48,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "control.h"
 #include "events.h"
@@ -141,7 +142,18 @@ fx_spawn(void *ctx, struct child *c, pid_t *pid, char *err, size_t errlen)
 	if (r < 0)
 		return r;
 	opt.capture = opt.stdout_fd >= 0;
+	if (cgroup_active()) {
+		r = cgroup_prepare(node_path(c), &node_spec(c)->worker, &opt.cgroup_procs_fd, err,
+				   errlen);
+		if (r < 0) {
+			output_abort(c);
+			return r;
+		}
+		opt.join_cgroup = true;
+	}
 	r = spawn_worker(node_spec(c), &opt, &res, err, errlen);
+	if (opt.join_cgroup)
+		close(opt.cgroup_procs_fd);
 	if (r < 0) {
 		output_abort(c);
 		return r;
@@ -172,6 +184,10 @@ fx_signal(void *ctx, struct child *c, int sig)
 	r = kill(node_spec(c)->worker.kill_group ? -pid : pid, sig);
 	if (r < 0 && errno != ESRCH)
 		log_warn("%s: cannot send %s to pid %d", node_path(c), signal_name(sig), pid);
+	/* brutal_kill, a shutdown time run out, an unhealthy worker: with
+	 * cgroup: true, nothing the worker started escapes it. */
+	if (sig == SIGKILL)
+		cgroup_kill(node_path(c));
 }
 
 struct timer_source {
@@ -434,6 +450,9 @@ reap_all(struct loop *loop)
 		st.signaled = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
 		st.value = si.si_status;
 		if (c) {
+			/* cgroup: true: what it left behind dies with it, even
+			 * after setsid(), before a restart reuses its cgroup. */
+			cgroup_worker_gone(node_path(c));
 			/* Its last lines go out before its exit is handled. */
 			output_exited(c);
 			core_child_exited(loop->core, c, st, mono_ms(loop));
@@ -1067,6 +1086,7 @@ loop_free(struct loop *loop)
 	sd_event_source_disable_unref(loop->notify_source);
 	sd_event_source_disable_unref(loop->wake);
 	output_detach();
+	cgroup_shutdown();
 	sd_event_unref(loop->event);
 	events_close();
 	free(loop);

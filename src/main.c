@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "log.h"
 #include "loop.h"
@@ -308,6 +309,13 @@ main(int argc, char **argv)
 			printf("%s: configuration OK\n", config_path);
 			config_free(cfg);
 			return 0;
+		}
+		/* SPEC 7.7: supd into its own leaf, controllers for the
+		 * workers' limits; before anything runs. */
+		if (cfg->cgroup && cgroup_setup(cfg->root, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: cgroup: %s\n", config_path, err);
+			config_free(cfg);
+			return EXIT_CONFIG;
 		}
 	}
 

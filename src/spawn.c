@@ -45,6 +45,7 @@
  * signal, because the kernel clears that signal on every change of uid or
  * gid. */
 enum spawn_stage {
+	STAGE_CGROUP,
 	STAGE_SIGNALS,
 	STAGE_SETSID,
 	STAGE_SETPGID,
@@ -65,14 +66,15 @@ enum spawn_stage {
 };
 
 static const char *const stage_names[STAGE_COUNT] = {
-	[STAGE_SIGNALS] = "signals",     [STAGE_SETSID] = "setsid",
-	[STAGE_SETPGID] = "setpgid",     [STAGE_TCSETPGRP] = "tcsetpgrp",
-	[STAGE_STDIO] = "stdio",         [STAGE_CLOSE_FDS] = "close_fds",
-	[STAGE_READY_FD] = "ready_fd",   [STAGE_RLIMIT] = "rlimit",
-	[STAGE_NICE] = "nice",           [STAGE_UMASK] = "umask",
-	[STAGE_SETGROUPS] = "setgroups", [STAGE_SETGID] = "setgid",
-	[STAGE_SETUID] = "setuid",       [STAGE_CHDIR] = "chdir",
-	[STAGE_PDEATHSIG] = "pdeathsig", [STAGE_EXEC] = "exec",
+	[STAGE_CGROUP] = "cgroup",       [STAGE_SIGNALS] = "signals",
+	[STAGE_SETSID] = "setsid",       [STAGE_SETPGID] = "setpgid",
+	[STAGE_TCSETPGRP] = "tcsetpgrp", [STAGE_STDIO] = "stdio",
+	[STAGE_CLOSE_FDS] = "close_fds", [STAGE_READY_FD] = "ready_fd",
+	[STAGE_RLIMIT] = "rlimit",       [STAGE_NICE] = "nice",
+	[STAGE_UMASK] = "umask",         [STAGE_SETGROUPS] = "setgroups",
+	[STAGE_SETGID] = "setgid",       [STAGE_SETUID] = "setuid",
+	[STAGE_CHDIR] = "chdir",         [STAGE_PDEATHSIG] = "pdeathsig",
+	[STAGE_EXEC] = "exec",
 };
 
 /* What the child writes to the error pipe; 8 bytes, so the write is atomic. */
@@ -105,6 +107,9 @@ struct spawn_plan {
 	bool set_nice, set_umask;
 	int nice;
 	mode_t umask;
+	/* the worker's cgroup.procs, written by the child to enter its
+	 * cgroup before anything else (-1: stays in supd's) */
+	int cgroup_fd;
 	/* a probe's stdin, and its stdout and stderr (-1: inherited) */
 	int stdin_fd, output_fd;
 	/* a probe: a copy of supd rather than a child that borrows its memory,
@@ -390,6 +395,18 @@ static _Noreturn void
 child_run(const struct spawn_plan *plan)
 {
 	sigset_t none;
+
+	/* First: whatever the worker does from here on, and what it starts,
+	 * happens inside its cgroup. Never run outside it. */
+	if (plan->cgroup_fd >= 0) {
+		ssize_t n;
+
+		do
+			n = write(plan->cgroup_fd, "0", 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			child_fail(plan, STAGE_CGROUP, n < 0 ? errno : EIO);
+	}
 
 	/* The parent blocked every signal around the fork, so no inherited
 	 * handler can run here before the dispositions are reset; only then
@@ -700,7 +717,7 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 {
 	struct worker_spec *w = &spec->worker;
 	struct spawn_plan plan = {
-		.stdin_fd = -1, .output_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+		.stdin_fd = -1, .output_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .cgroup_fd = -1};
 	gid_t one_group;
 	struct worker_spec *envw;
 	int pidfd = -1, r;
@@ -738,6 +755,7 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 	plan.ready_fd_source = -1;
 	plan.ready_fd_target = -1;
 	plan.take_terminal = opt && opt->take_terminal;
+	plan.cgroup_fd = opt && opt->join_cgroup ? opt->cgroup_procs_fd : -1;
 	plan.stdout_fd = opt && opt->capture ? opt->stdout_fd : -1;
 	plan.stderr_fd = opt && opt->capture ? opt->stderr_fd : -1;
 	plan.parent = getpid();
@@ -776,7 +794,7 @@ int
 spawn_probe(char *const *argv, int output_fd, pid_t *pid_out, char *err, size_t errlen)
 {
 	struct spawn_plan plan = {
-		.stdin_fd = -1, .output_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+		.stdin_fd = -1, .output_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .cgroup_fd = -1};
 	sigset_t all, saved_mask;
 	const char *stage;
 	char **probe_env;

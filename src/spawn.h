@@ -30,6 +30,10 @@ struct spawn_options {
 	 * and 2. Without `capture`, it inherits supd's stdout and stderr. */
 	bool capture;
 	int stdout_fd, stderr_fd;
+	/* `cgroup: true` (cgroup.c): the worker's cgroup.procs, open for
+	 * writing; the child enters that cgroup first, before exec. */
+	bool join_cgroup;
+	int cgroup_procs_fd;
 };
 
 struct spawn_result {
@@ -52,7 +56,8 @@ struct spawn_result {
  * fork), "pidfd" (pidfd_open after fork), "report" (unreadable error pipe).
  * The ids and groups come resolved in the spec: nothing here reads the user
  * or group database.
- * Stages in the child, in order: "signals", "setsid" (or "setpgid" and
+ * Stages in the child, in order: "cgroup" (entering its cgroup, with
+ * join_cgroup), "signals", "setsid" (or "setpgid" and
  * "tcsetpgrp" with take_terminal), "stdio", "close_fds", "ready_fd",
  * "rlimit", "nice", "umask", "setgroups", "setgid", "setuid", "chdir",
  * "pdeathsig", "exec".

@@ -113,6 +113,8 @@ struct output_spec {
 #define SPEC_MAX_MS_LIMIT       INT32_MAX /* shutdown and start_timeout */
 
 #define SPEC_RLIM_INFINITY           UINT64_MAX
+#define SPEC_CGROUP_MAX              INT64_MAX       /* memory_max, pids_max: max */
+#define SPEC_PIDS_MAX_LIMIT          4194304         /* the kernel's PID_MAX_LIMIT */
 #define SPEC_UMASK_UNSET             ((mode_t)01000) /* above any mode */
 #define SPEC_NICE_UNSET              100             /* outside -20..19 */
 #define SPEC_DEFAULT_READY_EXEC_MS   500             /* ready: {exec} interval */
@@ -164,6 +166,11 @@ struct worker_spec {
 	struct rlimit_spec *rlimits;
 	size_t nrlimits;
 	uint64_t forward_signals; /* bit sig-1; replaces the top-level list when set */
+	/* cgroup v2 limits (SPEC 7.7, with the top-level cgroup: true): 0 is
+	 * unset, SPEC_CGROUP_MAX is "max" */
+	int64_t memory_max; /* bytes */
+	int64_t pids_max;
+	int32_t cpu_weight; /* 1..10000 */
 	/* env_file paths as written; their entries are merged into env when
 	 * the spec is loaded (service_keys.c: env_compose) */
 	char **env_files;

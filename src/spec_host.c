@@ -6,8 +6,9 @@
  * Users and groups (credentials.c), the program (found as exec will find
  * it: exec_path.c, relative to the worker's cwd), and the directories that
  * must exist (cwd, and those that will hold the control socket and the
- * events file). It reads the file system and the user and group databases,
- * and changes nothing.
+ * events file), and for `cgroup: true` supd's cgroup v2 subtree and its
+ * controllers (cgroup.c). It reads the file system and the user and group
+ * databases, and changes nothing.
  */
 #include <errno.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "credentials.h"
 #include "exec_path.h"
 #include "grammar.h"
@@ -116,10 +118,22 @@ check_directory(const char *what, const char *path, bool parent_of, char *msg, s
 	return -1;
 }
 
+static int
+check_cgroup(const char *controller, char *msg, size_t len)
+{
+	char dir[PATH_MAX];
+
+	if (!controller)
+		return cgroup_locate(dir, sizeof(dir), msg, len);
+	return cgroup_check_controller(controller, msg, len);
+}
+
 const struct spec_host spec_host_system = {
 	.resolve_credentials = credentials_resolve,
 	.lookup_group = credentials_lookup_group,
 	.find_program = find_program,
 	.check_directory = check_directory,
 	.prepare_worker = service_prepare_worker,
+	.check_cgroup = check_cgroup,
+	.cgroup_enabled = cgroup_active,
 };
