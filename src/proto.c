@@ -801,6 +801,16 @@ service_json(json_t *o, const struct worker_spec *w)
 	}
 	if (ok && w->nice != SPEC_NICE_UNSET)
 		ok = set(o, "nice", json_integer(w->nice));
+	if (ok && w->memory_max)
+		ok = set(o, "memory_max",
+			 w->memory_max == SPEC_CGROUP_MAX ? json_string("max")
+							  : json_integer(w->memory_max));
+	if (ok && w->pids_max)
+		ok = set(o, "pids_max",
+			 w->pids_max == SPEC_CGROUP_MAX ? json_string("max")
+							: json_integer(w->pids_max));
+	if (ok && w->cpu_weight)
+		ok = set(o, "cpu_weight", json_integer(w->cpu_weight));
 	if (ok && w->nrlimits)
 		ok = set(o, "rlimits", rlimits_json(w));
 	if (ok && w->has_forward_signals)

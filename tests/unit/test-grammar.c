@@ -18,6 +18,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "grammar.h"
 #include "proto.h"
@@ -191,6 +192,24 @@ static const struct variant variants[] = {
 	 "msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending or stack); did you "
 	 "mean 'nofile'?"},
 	{W(",\"rlimits\":{\"core\":{\"soft\":2,\"hard\":1}}"), "soft limit above the hard limit"},
+	/* SPEC 7.7 limits: the test's config has no cgroup: true, and the
+	 * test process is no supd that has it */
+	{W(",\"memory_max\":\"512M\""), "memory_max requires cgroup: true at the top level"},
+	{W(",\"pids_max\":\"max\",\"cpu_weight\":1"),
+	 "pids_max requires cgroup: true at the top level"},
+	{D(""), NULL},
+	{"{\"id\":\"d\",\"type\":\"dynamic\",\"template\":{\"start\":[\"/bin/true\"],"
+	 "\"cpu_weight\":100}}",
+	 "cpu_weight requires cgroup: true at the top level"},
+	{W(",\"memory_max\":\"12X\""),
+	 "invalid memory_max '12X' (expected max, bytes, or a size such as 512M (K, M, G or T))"},
+	{W(",\"memory_max\":0"),
+	 "invalid memory_max '0' (expected max, bytes, or a size such as 512M (K, M, G or T))"},
+	{W(",\"pids_max\":0"),
+	 "invalid pids_max '0' (expected max or an integer from 1 to 4194304)"},
+	{W(",\"cpu_weight\":10001"),
+	 "invalid cpu_weight '10001' (expected an integer from 1 to 10000)"},
+	{W(",\"cgroup\":true"), "key 'cgroup' is only allowed at the top level"},
 	{W(",\"forward_signals\":[\"SIGUSR1\",\"SIGHUP\"]"), NULL},
 	{W(",\"forward_signals\":[\"SIGTERM\"]"), "cannot forward SIGTERM (supd handles it)"},
 	{W(",\"start_timeout\":1"), NULL},
@@ -493,6 +512,83 @@ Test(grammar, every_problem_of_a_file)
 			 "t.yaml:11:15: invalid shutdown 'soon' (expected brutal_kill, infinity or "
 			 "milliseconds from 0 to 2147483647)\n"
 			 "t.yaml:9:5: duplicate id 'a' (first defined at line 3)");
+}
+
+/* SPEC 7.7 in a file: the limits with cgroup: true (the text alone: no
+ * host), without it (an error at each limit), and a bad cgroup value. */
+Test(grammar, cgroup_keys_in_a_file)
+{
+	const char *good = "cgroup: true\n"
+			   "children:\n"
+			   "  - id: a\n"
+			   "    start: [/bin/true]\n"
+			   "    memory_max: 512M\n"
+			   "    pids_max: max\n"
+			   "    cpu_weight: 50\n";
+	const char *bad = "cgroup: false\n"
+			  "children:\n"
+			  "  - id: a\n"
+			  "    start: [/bin/true]\n"
+			  "    memory_max: 1048576\n"
+			  "    pids_max: 64\n"
+			  "  - id: b\n"
+			  "    start: [/bin/true]\n"
+			  "    cpu_weight: 50\n";
+	const char *word = "cgroup: maybe\n";
+	char err[4096];
+	struct config *cfg;
+	const struct worker_spec *w;
+
+	cr_assert_eq(config_load_buffer(good, strlen(good), "t.yaml", NULL, &cfg, err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert(cfg->cgroup);
+	w = &cfg->root->sup.children[0]->worker;
+	cr_assert_eq(w->memory_max, 512 << 20);
+	cr_assert_eq(w->pids_max, SPEC_CGROUP_MAX);
+	cr_assert_eq(w->cpu_weight, 50);
+	config_free(cfg);
+
+	cr_assert_eq(config_load_buffer(bad, strlen(bad), "t.yaml", NULL, &cfg, err, sizeof(err)),
+		     -1);
+	cr_assert_str_eq(err, "t.yaml:5:17: memory_max requires cgroup: true at the top level\n"
+			      "t.yaml:6:15: pids_max requires cgroup: true at the top level\n"
+			      "t.yaml:9:17: cpu_weight requires cgroup: true at the top level");
+	cr_assert_eq(config_load_buffer(word, strlen(word), "t.yaml", NULL, &cfg, err, sizeof(err)),
+		     -1);
+	cr_assert_str_eq(err, "t.yaml:1:9: invalid cgroup 'maybe' (expected true or false)");
+}
+
+/* SPEC 7.7 against the machine: the file's verdict on a limit is what the
+ * cgroup tree says of its controller, at the limit's position; cgroup:
+ * true where no subtree is writable is an error at the key. */
+Test(grammar, cgroup_limits_on_this_machine)
+{
+	const char *yaml = "cgroup: true\n"
+			   "children:\n"
+			   "  - id: a\n"
+			   "    start: [/bin/true]\n"
+			   "    memory_max: 64M\n";
+	char err[4096], dir[4096], why[512], expect[1200];
+	struct config *cfg;
+	int rc = config_load_buffer(yaml, strlen(yaml), "t.yaml", &spec_host_system, &cfg, err,
+				    sizeof(err));
+
+	if (cgroup_locate(dir, sizeof(dir), why, sizeof(why)) < 0) {
+		snprintf(expect, sizeof(expect),
+			 "t.yaml:1:9: cgroup: true needs a writable cgroup v2 subtree: %s\n"
+			 "t.yaml:5:17: %s",
+			 why, why);
+		cr_assert_eq(rc, -1);
+		cr_assert_str_eq(err, expect);
+	} else if (cgroup_check_controller("memory", why, sizeof(why)) < 0) {
+		snprintf(expect, sizeof(expect), "t.yaml:5:17: %s", why);
+		cr_assert_eq(rc, -1);
+		cr_assert_str_eq(err, expect);
+		cr_assert(strstr(err, "cgroup v2 memory controller not enabled in "), "%s", err);
+	} else {
+		cr_assert_eq(rc, 0, "%s", err);
+		config_free(cfg);
+	}
 }
 
 /* issue 9 item 12: a static start_child whose nested child fails leaked

@@ -681,6 +681,44 @@ BOTH_PATHS(exec_eacces)
 	remove_tmpdir(dir);
 }
 
+/* cgroup: true: the child's first step writes "0" to the descriptor of
+ * its cgroup.procs (here a pipe, so the test reads what it wrote). */
+BOTH_PATHS(cgroup_entry_written_first)
+{
+	struct child_spec *spec = make_worker((const char *[]){TESTCHILD, "sleep", NULL});
+	struct spawn_result res;
+	char err[128] = "", got[8] = "";
+	int fds[2];
+
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	struct spawn_options opt = {.join_cgroup = true, .cgroup_procs_fd = fds[1]};
+	cr_assert_eq(spawn_worker(spec, &opt, &res, err, sizeof(err)), 0, "%s", err);
+	close(fds[1]);
+	cr_assert_eq(read(fds[0], got, sizeof(got) - 1), 1);
+	cr_assert_str_eq(got, "0");
+	close(fds[0]);
+	kill_and_reap(&res);
+	spec_free(spec);
+}
+
+/* A child that cannot enter its cgroup never runs outside it: a start
+ * failure "cgroup:ERRNAME". */
+BOTH_PATHS(cgroup_entry_failure)
+{
+	struct child_spec *spec = make_worker((const char *[]){TESTCHILD, "sleep", NULL});
+	struct spawn_result res = {.pid = -1, .pidfd = -1};
+	char err[128] = "";
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	struct spawn_options opt = {.join_cgroup = true, .cgroup_procs_fd = fd};
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(spawn_worker(spec, &opt, &res, err, sizeof(err)), -EBADF, "%s", err);
+	cr_assert_str_eq(err, "cgroup:EBADF");
+	close(fd);
+	assert_no_children();
+	spec_free(spec);
+}
+
 BOTH_PATHS(chdir_failure)
 {
 	struct child_spec *spec = make_worker((const char *[]){TESTCHILD, "sleep", NULL});
