@@ -1,6 +1,7 @@
 """tap.py - the TAP plumbing shared by the Python integration tests.
 
 check() prints one "ok N - ..." or "not ok N - ..." line per assertion;
+skip() an "ok N - ... # SKIP why" line for a case the machine cannot run;
 finish() prints the plan and gives the exit status; kill_tree() is the
 teardown that leaves no process behind, whatever happened before it.
 """
@@ -15,6 +16,13 @@ def check(cond, what):
     _results.append(bool(cond))
     print(("ok %d - %s" if cond else "not ok %d - %s") % (len(_results), what), flush=True)
     return cond
+
+
+def skip(what, why):
+    """Records a case that cannot run here, saying why (TAP "# SKIP")."""
+    _results.append(True)
+    print("ok %d - %s # SKIP %s" % (len(_results), what, why), flush=True)
+    return True
 
 
 def finish():
