@@ -26,7 +26,10 @@
  *     stop signal, PROGRAM's status becomes supd's, and PROGRAM gets the
  *     terminal;
  *   - as PID 1, the end of the namespace: what is left after the tree gets
- *     SIGTERM, 2 s, then SIGKILL (SPEC 7.7).
+ *     SIGTERM, 2 s, then SIGKILL (SPEC 7.7);
+ *   - with `cgroup: true` (cgroup.c): the worker's cgroup made ready before
+ *     each spawn, cgroup.kill with every SIGKILL the core sends a worker and
+ *     when a worker has exited (SPEC 7.7).
  *
  * Nothing here polls: without events, deadlines or clients, supd sleeps in
  * epoll_wait until the next one.

@@ -93,6 +93,7 @@ may_include() {
 	views.h) allowed="ops.c views.c" ;;
 	metrics.h) allowed="ops.c metrics.c loop.c" ;;
 	spawn.h) allowed="spawn.c loop.c probe.c" ;;
+	cgroup.h) allowed="cgroup.c main.c loop.c spec_host.c grammar.c" ;;
 	yaml_tree.h) allowed="config.c yaml_tree.c" ;;
 	json_tree.h) allowed="proto.c json_tree.c" ;;
 	*) return 0 ;;
