@@ -158,6 +158,10 @@ fx_spawn(void *ctx, struct child *c, pid_t *pid, char *err, size_t errlen)
 	if (opt.join_cgroup)
 		close(opt.cgroup_procs_fd);
 	if (r < 0) {
+		/* the failed child was reaped by spawn_worker, not by
+		 * reap_all: its cgroup goes here */
+		if (opt.join_cgroup)
+			cgroup_worker_gone(node_path(c));
 		output_abort(c);
 		return r;
 	}
