@@ -35,6 +35,7 @@ struct fixed {
 	char *events_path;
 	uint64_t events_max_size;
 	uint32_t events_keep;
+	bool cgroup; /* cgroup.c sets up supd's own cgroup once, at start */
 };
 
 static struct reload_host host;
@@ -82,6 +83,7 @@ reload_init(const struct reload_host *h, const struct config *cfg)
 	fixed.max_clients = cfg->control.max_clients;
 	fixed.events_max_size = cfg->events_max_size;
 	fixed.events_keep = cfg->events_keep;
+	fixed.cgroup = cfg->cgroup;
 	if (!dup_or_null(&fixed.socket_path, cfg->control.socket_path) ||
 	    !dup_or_null(&fixed.group, cfg->control.group) ||
 	    !dup_or_null(&fixed.events_path, cfg->events_path)) {
@@ -128,6 +130,8 @@ fixed_differs(const struct config *cfg, char *buf, size_t len)
 	else if (!host.events_overridden && (cfg->events_max_size != fixed.events_max_size ||
 					     cfg->events_keep != fixed.events_keep))
 		key = "events (max_size, keep)";
+	else if (cfg->cgroup != fixed.cgroup)
+		key = "cgroup";
 	if (!key)
 		return NULL;
 	snprintf(buf, len, "%s: %s cannot change while supd runs (restart supd to change it)",

@@ -482,7 +482,8 @@ worker_equal(const struct worker_spec *a, const struct worker_spec *b)
 	    (a->has_health && !probe_spec_equal(&a->health, &b->health)) ||
 	    a->has_forward_signals != b->has_forward_signals ||
 	    a->forward_signals != b->forward_signals || a->umask != b->umask ||
-	    a->nice != b->nice || a->nrlimits != b->nrlimits)
+	    a->nice != b->nice || a->nrlimits != b->nrlimits || a->memory_max != b->memory_max ||
+	    a->pids_max != b->pids_max || a->cpu_weight != b->cpu_weight)
 		return false;
 	for (size_t i = 0; i < a->nrlimits; i++)
 		if (a->rlimits[i].resource != b->rlimits[i].resource ||

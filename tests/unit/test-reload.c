@@ -485,6 +485,9 @@ Test(spec_equal, a_clone_is_equal_and_every_key_counts)
 	DIFFERS(x->worker.env = calloc(2, sizeof(char *)); x->worker.env[0] = strdup("A=1");
 		x->worker.envc = 1);
 	DIFFERS(x->worker.rlimits = calloc(1, sizeof(struct rlimit_spec)); x->worker.nrlimits = 1);
+	DIFFERS(x->worker.memory_max = 1 << 20);
+	DIFFERS(x->worker.pids_max = SPEC_CGROUP_MAX);
+	DIFFERS(x->worker.cpu_weight = 50);
 	DIFFERS(x->type = NODE_SUPERVISOR);
 	spec_free(a);
 	spec_free(b);
