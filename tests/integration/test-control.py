@@ -161,10 +161,13 @@ def run(supd, supctl, sock, work):
     with open("/proc/%d/cmdline" % pid1, "rb") as f:
         check(f.read().split(b"\0")[:2] == [b"/bin/sleep", b"1000"], "args appended to the template")
     r = c.call({"op": "start_child", "sup": "/buckets", "id": "named", "args": ["1000"],
-                "env": ["SUPD_TEST=1"]})
+                "env": ["SUPD_TEST=1", "SUPD_LITERAL=${HOME}$$"]})
     check(r["ok"] and r["id"] == "named", "start_child with an id")
     with open("/proc/%d/environ" % r["pid"], "rb") as f:
-        check(b"SUPD_TEST=1" in f.read().split(b"\0"), "env given to the child")
+        env = f.read().split(b"\0")
+    check(b"SUPD_TEST=1" in env, "env given to the child")
+    check(b"SUPD_LITERAL=${HOME}$$" in env,
+          "a request's env is taken literally (no ${NAME} from supd's environment)")
     check(c.call({"op": "start_child", "sup": "/buckets", "id": "named", "args": ["1"]})["error"]
           == "already_started", "duplicate dynamic id: already_started")
     c.call({"op": "start_child", "sup": "/buckets", "args": ["1000"]})
