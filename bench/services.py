@@ -76,6 +76,11 @@ class Supd:
         children = (int(f[13]) + int(f[14])) / TICK
         return own, children
 
+    def schedstat(self):
+        """(time on a CPU, time runnable and waiting for one), in ns."""
+        f = open("/proc/%d/schedstat" % self.proc.pid).read().split()
+        return int(f[0]), int(f[1])
+
     def ctx(self):
         n = 0
         for line in open("/proc/%d/status" % self.proc.pid):
@@ -121,22 +126,36 @@ def ready_fd(args, tmp):
                  "      shutdown: brutal_kill\n      ready: {fd: 3}\n") % (prog, prog)
     s = Supd(args.supd, yaml_text, tmp)
     lat = {"none": [], "fd": []}
+    # supd's own CPU time and its time runnable but waiting for a CPU
+    # during each start (/proc/PID/schedstat, nanoseconds): what supd
+    # itself spends, which a loaded machine does not inflate as it does the
+    # round trip (that one also waits for the child to be scheduled).
+    cpu = {"none": [], "fd": []}
+    wait = {"none": [], "fd": []}
     try:
         for i in range(args.n):
             for sup in ("none", "fd"):
+                run0, wait0 = s.schedstat()
                 t0 = time.perf_counter()
                 r = s.call({"op": "start_child", "sup": "/" + sup})
                 t1 = time.perf_counter()
+                run1, wait1 = s.schedstat()
                 if not r.get("ok"):
                     raise RuntimeError(r)
                 lat[sup].append((t1 - t0) * 1e6)
+                cpu[sup].append((run1 - run0) / 1e3)
+                wait[sup].append((wait1 - wait0) / 1e3)
                 s.call({"op": "terminate_child", "sup": "/" + sup, "id": r["id"]})
     finally:
         s.stop()
     out = {}
     for k, v in lat.items():
-        out[k] = {"p50_us": statistics.median(v), "p90_us": pct(v, 90), "n": len(v)}
+        out[k] = {"p50_us": statistics.median(v), "p90_us": pct(v, 90), "n": len(v),
+                  "supd_cpu_mean_us": statistics.mean(cpu[k]),
+                  "supd_cpu_p50_us": statistics.median(cpu[k]),
+                  "supd_wait_mean_us": statistics.mean(wait[k])}
     out["ratio_p50"] = out["fd"]["p50_us"] / out["none"]["p50_us"]
+    out["ratio_supd_cpu_mean"] = out["fd"]["supd_cpu_mean_us"] / out["none"]["supd_cpu_mean_us"]
     return out
 
 
