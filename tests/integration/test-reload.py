@@ -21,6 +21,7 @@ import tempfile
 import time
 
 from tap import check, finish, kill_tree
+from supdtest import find_node, wait_or_fail
 
 DEADLINE = 20.0
 
@@ -72,12 +73,7 @@ SMALLER = AFTER.replace("""  - id: added
 
 
 def wait_for(pred, what):
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)  # a deadline wait, not synchronisation by sleeping
-    return check(False, "timed out waiting for " + what)
+    return wait_or_fail(pred, what, DEADLINE)
 
 
 def read(path):
@@ -174,15 +170,7 @@ class Supd:
 
 
 def child(tree, path):
-    if tree is None:
-        return None
-    if tree.get("path") == path:
-        return tree
-    for k in tree.get("children", []):
-        found = child(k, path)
-        if found:
-            return found
-    return None
+    return find_node(tree, path) if tree is not None else None
 
 
 def pids(s, *paths):
