@@ -966,6 +966,90 @@ proto_dump(json_t *msg, json_t *tag, size_t *len)
 	return line;
 }
 
+/* The JSON escape of each byte: 0 when it stands for itself, 'u' for
+ * \u00XX (control characters without a short form). */
+static const char json_escape_letter[256] = {
+	[0 ... 7] = 'u', ['\b'] = 'b', ['\t'] = 't',        ['\n'] = 'n', ['\v'] = 'u',
+	['\f'] = 'f',    ['\r'] = 'r', [14 ... 0x1f] = 'u', ['"'] = '"',  ['\\'] = '\\',
+};
+
+/* Bytes of text escaped between two checks of the room left: each may
+ * take 6. */
+#define ESCAPE_CHUNK 4096
+
+char *
+proto_ok_string_line(const char *key, const char *text, size_t text_len, json_t *tag, size_t *len)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *tag_text = NULL, *line, *grown;
+	size_t key_len = strlen(key), tag_len = 0, cap, n = 0;
+
+	if (tag) {
+		tag_text = json_dumps(tag, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!tag_text)
+			return NULL;
+		tag_len = strlen(tag_text);
+	}
+	/* One pass: room for a text that is mostly plain (Prometheus text
+	 * escapes a newline and two quotes per line of ~40 bytes), grown by
+	 * the chunk when it is not. {"ok":true,"KEY":"TEXT","tag":TAG}\n */
+	cap = 32 + key_len + tag_len + text_len + text_len / 8 + 6 * ESCAPE_CHUNK;
+	line = malloc(cap);
+	if (!line)
+		goto fail;
+	memcpy(line, "{\"ok\":true,\"", 12);
+	n = 12;
+	memcpy(line + n, key, key_len);
+	n += key_len;
+	memcpy(line + n, "\":\"", 3);
+	n += 3;
+	for (size_t i = 0; i < text_len;) {
+		size_t end = text_len - i > ESCAPE_CHUNK ? i + ESCAPE_CHUNK : text_len;
+
+		if (cap - n < 6 * ESCAPE_CHUNK + 16 + tag_len) {
+			cap = cap * 3 / 2 + 6 * ESCAPE_CHUNK + tag_len;
+			grown = realloc(line, cap);
+			if (!grown)
+				goto fail;
+			line = grown;
+		}
+		for (; i < end; i++) {
+			unsigned char c = (unsigned char)text[i];
+			char e = json_escape_letter[c];
+
+			if (!e) {
+				line[n++] = (char)c;
+				continue;
+			}
+			line[n++] = '\\';
+			line[n++] = e;
+			if (e == 'u') {
+				line[n++] = '0';
+				line[n++] = '0';
+				line[n++] = hex[c >> 4];
+				line[n++] = hex[c & 15];
+			}
+		}
+	}
+	line[n++] = '"';
+	if (tag_text) {
+		memcpy(line + n, ",\"tag\":", 7);
+		n += 7;
+		memcpy(line + n, tag_text, tag_len);
+		n += tag_len;
+		free(tag_text);
+	}
+	line[n++] = '}';
+	line[n++] = '\n';
+	line[n] = '\0';
+	*len = n;
+	return line;
+fail:
+	free(line);
+	free(tag_text);
+	return NULL;
+}
+
 json_t *
 proto_status_json(struct exit_status st)
 {

@@ -1078,3 +1078,57 @@ Test(regress, refused_nested_child_is_freed)
 	cr_assert(eq(int, __lsan_do_recoverable_leak_check(), 0), "a refused spec leaked");
 #endif
 }
+
+/* The metrics reply bypasses jansson's encoder: what it writes must read
+ * back through jansson as the same string, tag and all, including bytes
+ * that must be escaped and texts longer than its escaping chunk. */
+static void
+expect_string_line(const char *text, size_t len, json_t *tag)
+{
+	size_t line_len;
+	char *line = proto_ok_string_line("metrics", text, len, tag, &line_len);
+	json_error_t jerr;
+	json_t *msg, *value;
+	bool one_line, same;
+
+	cr_assert(line != NULL);
+	cr_assert(eq(sz, strlen(line), line_len));
+	one_line = line[line_len - 1] == '\n' && !memchr(line, '\n', line_len - 1);
+	cr_assert(one_line, "one line with its newline");
+	msg = json_loadb(line, line_len, 0, &jerr);
+	cr_assert(msg != NULL, "not JSON (%s): %.200s", jerr.text, line);
+	one_line = json_is_true(json_object_get(msg, "ok"));
+	cr_assert(one_line, "ok is true");
+	value = json_object_get(msg, "metrics");
+	same = json_is_string(value);
+	cr_assert(same, "metrics is a string");
+	cr_assert(eq(sz, json_string_length(value), len));
+	same = memcmp(json_string_value(value), text, len) == 0;
+	cr_assert(same, "the string reads back as it was");
+	if (tag)
+		cr_assert(json_equal(json_object_get(msg, "tag"), tag) == 1);
+	else
+		cr_assert(json_object_get(msg, "tag") == NULL);
+	json_decref(msg);
+	free(line);
+}
+
+Test(reply, ok_string_line_reads_back)
+{
+	static const char odd[] = "a \"quoted\" \\ back\\slash\n\t\r\b\f\x01\x1f end é";
+	json_t *tag = json_pack("{s:i,s:[s]}", "n", 7, "l", "x\"y");
+	size_t big_len = 100000;
+	char *big = malloc(big_len);
+
+	expect_string_line("", 0, NULL);
+	expect_string_line(odd, sizeof(odd) - 1, NULL);
+	expect_string_line(odd, sizeof(odd) - 1, tag);
+	/* Every byte escaped, over many chunks: the buffer must grow. */
+	memset(big, '\x02', big_len);
+	expect_string_line(big, big_len, tag);
+	for (size_t i = 0; i < big_len; i++)
+		big[i] = "supd_child_up{path=\"/p\"} 1\n"[i % 27];
+	expect_string_line(big, big_len, NULL);
+	free(big);
+	json_decref(tag);
+}
