@@ -97,6 +97,7 @@ config_free(struct config *cfg)
 	free(cfg->control.socket_path);
 	free(cfg->control.group);
 	free(cfg->events_path);
+	free(cfg->metrics_listen);
 	free(cfg);
 }
 

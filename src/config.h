@@ -34,6 +34,7 @@ struct config {
 	uint32_t events_keep;     /* rotated files kept */
 	uint64_t forward_signals; /* bit (sig - 1) set for each signal to forward */
 	bool cgroup;              /* SPEC 7.7: a cgroup v2 group per worker */
+	char *metrics_listen;     /* metrics: {listen: ADDR:PORT}; NULL: no HTTP listener */
 };
 
 struct spec_host;

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -36,6 +35,7 @@
 #include "connection.h"
 #include "control.h"
 #include "events.h"
+#include "fd_reserve.h"
 #include "log.h"
 #include "ops.h"
 #include "supd/protocol.h"
@@ -43,10 +43,6 @@
 #define ACCEPTS_PER_WAKEUP 32
 #define ACCEPT_RETRY_USEC  (500 * 1000) /* after EMFILE, when no connection closes first */
 #define LISTEN_BACKLOG     128
-/* Descriptors kept free for supervision (spawning a worker takes a few at
- * once: the exec error pipe, a pidfd, output pipes): a quarter of the
- * limit, at least FD_RESERVE_MIN. */
-#define FD_RESERVE_MIN 16
 
 struct control {
 	struct control_host host;
@@ -396,15 +392,12 @@ on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 static void
 apply_fd_limit(struct control *ctl)
 {
-	struct rlimit rl;
 	long limit, reserve, room;
+	int ceiling = fd_reserve_ceiling(&limit, &reserve);
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
-	    rl.rlim_cur > INT_MAX)
+	if (ceiling < 0)
 		return;
-	limit = (long)rl.rlim_cur;
-	reserve = limit / 4 > FD_RESERVE_MIN ? limit / 4 : FD_RESERVE_MIN;
-	ctl->hub.fd_ceiling = limit > reserve ? (int)(limit - reserve) : 0;
+	ctl->hub.fd_ceiling = ceiling;
 	/* Descriptors are allocated lowest first: the spare's number is
 	 * about how many supd holds now. */
 	room = ctl->hub.fd_ceiling - (ctl->spare_fd >= 0 ? ctl->spare_fd : 0) - 1;

@@ -27,6 +27,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "grammar.h"
+#include "http.h"
 #include "service_keys.h"
 
 #define PATH_MAX_LEN 256
@@ -142,7 +143,7 @@ static read_list_fn read_start, read_env, read_allow_env, read_normal_exit, read
 typedef int read_value_fn(struct walk *w, const struct key *key, const struct vnode *val,
 			  struct child_spec *spec);
 static read_value_fn read_ready, read_health, read_backoff, read_env_file, read_rlimits,
-	read_output, read_events, read_memory_max;
+	read_output, read_events, read_memory_max, read_metrics;
 static const char *refuse_stop_signal(int sig);
 
 static const struct key keys[] = {
@@ -212,6 +213,8 @@ static const struct key keys[] = {
 	{"pids_max", T_INT, IN_PROCESS, SPEC_FIELD(worker.pids_max),
 	 .words = WORDS(cgroup_max_words), .min = 1, .max = SPEC_PIDS_MAX_LIMIT},
 	{"cpu_weight", T_INT, IN_PROCESS, SPEC_FIELD(worker.cpu_weight), .min = 1, .max = 10000},
+	{"metrics", T_CUSTOM, IN(AT_ROOT), .read_value = read_metrics,
+	 .expect = "a mapping with listen"},
 	{"socket", T_STRING, IN(AT_CONTROL), CONFIG_FIELD(control.socket_path)},
 	{"mode", T_MODE, IN(AT_CONTROL), CONFIG_FIELD(control.mode),
 	 .expect = "an octal file mode such as 0600"},
@@ -1175,6 +1178,46 @@ read_events(struct walk *w, const struct key *key, const struct vnode *val, stru
 	}
 	return read_sink(w, key, val, &w->cfg->events_path, &w->cfg->events_max_size,
 			 &w->cfg->events_keep);
+}
+
+/* metrics: {listen: "ADDR:PORT"} (SPEC 7.8): a numeric address, checked
+ * here; binding it is the loop's business. */
+static int
+read_metrics(struct walk *w, const struct key *key, const struct vnode *val,
+	     struct child_spec *spec)
+{
+	static const char *const names[] = {"listen", NULL};
+	struct sockaddr_storage sa;
+	const struct vnode *listen;
+	socklen_t len;
+	char why[128], q[VNODE_QUOTE_MAX + 4];
+	size_t old;
+	int rc;
+
+	(void)spec;
+	if (!w->cfg)
+		return problem(w, val, "metrics is a key of the config file only");
+	if (val->kind != VNODE_MAPPING)
+		return invalid(w, val, key->name, key->expect, NULL);
+	if (check_submap(w, val, key->name, names) < 0)
+		return -1;
+	listen = vnode_get(val, "listen", NULL);
+	if (!listen)
+		return problem(w, val, "metrics needs listen (an address such as 127.0.0.1:9100)");
+	old = path_key(w, "listen");
+	if (listen->kind != VNODE_SCALAR) {
+		rc = invalid(w, listen, "listen", "ADDR:PORT such as 127.0.0.1:9100 or [::1]:9100",
+			     NULL);
+	} else if (http_parse_listen(listen->text, &sa, &len, why, sizeof(why)) < 0) {
+		rc = problem(w, listen,
+			     "invalid listen '%s': %s (expected ADDR:PORT such as 127.0.0.1:9100 "
+			     "or [::1]:9100)",
+			     vnode_quote(listen->text, q), why);
+	} else {
+		rc = store_string(w, &w->cfg->metrics_listen, listen->text);
+	}
+	path_leave(w, old);
+	return rc;
 }
 
 static const struct word output_words[] = {

@@ -57,6 +57,7 @@
 #include "events.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics_http.h"
 #include "output.h"
 #include "probe.h"
 #include "reload.h"
@@ -68,6 +69,7 @@ struct loop {
 	sd_event *event;
 	struct core *core;
 	struct control *control;
+	struct metrics_http *metrics_http; /* metrics: {listen: ...} */
 	struct probes *probes;
 	/* The core's deferred work (restart retries) is a message the loop
 	 * sends itself: a count on this eventfd, read back through epoll like
@@ -962,6 +964,19 @@ loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt)
 		if (r < 0)
 			goto fail;
 	}
+	if (cfg->metrics_listen) {
+		struct metrics_http_host host = {.event = loop->event,
+						 .core = loop->core,
+						 .now_ms = host_now_ms,
+						 .ctx = loop};
+		/* An address the config names but this machine cannot listen
+		 * on is a configuration error (exit 78), found before any
+		 * child runs. */
+		if (metrics_http_new(&loop->metrics_http, &host, cfg->metrics_listen) < 0) {
+			r = LOOP_CONFIG_ERROR;
+			goto fail;
+		}
+	}
 	*out = loop;
 	return 0;
 fail:
@@ -1087,6 +1102,7 @@ loop_free(struct loop *loop)
 	if (!loop)
 		return;
 	control_free(loop->control);
+	metrics_http_free(loop->metrics_http);
 	core_free(loop->core);
 	reload_fini();
 	probes_free(loop->probes);

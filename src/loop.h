@@ -26,7 +26,10 @@ struct loop_options {
 };
 
 /* Builds the loop and the runtime tree for cfg (whose root the core takes).
- * Returns 0, or -errno with a message already logged. */
+ * Returns 0, or -errno with a message already logged: LOOP_CONFIG_ERROR
+ * when what the config asks for cannot be set up (the metrics address
+ * cannot be bound), which exits 78 like any configuration error. */
+#define LOOP_CONFIG_ERROR (-4096)
 int loop_new(struct loop **out, struct config *cfg, const struct loop_options *opt);
 /* Starts the tree and runs until the root is gone; returns supd's exit status. */
 int loop_run(struct loop *loop);

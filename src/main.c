@@ -319,9 +319,10 @@ main(int argc, char **argv)
 		}
 	}
 
-	if (loop_new(&loop, cfg, &opt) < 0) {
+	status = loop_new(&loop, cfg, &opt);
+	if (status < 0) {
 		config_free(cfg);
-		return EXIT_INTERNAL;
+		return status == LOOP_CONFIG_ERROR ? EXIT_CONFIG : EXIT_INTERNAL;
 	}
 	/* From here on, supd must not die. */
 	status = loop_run(loop);

@@ -91,7 +91,8 @@ may_include() {
 	connection.h) allowed="control_server.c connection.c ops.c" ;;
 	ops.h) allowed="control_server.c ops.c" ;;
 	views.h) allowed="ops.c views.c" ;;
-	metrics.h) allowed="ops.c metrics.c loop.c" ;;
+	metrics.h) allowed="ops.c metrics.c loop.c metrics_http.c" ;;
+	metrics_http.h) allowed="loop.c metrics_http.c" ;;
 	spawn.h) allowed="spawn.c loop.c probe.c" ;;
 	cgroup.h) allowed="cgroup.c main.c loop.c spec_host.c grammar.c" ;;
 	yaml_tree.h) allowed="config.c yaml_tree.c" ;;
