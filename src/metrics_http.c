@@ -117,8 +117,13 @@ refuse(struct metrics_http *srv, int fd, const char *why)
 				    "Connection: close\r\n\r\n"
 				    "too many connections";
 	uint64_t now = srv->host.now_ms(srv->host.ctx);
+	char sink[1024];
 
 	(void)send(fd, reply, sizeof(reply) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	/* What the request already put here goes first: closing with unread
+	 * input resets the connection, which can destroy the 503 in flight. */
+	while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+		;
 	close(fd);
 	if (srv->last_refusal_log_ms == 0 || now - srv->last_refusal_log_ms >= 1000) {
 		srv->last_refusal_log_ms = now;
