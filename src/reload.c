@@ -3,7 +3,7 @@
  *
  * Owns what a reload needs besides the core: the path supd was started
  * with, a copy of the top-level settings that cannot change while supd runs
- * (the control socket, the events file), the loading and checking of the
+ * (the control socket, the events file, the metrics listener), the loading and checking of the
  * new file (config.c, with the same host checks as at start), and the
  * report: log lines, the `reload_failed` event, the requester's reply.
  *
@@ -36,6 +36,7 @@ struct fixed {
 	uint64_t events_max_size;
 	uint32_t events_keep;
 	bool cgroup; /* cgroup.c sets up supd's own cgroup once, at start */
+	char *metrics_listen;
 };
 
 static struct reload_host host;
@@ -57,6 +58,7 @@ fixed_free(struct fixed *f)
 	free(f->socket_path);
 	free(f->group);
 	free(f->events_path);
+	free(f->metrics_listen);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -86,7 +88,8 @@ reload_init(const struct reload_host *h, const struct config *cfg)
 	fixed.cgroup = cfg->cgroup;
 	if (!dup_or_null(&fixed.socket_path, cfg->control.socket_path) ||
 	    !dup_or_null(&fixed.group, cfg->control.group) ||
-	    !dup_or_null(&fixed.events_path, cfg->events_path)) {
+	    !dup_or_null(&fixed.events_path, cfg->events_path) ||
+	    !dup_or_null(&fixed.metrics_listen, cfg->metrics_listen)) {
 		reload_fini();
 		return -ENOMEM;
 	}
@@ -132,6 +135,8 @@ fixed_differs(const struct config *cfg, char *buf, size_t len)
 		key = "events (max_size, keep)";
 	else if (cfg->cgroup != fixed.cgroup)
 		key = "cgroup";
+	else if (!same_text(cfg->metrics_listen, fixed.metrics_listen))
+		key = "metrics.listen";
 	if (!key)
 		return NULL;
 	snprintf(buf, len, "%s: %s cannot change while supd runs (restart supd to change it)",

@@ -294,6 +294,16 @@ def test_many(addr, base, ctl):
     check(rc == 0, "supd answers its control socket after the crowd")
 
 
+def test_reload_refused(work, base, ctl):
+    with open(os.path.join(work, "v4.yaml"), "w") as f:
+        f.write(CONFIG.format(listen="127.0.0.1:1"))
+    rc, out, err = ctl.run("reload")
+    check(rc != 0 and "metrics.listen cannot change" in out + err,
+          "a reload that changes metrics.listen is refused (%d %s)" % (rc, (out + err).strip()))
+    status, _, _ = get(base + "/metrics")
+    check(status == 200, "the listener keeps serving after the refused reload")
+
+
 def test_load_errors(supd, work):
     bad = {
         '"localhost:9100"': "not a numeric IPv4 address",
@@ -404,6 +414,7 @@ def main():
                 test_oversized(addr)
                 test_slowloris(addr, ctl)
                 test_many(addr, base, ctl)
+                test_reload_refused(work, base, ctl)
             rc, _, _ = ctl.run("stop")
             check(rc == 0 and proc.wait(timeout=DEADLINE) == 0, "supd stops cleanly")
         finally:
