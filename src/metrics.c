@@ -11,9 +11,10 @@
  * children makes a text of about 1.5 MiB: so the tree is walked once (its
  * nodes are scattered in memory: each walk is a cache miss per node), each
  * family's samples go to a text of their own with plain appends (no stdio,
- * no per-character calls), the texts are joined at the end, numbers are
- * formatted by hand, and start times are computed in whole milliseconds
- * rather than printed from doubles.
+ * no per-character calls) into buffers kept from one scrape to the next,
+ * numbers are formatted by hand, start times are computed in whole
+ * milliseconds rather than printed from doubles, and callers that only
+ * write the text take it as pieces rather than joined.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,25 +33,33 @@ enum family {
 	FAMILY_COUNT,
 };
 
+/* A family's name and the HELP and TYPE lines that open it. */
+#define FAMILY(name_, type_, help_)                                                                \
+	{                                                                                          \
+		name_, "# HELP " name_ " " help_ "\n# TYPE " name_ " " type_ "\n"                  \
+	}
+
 static const struct {
-	const char *name, *type, *help;
+	const char *name, *head;
 } families[FAMILY_COUNT] = {
-	[FAMILY_CHILD_UP] = {"supd_child_up", "gauge",
-			     "1 while the child runs and is ready (a started supervisor), else 0."},
-	[FAMILY_CHILD_RESTARTS] = {"supd_child_restarts_total", "counter",
-				   "Restarts of the child by its supervisor since supd started."},
-	[FAMILY_CHILD_START_TIME] = {"supd_child_start_time_seconds", "gauge",
-				     "When the running process of the child started, in seconds "
-				     "since the epoch."},
-	[FAMILY_CHILD_LAST_EXIT] = {"supd_child_last_exit_code", "gauge",
-				    "How the last process of the worker ended: its exit code, or "
-				    "128 plus the signal that killed it."},
-	[FAMILY_SUP_RESTARTS] = {"supd_supervisor_restarts", "gauge",
-				 "Restarts counted in the supervisor's current intensity window "
-				 "(max_seconds)."},
-	[FAMILY_SUP_MAX_RESTARTS] = {"supd_supervisor_max_restarts", "gauge",
-				     "The supervisor's max_restarts: one more restart within the "
-				     "window makes it give up."},
+	[FAMILY_CHILD_UP] = FAMILY("supd_child_up", "gauge",
+				   "1 while the child runs and is ready (a started supervisor), "
+				   "else 0."),
+	[FAMILY_CHILD_RESTARTS] = FAMILY("supd_child_restarts_total", "counter",
+					 "Restarts of the child by its supervisor since supd "
+					 "started."),
+	[FAMILY_CHILD_START_TIME] = FAMILY("supd_child_start_time_seconds", "gauge",
+					   "When the running process of the child started, in "
+					   "seconds since the epoch."),
+	[FAMILY_CHILD_LAST_EXIT] = FAMILY("supd_child_last_exit_code", "gauge",
+					  "How the last process of the worker ended: its exit "
+					  "code, or 128 plus the signal that killed it."),
+	[FAMILY_SUP_RESTARTS] = FAMILY("supd_supervisor_restarts", "gauge",
+				       "Restarts counted in the supervisor's current intensity "
+				       "window (max_seconds)."),
+	[FAMILY_SUP_MAX_RESTARTS] = FAMILY("supd_supervisor_max_restarts", "gauge",
+					   "The supervisor's max_restarts: one more restart within "
+					   "the window makes it give up."),
 };
 
 /* The longest value a sample can have: a signed 64-bit integer with a
@@ -63,13 +72,17 @@ struct text {
 	bool failed;
 };
 
-/* One walk of the tree appends each node's samples to its family's text;
- * the texts are joined at the end. */
+/* One walk of the tree appends each node's samples to its family's text.
+ * The texts are kept from one scrape to the next: a scrape then writes
+ * into memory that is already there, instead of faulting in fresh pages
+ * for megabytes each time. */
 struct render {
-	struct text family[FAMILY_COUNT];
+	struct text *family;
 	uint64_t now_ms;
 	int64_t wall_now_ms;
 };
+
+static struct text family_text[FAMILY_COUNT];
 
 static bool
 reserve(struct text *t, size_t more)
@@ -247,50 +260,54 @@ render_node(struct render *r, const struct child *c)
 		render_node(r, k);
 }
 
-char *
-metrics_render(const struct child *root, uint64_t now_ms, double wall_now_s, size_t *len)
+int
+metrics_render_pieces(const struct child *root, uint64_t now_ms, double wall_now_s,
+		      struct metrics_piece pieces[METRICS_PIECES], size_t *total)
 {
 	/* Rounded to the nearest millisecond, as %.3f would. */
 	double wall_ms = wall_now_s * 1000.0 + (wall_now_s < 0 ? -0.5 : 0.5);
-	struct render r = {.now_ms = now_ms, .wall_now_ms = (int64_t)wall_ms};
-	struct text out = {0};
-	size_t total = 1;
+	struct render r = {
+		.family = family_text, .now_ms = now_ms, .wall_now_ms = (int64_t)wall_ms};
 	bool failed = false;
 
-	/* Regrowing a text copies it: start each at what it took last time. */
-	static size_t last_len[FAMILY_COUNT];
-
-	for (int fam = 0; fam < FAMILY_COUNT; fam++)
-		reserve(&r.family[fam], last_len[fam] + last_len[fam] / 8 + SAMPLE_MAX);
-	render_node(&r, root);
 	for (int fam = 0; fam < FAMILY_COUNT; fam++) {
-		failed = failed || r.family[fam].failed;
-		last_len[fam] = r.family[fam].len;
-		total += r.family[fam].len + 2 * strlen(families[fam].name) +
-			 strlen(families[fam].help) + strlen(families[fam].type) + 32;
+		family_text[fam].len = 0;
+		family_text[fam].failed = false;
 	}
-	if (!failed && reserve(&out, total)) {
-		for (int fam = 0; fam < FAMILY_COUNT; fam++) {
-			const char *name = families[fam].name;
+	render_node(&r, root);
+	*total = 0;
+	for (int fam = 0; fam < FAMILY_COUNT; fam++) {
+		struct text *t = &family_text[fam];
 
-			put(&out, "# HELP ", 7);
-			put_str(&out, name);
-			out.data[out.len++] = ' ';
-			put_str(&out, families[fam].help);
-			put(&out, "\n# TYPE ", 8);
-			put_str(&out, name);
-			out.data[out.len++] = ' ';
-			put_str(&out, families[fam].type);
-			out.data[out.len++] = '\n';
-			if (r.family[fam].len)
-				put(&out, r.family[fam].data, r.family[fam].len);
-		}
-		out.data[out.len] = '\0'; /* reserve() always leaves a byte */
+		failed = failed || t->failed;
+		pieces[2 * fam].data = families[fam].head;
+		pieces[2 * fam].len = strlen(families[fam].head);
+		pieces[2 * fam + 1].data = t->data ? t->data : "";
+		pieces[2 * fam + 1].len = t->len;
+		*total += pieces[2 * fam].len + t->len;
 	}
-	for (int fam = 0; fam < FAMILY_COUNT; fam++)
-		free(r.family[fam].data);
-	if (failed || out.failed)
+	return failed ? -1 : 0;
+}
+
+char *
+metrics_render(const struct child *root, uint64_t now_ms, double wall_now_s, size_t *len)
+{
+	struct metrics_piece pieces[METRICS_PIECES];
+	size_t total;
+	char *text, *p;
+
+	if (metrics_render_pieces(root, now_ms, wall_now_s, pieces, &total) < 0)
 		return NULL;
-	*len = out.len;
-	return out.data;
+	text = malloc(total + 1);
+	if (!text)
+		return NULL;
+	p = text;
+	for (size_t i = 0; i < METRICS_PIECES; i++) {
+		if (pieces[i].len)
+			memcpy(p, pieces[i].data, pieces[i].len);
+		p += pieces[i].len;
+	}
+	*p = '\0';
+	*len = total;
+	return text;
 }

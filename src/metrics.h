@@ -22,6 +22,19 @@ struct child;
  * since the epoch (start times are reported as wall-clock). */
 char *metrics_render(const struct child *root, uint64_t now_ms, double wall_now_s, size_t *len);
 
+/* The same text as pieces to write one after the other (a family's HELP
+ * and TYPE lines, then its samples), without joining them: *total bytes
+ * in all. The pieces stay valid until the next render (supd renders on its
+ * one thread; callers copy them out before they return to the loop).
+ * Returns 0, or -1 on ENOMEM. */
+#define METRICS_PIECES 12
+struct metrics_piece {
+	const char *data;
+	size_t len;
+};
+int metrics_render_pieces(const struct child *root, uint64_t now_ms, double wall_now_s,
+			  struct metrics_piece pieces[METRICS_PIECES], size_t *total);
+
 /* The content type of that text, for HTTP. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

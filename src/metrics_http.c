@@ -220,6 +220,31 @@ wall_clock_s(double *s)
 	*s = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
 }
 
+/* The text, joined into the connection's own buffer: the pieces are
+ * reused by the next scrape, and this reply may take a while to go out. */
+static char *
+render_body(struct metrics_http *srv, double wall_s, size_t *len)
+{
+	struct metrics_piece pieces[METRICS_PIECES];
+	size_t total;
+	char *body, *p;
+
+	if (metrics_render_pieces(core_root(srv->host.core), srv->host.now_ms(srv->host.ctx),
+				  wall_s, pieces, &total) < 0)
+		return NULL;
+	body = malloc(total ? total : 1);
+	if (!body)
+		return NULL;
+	p = body;
+	for (size_t i = 0; i < METRICS_PIECES; i++) {
+		if (pieces[i].len)
+			memcpy(p, pieces[i].data, pieces[i].len);
+		p += pieces[i].len;
+	}
+	*len = total;
+	return body;
+}
+
 static void
 conn_reply(struct http_conn *c, enum http_verdict v, const struct http_request *req)
 {
@@ -232,8 +257,7 @@ conn_reply(struct http_conn *c, enum http_verdict v, const struct http_request *
 
 	if (v == HTTP_OK) {
 		wall_clock_s(&wall_s);
-		c->body = metrics_render(core_root(srv->host.core), srv->host.now_ms(srv->host.ctx),
-					 wall_s, &c->body_len);
+		c->body = render_body(srv, wall_s, &c->body_len);
 		if (!c->body) {
 			log_warnx("metrics: out of memory rendering the metrics");
 			conn_close(c);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/queue.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -901,18 +902,24 @@ op_signal(struct session *s, struct ctl_request *r)
 static bool
 op_metrics(struct session *s, struct ctl_request *r)
 {
+	struct metrics_piece pieces[METRICS_PIECES];
+	struct iovec parts[METRICS_PIECES];
 	struct timespec wall;
-	size_t len, line_len;
-	char *text, *line = NULL;
+	size_t total, line_len;
+	char *line = NULL;
 
 	clock_gettime(CLOCK_REALTIME, &wall);
-	text = metrics_render(core_root(s->ops->host.core), now_ms(s->ops),
-			      (double)wall.tv_sec + (double)wall.tv_nsec / 1e9, &len);
-	/* Megabytes on a large tree: escaped straight into the reply line
-	 * rather than through a json_t (the scrape runs on the loop). */
-	if (text)
-		line = proto_ok_string_line("metrics", text, len, r->req.tag, &line_len);
-	free(text);
+	/* Megabytes on a large tree: escaped from the pieces straight into the
+	 * reply line rather than joined and put through a json_t (the scrape
+	 * runs on the loop). */
+	if (metrics_render_pieces(core_root(s->ops->host.core), now_ms(s->ops),
+				  (double)wall.tv_sec + (double)wall.tv_nsec / 1e9, pieces,
+				  &total) == 0) {
+		for (size_t i = 0; i < METRICS_PIECES; i++)
+			parts[i] = (struct iovec){(void *)pieces[i].data, pieces[i].len};
+		line = proto_ok_string_line("metrics", parts, METRICS_PIECES, r->req.tag,
+					    &line_len);
+	}
 	if (line)
 		conn_enqueue(s->conn, line, line_len, -1);
 	else

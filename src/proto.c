@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "grammar.h"
 #include "json_tree.h"
@@ -978,12 +979,15 @@ static const char json_escape_letter[256] = {
 #define ESCAPE_CHUNK 4096
 
 char *
-proto_ok_string_line(const char *key, const char *text, size_t text_len, json_t *tag, size_t *len)
+proto_ok_string_line(const char *key, const struct iovec *text, size_t nparts, json_t *tag,
+		     size_t *len)
 {
 	static const char hex[] = "0123456789abcdef";
 	char *tag_text = NULL, *line, *grown;
-	size_t key_len = strlen(key), tag_len = 0, cap, n = 0;
+	size_t key_len = strlen(key), tag_len = 0, text_len = 0, cap, n = 0;
 
+	for (size_t k = 0; k < nparts; k++)
+		text_len += text[k].iov_len;
 	if (tag) {
 		tag_text = json_dumps(tag, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (!tag_text)
@@ -1003,31 +1007,36 @@ proto_ok_string_line(const char *key, const char *text, size_t text_len, json_t 
 	n += key_len;
 	memcpy(line + n, "\":\"", 3);
 	n += 3;
-	for (size_t i = 0; i < text_len;) {
-		size_t end = text_len - i > ESCAPE_CHUNK ? i + ESCAPE_CHUNK : text_len;
+	for (size_t k = 0; k < nparts; k++) {
+		const unsigned char *part = text[k].iov_base;
+		size_t part_len = text[k].iov_len;
 
-		if (cap - n < 6 * ESCAPE_CHUNK + 16 + tag_len) {
-			cap = cap * 3 / 2 + 6 * ESCAPE_CHUNK + tag_len;
-			grown = realloc(line, cap);
-			if (!grown)
-				goto fail;
-			line = grown;
-		}
-		for (; i < end; i++) {
-			unsigned char c = (unsigned char)text[i];
-			char e = json_escape_letter[c];
+		for (size_t i = 0; i < part_len;) {
+			size_t end = part_len - i > ESCAPE_CHUNK ? i + ESCAPE_CHUNK : part_len;
 
-			if (!e) {
-				line[n++] = (char)c;
-				continue;
+			if (cap - n < 6 * ESCAPE_CHUNK + 16 + tag_len) {
+				cap = cap * 3 / 2 + 6 * ESCAPE_CHUNK + tag_len;
+				grown = realloc(line, cap);
+				if (!grown)
+					goto fail;
+				line = grown;
 			}
-			line[n++] = '\\';
-			line[n++] = e;
-			if (e == 'u') {
-				line[n++] = '0';
-				line[n++] = '0';
-				line[n++] = hex[c >> 4];
-				line[n++] = hex[c & 15];
+			for (; i < end; i++) {
+				unsigned char c = part[i];
+				char e = json_escape_letter[c];
+
+				if (!e) {
+					line[n++] = (char)c;
+					continue;
+				}
+				line[n++] = '\\';
+				line[n++] = e;
+				if (e == 'u') {
+					line[n++] = '0';
+					line[n++] = '0';
+					line[n++] = hex[c >> 4];
+					line[n++] = hex[c & 15];
+				}
 			}
 		}
 	}

@@ -144,9 +144,11 @@ json_t *proto_error_from(const struct proto_error *err);
 char *proto_dump(json_t *msg, json_t *tag, size_t *len);
 /* The line {"ok":true,"KEY":"TEXT"} (with "tag" when not NULL), as
  * proto_dump() would write it, for a text too large to go through a json_t
- * quickly (the metrics exposition): TEXT is escaped in one pass and never
- * copied into jansson. TEXT must be UTF-8. NULL on ENOMEM. */
-char *proto_ok_string_line(const char *key, const char *text, size_t text_len, json_t *tag,
+ * quickly (the metrics exposition): TEXT, the nparts pieces one after the
+ * other, is escaped in one pass and never copied into jansson. TEXT must
+ * be UTF-8. NULL on ENOMEM. */
+struct iovec;
+char *proto_ok_string_line(const char *key, const struct iovec *text, size_t nparts, json_t *tag,
 			   size_t *len);
 
 /* {"code":N} or {"signal":"SIGSEGV"} */

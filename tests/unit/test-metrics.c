@@ -110,3 +110,51 @@ Test(metrics, a_killed_worker_reports_128_plus_signal)
 	assert_line(text, "supd_child_last_exit_code{path=\"/a\"} 137");
 	free(text);
 }
+
+/* The pieces the HTTP listener and the op write are the text, in order;
+ * the buffers behind them are reused, so a second render after a change
+ * must say the new thing and nothing of the old. */
+static char *
+joined_pieces(double wall_now_s, size_t *len)
+{
+	struct metrics_piece pieces[METRICS_PIECES];
+	size_t total, off = 0;
+	char *text;
+
+	cr_assert(eq(int,
+		     metrics_render_pieces(core_root(R.core), R.now, wall_now_s, pieces, &total),
+		     0));
+	text = malloc(total + 1);
+	cr_assert(text != NULL);
+	for (size_t i = 0; i < METRICS_PIECES; i++) {
+		memcpy(text + off, pieces[i].data, pieces[i].len);
+		off += pieces[i].len;
+	}
+	cr_assert(eq(sz, off, total));
+	text[off] = '\0';
+	*len = total;
+	return text;
+}
+
+Test(metrics, pieces_are_the_text_and_buffers_are_reused)
+{
+	char *text, *joined;
+	size_t len;
+
+	rec_init(&R, root_spec(STRATEGY_ONE_FOR_ONE, 4, 10, w_spec("a", RESTART_PERMANENT),
+			       w_spec("b", RESTART_TRANSIENT), NULL));
+	joined = joined_pieces(1000.0, &len);
+	text = render(1000.0);
+	cr_assert(eq(str, joined, text));
+	free(joined);
+	free(text);
+
+	rec_exit(&R, "/b", 0); /* b stays down: its start time goes away */
+	joined = joined_pieces(1000.0, &len);
+	text = render(1000.0);
+	cr_assert(eq(str, joined, text));
+	assert_line(text, "supd_child_up{path=\"/b\"} 0");
+	assert_no(text, "supd_child_start_time_seconds{path=\"/b\"}");
+	free(joined);
+	free(text);
+}
