@@ -90,6 +90,8 @@ SERIAL = [0]
 def fresh_cgroup():
     """A new empty cgroup below ours for one supd; None when mkdir fails."""
     global BASE, WHY
+    if not BASE:
+        return None  # WHY says why there is no subtree to use
     SERIAL[0] += 1
     path = os.path.join(BASE, "supd-test-%d-%d" % (os.getpid(), SERIAL[0]))
     try:
