@@ -1357,16 +1357,23 @@ cmd_events(struct client *cl, int argc, char **argv)
 	}
 }
 
+/* An op whose reply says nothing but ok: only the exit status tells. */
+static int
+call_quietly(struct client *cl, const char *op)
+{
+	json_t *reply;
+	int status = simple_call(cl, request(op), &reply);
+
+	json_decref(reply);
+	return status;
+}
+
 static int
 cmd_stop(struct client *cl, int argc, char **argv)
 {
-	json_t *reply;
-	int status = simple_call(cl, request(SUPD_OP_STOP), &reply);
-
 	(void)argc;
 	(void)argv;
-	json_decref(reply);
-	return status;
+	return call_quietly(cl, SUPD_OP_STOP);
 }
 
 static int
@@ -1454,13 +1461,9 @@ cmd_logs(struct client *cl, int argc, char **argv)
 static int
 cmd_reopen(struct client *cl, int argc, char **argv)
 {
-	json_t *reply;
-	int status = simple_call(cl, request(SUPD_OP_REOPEN), &reply);
-
 	(void)argc;
 	(void)argv;
-	json_decref(reply);
-	return status;
+	return call_quietly(cl, SUPD_OP_REOPEN);
 }
 
 /* Prints one list of ids of a reloaded supervisor, when it has any. */
