@@ -90,6 +90,30 @@ def ping(sock):
         return False
 
 
+def proc_words(pid, name):
+    """/proc/PID/NAME (cmdline or environ) split at NULs, once the new image
+    has them.
+
+    supd reports a worker started once its exec is past the point of no
+    return (the CLONE_VFORK parent resumes there), but the kernel lays out
+    the new argv and environment a moment later: read at once, both files
+    can still be empty. So this waits, with the deadline, for them to fill.
+    """
+    words = []
+
+    def filled():
+        nonlocal words
+        try:
+            with open("/proc/%d/%s" % (pid, name), "rb") as f:
+                data = f.read()
+        except OSError:
+            return False
+        words = data.split(b"\0")
+        return bool(data)
+    wait_for(filled)
+    return words
+
+
 class Ctl:
     """supctl against one socket."""
 

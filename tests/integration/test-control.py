@@ -16,7 +16,7 @@ import tempfile
 import time
 
 from tap import check, finish
-from supdtest import DEADLINE, Conn
+from supdtest import DEADLINE, Conn, proc_words
 
 
 CONFIG = """\
@@ -158,13 +158,12 @@ def run(supd, supctl, sock, work):
     check([m.get("event") for m in seen[:-1]] == ["child_started"] and seen[-1]["id"] == "1",
           "start_child: child_started before the reply")
     pid1 = seen[-1]["pid"]
-    with open("/proc/%d/cmdline" % pid1, "rb") as f:
-        check(f.read().split(b"\0")[:2] == [b"/bin/sleep", b"1000"], "args appended to the template")
+    check(proc_words(pid1, "cmdline")[:2] == [b"/bin/sleep", b"1000"],
+          "args appended to the template")
     r = c.call({"op": "start_child", "sup": "/buckets", "id": "named", "args": ["1000"],
                 "env": ["SUPD_TEST=1", "SUPD_LITERAL=${HOME}$$"]})
     check(r["ok"] and r["id"] == "named", "start_child with an id")
-    with open("/proc/%d/environ" % r["pid"], "rb") as f:
-        env = f.read().split(b"\0")
+    env = proc_words(r["pid"], "environ")
     check(b"SUPD_TEST=1" in env, "env given to the child")
     check(b"SUPD_LITERAL=${HOME}$$" in env,
           "a request's env is taken literally (no ${NAME} from supd's environment)")
