@@ -7,12 +7,20 @@ backoff), measured from the outside like the rest of bench/.
 1. ready-fd: start-to-started latency of a worker with `ready: {fd: 3}` that
    writes its line at once, against `ready: none` with the same program:
    the round trip of a dynamic `start_child` (whose reply is sent when the
-   child counts as started), interleaved, N each.
+   child counts as started), interleaved, N each. `ready: none` answers
+   once the exec is past its point of no return; `ready: {fd}` only after
+   the program has also run to its write. The raw baseline of the same run
+   measures that difference without supd (a C loop: pipe, vfork, exec of
+   the same program, read the line): "expected fd" is none's round trip
+   plus the raw exec-to-line time, what `ready: {fd}` would take if supd
+   added nothing of its own.
 2. health-1000: 1,000 workers with `health: {exec: [/bin/true], interval:
    1000}`: supd's own CPU time per second (utime+stime of supd) and with
    its reaped probes (cutime+cstime), over a window; and the restart latency
    of another worker (SIGKILL -> its child_started event), against the same
-   tree without health checks.
+   tree without health checks, and against the tree without health checks
+   beside a raw C loop that runs /bin/true 1,000 times a second (the checks'
+   own cost to the machine, without supd: on 2 CPUs they take most of one).
 3. idle: context switches of supd over a window with 100 workers and no
    health check, then with one start waiting for its backoff delay.
 
@@ -109,14 +117,97 @@ class Supd:
         self.proc.wait(120)
 
 
-def ready_fd(args, tmp):
-    prog = os.path.join(tmp, "readyfd")
-    src = os.path.join(tmp, "readyfd.c")
+RAW_READY_FD = r'''
+/* The raw baseline of ready: {fd: 3}: pipe, vfork, exec, read the line. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+static double now_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+int main(int argc, char **argv)
+{
+	int n = atoi(argv[2]);
+	for (int i = 0; i < n; i++) {
+		int p[2];
+		char c;
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return 1;
+		double t0 = now_us();
+		pid_t pid = vfork();
+		if (pid == 0) {
+			dup2(p[1], 3);
+			execl(argv[1], argv[1], (char *)0);
+			_exit(127);
+		}
+		double t1 = now_us();
+		if (read(p[0], &c, 1) != 1)
+			return 1;
+		double t2 = now_us();
+		printf("%.1f %.1f\n", t1 - t0, t2 - t0);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(p[0]);
+		close(p[1]);
+	}
+	return 0;
+}
+'''
+
+RAW_CHECKS = r'''
+/* The raw baseline of 1,000 health checks: /bin/true RATE times a second,
+ * spawned and reaped by a plain C loop, until killed. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	long step = 1000000000L / atoi(argv[1]);
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (;;) {
+		next.tv_nsec += step;
+		while (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		pid_t pid = vfork();
+		if (pid == 0) {
+			execl("/bin/true", "/bin/true", (char *)0);
+			_exit(127);
+		}
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+	}
+}
+'''
+
+
+def compile_c(tmp, name, text, static=False):
+    src = os.path.join(tmp, name + ".c")
+    out = os.path.join(tmp, name)
     with open(src, "w") as f:
-        # writes its line first thing, then waits
-        f.write("#include <unistd.h>\nint main(void){(void)!write(3,\"\\n\",1);"
-                "for(;;)pause();}\n")
-    subprocess.check_call(["cc", "-O2", "-static", "-o", prog, src])
+        f.write(text)
+    subprocess.check_call(["cc", "-O2"] + (["-static"] if static else []) + ["-o", out, src])
+    return out
+
+
+def ready_fd(args, tmp):
+    # writes its line first thing, then waits
+    prog = compile_c(tmp, "readyfd", "#include <unistd.h>\nint main(void)"
+                     "{(void)!write(3,\"\\n\",1);for(;;)pause();}\n", static=True)
+    raw = compile_c(tmp, "raw-ready-fd", RAW_READY_FD)
     yaml_text = ("children:\n"
                  "  - id: none\n    type: dynamic\n    template:\n"
                  "      start: [\"%s\"]\n      restart: temporary\n"
@@ -148,7 +239,11 @@ def ready_fd(args, tmp):
                 s.call({"op": "terminate_child", "sup": "/" + sup, "id": r["id"]})
     finally:
         s.stop()
-    out = {}
+    rows = subprocess.run([raw, prog, str(args.n)], capture_output=True, text=True,
+                          check=True).stdout.split()
+    raw_exec, raw_line = [float(x) for x in rows[0::2]], [float(x) for x in rows[1::2]]
+    out = {"raw": {"exec_p50_us": statistics.median(raw_exec),
+                   "line_p50_us": statistics.median(raw_line), "n": len(raw_line)}}
     for k, v in lat.items():
         out[k] = {"p50_us": statistics.median(v), "p90_us": pct(v, 90), "n": len(v),
                   "supd_cpu_mean_us": statistics.mean(cpu[k]),
@@ -156,6 +251,10 @@ def ready_fd(args, tmp):
                   "supd_wait_mean_us": statistics.mean(wait[k])}
     out["ratio_p50"] = out["fd"]["p50_us"] / out["none"]["p50_us"]
     out["ratio_supd_cpu_mean"] = out["fd"]["supd_cpu_mean_us"] / out["none"]["supd_cpu_mean_us"]
+    # what fd would take if supd added nothing to the program's own start
+    expected = out["none"]["p50_us"] + out["raw"]["line_p50_us"] - out["raw"]["exec_p50_us"]
+    out["expected_fd_p50_us"] = expected
+    out["ratio_fd_to_expected_p50"] = out["fd"]["p50_us"] / expected
     return out
 
 
@@ -193,8 +292,13 @@ def restart_latency(s, kills):
 
 def health_1000(args, tmp):
     out = {}
-    for health in (False, True):
+    raw = compile_c(tmp, "raw-checks", RAW_CHECKS)
+    for key in ("no_health", "health", "no_health_beside_raw_checks"):
+        health = key == "health"
         s = Supd(args.supd, tree_yaml(args.workers, health), tmp)
+        beside = None
+        if key == "no_health_beside_raw_checks":
+            beside = subprocess.Popen([raw, str(args.workers)])
         try:
             s.wait_event("child_started", "/pool/w%d" % (args.workers - 1), 0, 120)
             time.sleep(2)  # past the first round of checks
@@ -204,7 +308,6 @@ def health_1000(args, tmp):
             own1, ch1 = s.cpu()
             dt = time.time() - t0
             lat = restart_latency(s, args.kills)
-            key = "health" if health else "no_health"
             out[key] = {
                 "supd_cpu_s_per_s": (own1 - own0) / dt,
                 "with_probes_cpu_s_per_s": (own1 - own0 + ch1 - ch0) / dt,
@@ -212,7 +315,14 @@ def health_1000(args, tmp):
                 "restart_p90_us": pct(lat, 90),
             }
         finally:
+            if beside:
+                beside.kill()
+                beside.wait()
             s.stop()
+    out["restart_p50_health_to_beside_raw_checks"] = (
+        out["health"]["restart_p50_us"] / out["no_health_beside_raw_checks"]["restart_p50_us"])
+    out["restart_p50_health_to_no_health"] = (
+        out["health"]["restart_p50_us"] / out["no_health"]["restart_p50_us"])
     return out
 
 
