@@ -5,7 +5,9 @@
  * of its `ready: {fd: N}` pipe, a readiness attempt (`exec` or `tcp`) while
  * it is starting, or a health check while it is running. An exec probe is
  * a child process of supd in a session of its own, with its output in a
- * pipe; a tcp probe is a non-blocking connect. Each attempt has a deadline
+ * pipe, started off the loop by the probe spawner's thread
+ * (probe_spawner.c): its pid arrives a moment after the attempt began. A
+ * tcp probe is a non-blocking connect. Each attempt has a deadline
  * (an sd-event time source) and is killed or closed when it runs out, so a
  * probe that hangs costs nothing but its own process. The reaper hands
  * probe pids here (probes_reaped) before it looks for workers.
@@ -27,6 +29,7 @@
 
 #include "log.h"
 #include "probe.h"
+#include "probe_spawner.h"
 #include "spawn.h"
 
 /* A readiness attempt gets this long before it is abandoned and tried
@@ -57,7 +60,8 @@ struct probe {
 
 	sd_event_source *timer; /* next attempt, or the running attempt's deadline */
 	bool attempt_running;
-	pid_t pid; /* a running exec probe */
+	struct spawn_job *job; /* an exec probe on its way: no pid yet */
+	pid_t pid;             /* a running exec probe */
 	struct probe *pid_next;
 	bool timed_out;
 	int out_fd; /* its stdout and stderr */
@@ -76,6 +80,9 @@ struct probes {
 	uint64_t (*now_ms)(void *);
 	void *now_ctx;
 	struct probe *by_pid[PROBE_PID_BUCKETS];
+	struct probe_spawner *spawner;
+	sd_event_source *spawned_io;
+	int null_fd; /* every exec probe's stdin */
 };
 
 static uint64_t
@@ -118,24 +125,37 @@ fd_drop(int *fd)
 	*fd = -1;
 }
 
+/* Kills an exec probe nobody waits for any more, and keeps its pid known
+ * so that the reaper does not take it for an orphan; with no owner, its
+ * result is dropped. */
+static void
+ghost_add(struct probes *ps, pid_t pid)
+{
+	struct probe *ghost = calloc(1, sizeof(*ghost));
+
+	kill(-pid, SIGKILL);
+	if (ghost) {
+		ghost->owner = ps;
+		ghost->pid = pid;
+		ghost->ready_fd = ghost->out_fd = ghost->sock = -1;
+		ghost->pid_next = *pid_bucket(ps, pid);
+		*pid_bucket(ps, pid) = ghost;
+	}
+}
+
 /* Ends the running attempt: its process is killed (and reaped later, by
  * pid, as a probe that nobody waits for), its socket closed. */
 static void
 attempt_abandon(struct probe *p)
 {
+	if (p->job) {
+		/* still on its way: killed when it comes back (spawned_take) */
+		p->job->owner = NULL;
+		p->job = NULL;
+	}
 	if (p->pid > 0) {
-		kill(-p->pid, SIGKILL);
-		/* Keep the pid known so that the reaper does not take it for
-		 * an orphan; with no owner, its result is dropped. */
-		struct probe *ghost = calloc(1, sizeof(*ghost));
 		pid_unlink(p);
-		if (ghost) {
-			ghost->owner = p->owner;
-			ghost->pid = p->pid;
-			ghost->ready_fd = ghost->out_fd = ghost->sock = -1;
-			ghost->pid_next = *pid_bucket(p->owner, p->pid);
-			*pid_bucket(p->owner, p->pid) = ghost;
-		}
+		ghost_add(p->owner, p->pid);
 		p->pid = 0;
 	}
 	source_drop(&p->out_io);
@@ -279,28 +299,122 @@ on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 static int
 exec_start(struct probe *p)
 {
+	struct probes *ps = p->owner;
+	struct spawn_job *job;
 	char err[48];
 	int pipefd[2], r;
-	pid_t pid;
 
+	if (!ps->spawner) {
+		output_set(p, "spawn:ENOMEM");
+		return -ENOMEM;
+	}
+	if (ps->null_fd < 0) {
+		ps->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (ps->null_fd < 0) {
+			r = -errno;
+			output_set(p, "stdin: cannot open /dev/null");
+			return r;
+		}
+	}
 	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
-	r = spawn_probe(p->spec->argv, pipefd[1], &pid, err, sizeof(err));
-	close(pipefd[1]);
-	if (r < 0) {
+	/* the job owns the write end from here */
+	job = spawn_job_new(p->spec->argv, ps->null_fd, pipefd[1], err, sizeof(err));
+	if (!job) {
+		close(pipefd[1]);
 		close(pipefd[0]);
 		output_set(p, err);
+		return -ENOMEM;
+	}
+	r = probe_spawner_submit(ps->spawner, job);
+	if (r < 0) {
+		spawn_job_free(job);
+		close(pipefd[0]);
+		output_set(p, "spawn: no thread to start it");
 		return r;
 	}
-	p->pid = pid;
-	p->pid_next = *pid_bucket(p->owner, pid);
-	*pid_bucket(p->owner, pid) = p;
+	job->owner = p;
+	p->job = job;
 	p->out_fd = pipefd[0];
+	/* its deadline is armed when the spawner has started it (spawned) */
 	if (sd_event_add_io(p->owner->event, &p->out_io, p->out_fd, EPOLLIN, on_output, p) < 0)
 		fd_drop(&p->out_fd);
 	else
 		sd_event_source_set_priority(p->out_io, PROBE_PRIORITY);
 	return 0;
+}
+
+static int64_t
+attempt_limit_ms(const struct probe *p)
+{
+	return p->kind == PROBE_HEALTH ? p->spec->timeout_ms : PROBE_READY_ATTEMPT_MS;
+}
+
+/* A job back from the spawner's thread: the probe's pid becomes known, and
+ * its timeout starts. (From its start, not from the request: a check
+ * queued behind others has not used any of its time.) */
+static void
+spawned(struct probes *ps, struct spawn_job *job)
+{
+	struct probe *p = job->owner;
+	char err[48];
+
+	if (!p) {
+		/* its attempt was abandoned meanwhile */
+		if (job->pid > 0)
+			ghost_add(ps, job->pid);
+		spawn_job_free(job);
+		return;
+	}
+	p->job = NULL;
+	if (job->pid > 0) {
+		p->pid = job->pid;
+		p->pid_next = *pid_bucket(ps, p->pid);
+		*pid_bucket(ps, p->pid) = p;
+		spawn_job_free(job);
+		timer_at(p, now_ms(ps) + (uint64_t)attempt_limit_ms(p));
+		return;
+	}
+	spawn_job_error(job, err, sizeof(err));
+	spawn_job_free(job);
+	output_set(p, err);
+	attempt_done(p, false);
+}
+
+/* `settle`: also the job in flight (the reaper's case: a pid it cannot
+ * place may be a probe whose job is not back yet). */
+static void
+spawned_take(struct probes *ps, bool settle)
+{
+	struct spawn_job *job = probe_spawner_take(ps->spawner, settle);
+
+	while (job) {
+		struct spawn_job *next = job->next;
+
+		spawned(ps, job);
+		job = next;
+	}
+}
+
+static int
+on_spawned(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	(void)s;
+	(void)fd;
+	(void)revents;
+	spawned_take(userdata, false);
+	return 0;
+}
+
+static struct probe *
+probe_by_pid(struct probes *ps, pid_t pid)
+{
+	struct probe *p;
+
+	for (p = *pid_bucket(ps, pid); p; p = p->pid_next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
 }
 
 bool
@@ -309,9 +423,17 @@ probes_reaped(struct probes *ps, pid_t pid, int code, bool signaled)
 	struct probe *p;
 	char text[64];
 
-	for (p = *pid_bucket(ps, pid); p; p = p->pid_next)
-		if (p->pid == pid)
-			break;
+	p = probe_by_pid(ps, pid);
+	if (!p && ps->spawner) {
+		/* the jobs already back first: waiting for the one in flight
+		 * is needed only when the probe is that one */
+		spawned_take(ps, false);
+		p = probe_by_pid(ps, pid);
+		if (!p) {
+			spawned_take(ps, true);
+			p = probe_by_pid(ps, pid);
+		}
+	}
 	if (!p)
 		return false;
 	pid_unlink(p);
@@ -399,7 +521,6 @@ static void
 attempt_start(struct probe *p)
 {
 	uint64_t now = now_ms(p->owner);
-	int64_t limit = p->kind == PROBE_HEALTH ? p->spec->timeout_ms : PROBE_READY_ATTEMPT_MS;
 	int r;
 
 	p->output_len = 0;
@@ -408,6 +529,8 @@ attempt_start(struct probe *p)
 	p->timed_out = false;
 	if (p->spec->argv) {
 		r = exec_start(p);
+		if (r == 0) /* on its way: its deadline comes with its pid */
+			return;
 	} else {
 		r = tcp_start(p);
 		if (r == 0) /* finished at once; its result is handled */
@@ -419,7 +542,7 @@ attempt_start(struct probe *p)
 		attempt_done(p, false);
 		return;
 	}
-	timer_at(p, now + (uint64_t)limit);
+	timer_at(p, now + (uint64_t)attempt_limit_ms(p));
 }
 
 static int
@@ -585,7 +708,51 @@ probes_new(sd_event *event, struct core **core, uint64_t (*now)(void *), void *n
 	ps->core = core;
 	ps->now_ms = now;
 	ps->now_ctx = now_ctx;
+	ps->null_fd = -1;
+	/* without it, every exec probe fails (and says why); the rest of
+	 * supd does not depend on it */
+	ps->spawner = probe_spawner_new();
+	if (ps->spawner && sd_event_add_io(event, &ps->spawned_io, probe_spawner_fd(ps->spawner),
+					   EPOLLIN, on_spawned, ps) < 0) {
+		probe_spawner_free(ps->spawner);
+		ps->spawner = NULL;
+	}
+	if (!ps->spawner)
+		log_warnx("no thread for exec probes: every exec probe will fail");
+	else
+		sd_event_source_set_priority(ps->spawned_io, PROBE_PRIORITY);
 	return ps;
+}
+
+/* The spawner's thread joined, the jobs it still held are settled: a probe
+ * that started is killed (and, with `reap`, waited for) like the rest. */
+static void
+spawner_end(struct probes *ps, bool reap)
+{
+	struct spawn_job *job;
+
+	if (!ps->spawner)
+		return;
+	job = probe_spawner_stop(ps->spawner);
+	while (job) {
+		struct spawn_job *next = job->next;
+		struct probe *p = job->owner;
+		siginfo_t si;
+
+		if (p)
+			p->job = NULL;
+		if (job->pid > 0) {
+			kill(-job->pid, SIGKILL);
+			while (reap && waitid(P_PID, (id_t)job->pid, &si, WEXITED) < 0 &&
+			       errno == EINTR)
+				;
+		}
+		spawn_job_free(job);
+		job = next;
+	}
+	source_drop(&ps->spawned_io);
+	probe_spawner_free(ps->spawner);
+	ps->spawner = NULL;
 }
 
 void
@@ -593,6 +760,7 @@ probes_end_all(struct probes *ps)
 {
 	if (!ps)
 		return;
+	spawner_end(ps, true);
 	for (size_t i = 0; i < PROBE_PID_BUCKETS; i++) {
 		while (ps->by_pid[i]) {
 			struct probe *p = ps->by_pid[i];
@@ -618,6 +786,8 @@ probes_free(struct probes *ps)
 {
 	if (!ps)
 		return;
+	spawner_end(ps, false);
+	fd_drop(&ps->null_fd);
 	for (size_t i = 0; i < PROBE_PID_BUCKETS; i++) {
 		while (ps->by_pid[i]) {
 			struct probe *p = ps->by_pid[i];

@@ -13,6 +13,11 @@
  * failure (the caller reports it with the child's path), and never allocate
  * or take a lock in the child between fork and exec: everything the child
  * needs is prepared beforehand in a struct spawn_plan.
+ *
+ * Probes go through a struct spawn_job instead: prepared on the loop,
+ * started on the probe spawner's thread (probe_spawner.c) with a stack of
+ * their own, so spawn_job_run() never logs and touches nothing shared but
+ * the atomic fallback flags below.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -112,9 +117,6 @@ struct spawn_plan {
 	int cgroup_fd;
 	/* a probe's stdin, and its stdout and stderr (-1: inherited) */
 	int stdin_fd, output_fd;
-	/* a probe: a copy of supd rather than a child that borrows its memory,
-	 * so that supd need not wait for the exec (report_fd is then -1) */
-	bool no_vfork;
 };
 
 /* AddressSanitizer's runtime keeps locks and per-thread state that a child
@@ -128,15 +130,18 @@ struct spawn_plan {
 #endif
 
 /* Set once a method has failed with ENOSYS, EINVAL or EPERM (no kernel
- * support, or a seccomp filter): it would fail the same way every time. */
-static bool vfork_unavailable = !SPAWN_VFORK_SAFE;
-static bool clone3_unavailable;
+ * support, or a seccomp filter): it would fail the same way every time.
+ * Atomic: the probe spawner's thread (probe_spawner.c) spawns too. */
+static _Atomic bool vfork_unavailable = !SPAWN_VFORK_SAFE;
+static _Atomic bool clone3_unavailable;
 static enum spawn_method first_method = SPAWN_VFORK;
 
 /* The vfork-style child runs on this stack while the parent is suspended in
  * clone() until the exec: one child at a time, so one stack serves every
  * spawn. Only the pages the child touches are ever backed by memory. */
 static char vfork_stack[256 * 1024] __attribute__((aligned(64)));
+/* The same for the probe spawner's thread, which spawns at the same time. */
+static char job_stack[256 * 1024] __attribute__((aligned(64)));
 
 /* supd's own notification and socket-activation variables: they describe
  * supd, not its workers. */
@@ -338,8 +343,9 @@ child_fail(const struct spawn_plan *plan, enum spawn_stage stage, int errnum)
 	struct spawn_report report = {.stage = stage, .err = errnum};
 	ssize_t n;
 
+	/* a probe has no report pipe: its exit status 127 says it */
 	do
-		n = write(plan->report_fd, &report, sizeof(report));
+		n = plan->report_fd >= 0 ? write(plan->report_fd, &report, sizeof(report)) : 0;
 	while (n < 0 && errno == EINTR);
 	_exit(SPAWN_CHILD_FAILED);
 }
@@ -513,30 +519,34 @@ vfork_entry(void *plan)
 /* ---- the parent ---- */
 
 /* Returns the child's pid and its pidfd, or -1 with errno set and *stage
- * naming the step that failed. The child never returns from here. */
+ * naming the step that failed. The child never returns from here. A
+ * vfork-style child runs on stack_top; `quiet`: called off the loop's
+ * thread, where nothing may log. */
 static pid_t
-start_child(const struct spawn_plan *plan, int *pidfd, const char **stage)
+start_child(const struct spawn_plan *plan, char *stack_top, bool quiet, int *pidfd,
+	    const char **stage)
 {
 	pid_t pid;
 	int fd = -1;
 
 	*stage = "fork";
-	if (spawn_method() == SPAWN_VFORK && !plan->no_vfork) {
+	if (spawn_method() == SPAWN_VFORK) {
 		/* As posix_spawn does: the child shares our memory and we sleep
 		 * until it has exec'd or failed, so nothing is copied. That is
 		 * safe because the child only reads the plan, writes on its own
 		 * stack, makes system calls and never returns; every signal is
 		 * blocked meanwhile, so no handler of ours runs in it. */
-		pid = clone(vfork_entry, vfork_stack + sizeof(vfork_stack),
-			    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, (void *)plan, &fd);
+		pid = clone(vfork_entry, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
+			    (void *)plan, &fd);
 		if (pid > 0) {
 			*pidfd = fd;
 			return pid;
 		}
 		if (errno != ENOSYS && errno != EINVAL && errno != EPERM)
 			return -1;
-		log_debug("vfork-style clone failed (%s): using clone3 from now on",
-			  strerrorname_np(errno));
+		if (!quiet)
+			log_debug("vfork-style clone failed (%s): using clone3 from now on",
+				  strerrorname_np(errno));
 		vfork_unavailable = true;
 	}
 	if (spawn_method() <= SPAWN_CLONE3 && !clone3_unavailable) {
@@ -555,8 +565,9 @@ start_child(const struct spawn_plan *plan, int *pidfd, const char **stage)
 		}
 		if (errno != ENOSYS && errno != EPERM)
 			return -1;
-		log_debug("clone3 failed (%s): using fork and pidfd_open from now on",
-			  strerrorname_np(errno));
+		if (!quiet)
+			log_debug("clone3 failed (%s): using fork and pidfd_open from now on",
+				  strerrorname_np(errno));
 		clone3_unavailable = true;
 	}
 
@@ -666,7 +677,7 @@ plan_run(struct spawn_plan *plan, pid_t *pid_out, int *pidfd_out, char *err, siz
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &saved_mask);
-	pid = start_child(plan, &pidfd, &stage);
+	pid = start_child(plan, vfork_stack + sizeof(vfork_stack), false, &pidfd, &stage);
 	r = pid < 0 ? -errno : 0;
 	pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
 	close(pipefd[1]);
@@ -790,65 +801,117 @@ spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struct sp
 	return 0;
 }
 
-int
-spawn_probe(char *const *argv, int output_fd, pid_t *pid_out, char *err, size_t errlen)
+/* ---- probe starts, run off the loop (probe_spawner.c) ---- */
+
+struct spawn_job_data {
+	struct spawn_plan plan;
+	char **envp;
+	int output_fd;
+	/* argv's pointers, then its strings: the job's own copy, since the
+	 * spec it came from may be freed (a reload) while the job waits */
+	char *argv[];
+};
+
+struct spawn_job *
+spawn_job_new(char *const *argv, int stdin_fd, int output_fd, char *err, size_t errlen)
 {
-	struct spawn_plan plan = {
-		.stdin_fd = -1, .output_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .cgroup_fd = -1};
-	sigset_t all, saved_mask;
-	const char *stage;
-	char **probe_env;
-	int null_fd, pidfd = -1, r;
-	pid_t pid;
+	struct spawn_job *job;
+	struct spawn_job_data *d;
+	size_t argc = 0, text = 0;
+	char *at;
 
 	if (!argv || !argv[0] || !argv[0][0]) {
 		set_error(err, errlen, "spawn", EINVAL);
-		return -EINVAL;
+		return NULL;
 	}
-	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null_fd < 0) {
-		r = -errno;
-		set_error(err, errlen, "stdin", -r);
-		return r;
+	for (; argv[argc]; argc++)
+		text += strlen(argv[argc]) + 1;
+	job = calloc(1, sizeof(*job));
+	d = malloc(sizeof(*d) + (argc + 1) * sizeof(char *) + text);
+	if (!job || !d) {
+		free(job);
+		free(d);
+		set_error(err, errlen, "spawn", ENOMEM);
+		return NULL;
 	}
+	memset(&d->plan, 0, sizeof(d->plan));
+	at = (char *)&d->argv[argc + 1];
+	for (size_t i = 0; i < argc; i++) {
+		size_t n = strlen(argv[i]) + 1;
+
+		d->argv[i] = memcpy(at, argv[i], n);
+		at += n;
+	}
+	d->argv[argc] = NULL;
 	/* supd's environment without what describes supd itself: a check
 	 * that calls sd_notify or looks for LISTEN_FDS must not take supd's
-	 * for its own. */
-	probe_env = env_without_supd_private();
-	if (!probe_env) {
-		close(null_fd);
+	 * for its own. (The strings stay environ's, which supd never
+	 * changes after it started.) */
+	d->envp = env_without_supd_private();
+	if (!d->envp) {
+		free(d);
+		free(job);
 		set_error(err, errlen, "spawn", ENOMEM);
-		return -ENOMEM;
+		return NULL;
 	}
-	plan.argv = argv;
-	plan.envp = probe_env;
-	if (!strchr(argv[0], '/'))
-		plan.search_path = exec_search_path(environ);
-	plan.stdin_fd = null_fd;
-	plan.output_fd = output_fd;
-	plan.ready_fd_source = -1;
-	plan.ready_fd_target = -1;
-	plan.parent = getpid();
-	plan.max_fd = fd_limit();
-	/* Probes run often (1,000 health checks a second are a real load): a
-	 * forked copy lets supd go on at once instead of sleeping until each
-	 * one has exec'd. A probe that cannot be executed exits 127, which its
-	 * result reports; no error pipe is needed. */
-	plan.report_fd = -1;
-	plan.no_vfork = true;
+	d->plan.argv = d->argv;
+	d->plan.envp = d->envp;
+	if (!strchr(d->argv[0], '/'))
+		d->plan.search_path = exec_search_path(d->envp);
+	d->plan.stdin_fd = stdin_fd;
+	d->plan.output_fd = output_fd;
+	d->plan.stdout_fd = d->plan.stderr_fd = d->plan.cgroup_fd = -1;
+	d->plan.ready_fd_source = d->plan.ready_fd_target = -1;
+	d->plan.parent = getpid();
+	d->plan.max_fd = fd_limit();
+	/* A probe that cannot be executed exits 127, which its result
+	 * reports; no error pipe is needed. */
+	d->plan.report_fd = -1;
+	d->output_fd = output_fd;
+	job->data = d;
+	return job;
+}
+
+void
+spawn_job_run(struct spawn_job *job)
+{
+	struct spawn_job_data *d = job->data;
+	sigset_t all, saved_mask;
+	int pidfd = -1;
+	pid_t pid;
+
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &saved_mask);
-	pid = start_child(&plan, &pidfd, &stage);
-	r = pid < 0 ? -errno : 0;
+	pid = start_child(&d->plan, job_stack + sizeof(job_stack), true, &pidfd, &job->stage);
+	job->err = pid < 0 ? errno : 0;
 	pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
-	close(null_fd);
-	free(probe_env);
-	if (pid < 0) {
-		set_error(err, errlen, stage, -r);
-		return r;
-	}
+	/* the probe holds its own copy now: our end's close lets its reader
+	 * see end of file when the probe is gone */
+	if (d->output_fd >= 0)
+		close(d->output_fd);
+	d->output_fd = -1;
 	if (pidfd >= 0)
 		close(pidfd);
-	*pid_out = pid;
-	return 0;
+	job->pid = pid > 0 ? pid : 0;
+}
+
+void
+spawn_job_error(const struct spawn_job *job, char *err, size_t errlen)
+{
+	set_error(err, errlen, job->stage ? job->stage : "spawn", job->err ? job->err : EIO);
+}
+
+void
+spawn_job_free(struct spawn_job *job)
+{
+	struct spawn_job_data *d;
+
+	if (!job)
+		return;
+	d = job->data;
+	if (d->output_fd >= 0)
+		close(d->output_fd);
+	free(d->envp);
+	free(d);
+	free(job);
 }

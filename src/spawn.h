@@ -83,7 +83,33 @@ int spawn_worker(struct child_spec *spec, const struct spawn_options *opt, struc
  * stderr on output_fd, its own session, the same clean signal state and
  * parent-death signal as a worker. Returns 0 with *pid, or a negative
  * errno with the reason in err (a failed exec included). */
-int spawn_probe(char *const *argv, int output_fd, pid_t *pid, char *err, size_t errlen);
+/* A probe's start (probe.c), prepared on the loop and run on the probe
+ * spawner's thread (probe_spawner.c), so that supd neither sleeps in the
+ * probe's exec (a vfork-style clone suspends only the spawner's thread) nor
+ * pays for a copy of itself (a fork copies supd's page tables, then takes a
+ * copy-on-write fault for every page supd writes while the copy lives).
+ * The job holds copies of everything the child reads. */
+struct spawn_job {
+	struct spawn_job *next; /* the spawner's queues */
+	void *owner;            /* the caller's; NULL once it gave up on the job */
+	/* after spawn_job_run(): the probe's pid, or 0 with stage and err */
+	pid_t pid;
+	const char *stage;
+	int err;
+	struct spawn_job_data *data; /* spawn.c's */
+};
+
+/* argv is copied; stdin_fd must stay open until the job has run; the job
+ * owns output_fd (the probe's stdout and stderr) and closes it once the
+ * probe has its copy. NULL with err filled on failure. */
+struct spawn_job *spawn_job_new(char *const *argv, int stdin_fd, int output_fd, char *err,
+				size_t errlen);
+/* Starts the probe: from any one thread at a time; it neither logs nor
+ * allocates. */
+void spawn_job_run(struct spawn_job *job);
+/* "stage:ERRNAME" of a failed job, as spawn_worker reports failures. */
+void spawn_job_error(const struct spawn_job *job, char *err, size_t errlen);
+void spawn_job_free(struct spawn_job *job);
 
 /* Frees spec->worker.envp_cache (spec_free() frees it too: it is one
  * allocation). */

@@ -93,7 +93,8 @@ may_include() {
 	views.h) allowed="ops.c views.c" ;;
 	metrics.h) allowed="ops.c metrics.c loop.c metrics_http.c" ;;
 	metrics_http.h) allowed="loop.c metrics_http.c" ;;
-	spawn.h) allowed="spawn.c loop.c probe.c" ;;
+	spawn.h) allowed="spawn.c loop.c probe.c probe_spawner.c" ;;
+	probe_spawner.h) allowed="probe_spawner.c probe.c" ;;
 	cgroup.h) allowed="cgroup.c main.c loop.c spec_host.c grammar.c" ;;
 	yaml_tree.h) allowed="config.c yaml_tree.c" ;;
 	json_tree.h) allowed="proto.c json_tree.c" ;;
