@@ -711,7 +711,7 @@ probes_new(sd_event *event, struct core **core, uint64_t (*now)(void *), void *n
 	ps->null_fd = -1;
 	/* without it, every exec probe fails (and says why); the rest of
 	 * supd does not depend on it */
-	ps->spawner = probe_spawner_new();
+	ps->spawner = probe_spawner_new(true);
 	if (ps->spawner && sd_event_add_io(event, &ps->spawned_io, probe_spawner_fd(ps->spawner),
 					   EPOLLIN, on_spawned, ps) < 0) {
 		probe_spawner_free(ps->spawner);

@@ -33,6 +33,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "probe_spawner.h"
 #include "spawn.h"
 
@@ -45,6 +46,9 @@ struct probe_spawner {
 	/* jobs taken from the queue, and jobs run, since the start */
 	unsigned long long taken, run;
 	bool quit, started, stopped;
+	/* no thread (none could be created, or a test asked): jobs run on
+	 * the caller's thread, which then sleeps in each exec */
+	bool inline_only;
 	pthread_t thread;
 	int done_fd;
 };
@@ -85,12 +89,13 @@ spawner_main(void *arg)
 }
 
 struct probe_spawner *
-probe_spawner_new(void)
+probe_spawner_new(bool threaded)
 {
 	struct probe_spawner *sp = calloc(1, sizeof(*sp));
 
 	if (!sp)
 		return NULL;
+	sp->inline_only = !threaded;
 	sp->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (sp->done_fd < 0) {
 		free(sp);
@@ -127,18 +132,42 @@ spawner_start(struct probe_spawner *sp)
 	return 0;
 }
 
+/* Without a thread: the job runs here, and is back at the next take. */
+static void
+run_inline(struct probe_spawner *sp, struct spawn_job *job)
+{
+	spawn_job_run(job);
+	pthread_mutex_lock(&sp->lock);
+	sp->taken++;
+	sp->run++;
+	*sp->done_tail = job;
+	sp->done_tail = &job->next;
+	(void)eventfd_write(sp->done_fd, 1);
+	pthread_mutex_unlock(&sp->lock);
+}
+
 int
 probe_spawner_submit(struct probe_spawner *sp, struct spawn_job *job)
 {
 	if (sp->stopped)
 		return -ECANCELED;
-	if (!sp->started) {
+	job->next = NULL;
+	if (!sp->started && !sp->inline_only) {
 		int r = spawner_start(sp);
 
-		if (r < 0)
-			return r;
+		if (r < 0) {
+			/* a seccomp profile or a task limit: probes still run,
+			 * at the old cost of a sleep in each exec */
+			errno = -r;
+			log_warn("cannot start the probe spawner's thread: probes start on the "
+				 "loop");
+			sp->inline_only = true;
+		}
 	}
-	job->next = NULL;
+	if (sp->inline_only) {
+		run_inline(sp, job);
+		return 0;
+	}
 	pthread_mutex_lock(&sp->lock);
 	*sp->queue_tail = job;
 	sp->queue_tail = &job->next;
@@ -153,7 +182,7 @@ probe_spawner_take(struct probe_spawner *sp, bool settle)
 	struct spawn_job *jobs;
 	eventfd_t ignored;
 
-	if (!sp->started)
+	if (!sp->started && !sp->inline_only)
 		return NULL;
 	pthread_mutex_lock(&sp->lock);
 	/* Only for the job in flight now: the thread takes the next one as
@@ -176,15 +205,15 @@ probe_spawner_stop(struct probe_spawner *sp)
 	struct spawn_job *never_run;
 
 	sp->stopped = true;
-	if (!sp->started)
-		return NULL;
-	pthread_mutex_lock(&sp->lock);
-	sp->quit = true;
-	pthread_cond_signal(&sp->work);
-	pthread_mutex_unlock(&sp->lock);
-	/* at most the job in flight finishes: one clone, until its exec */
-	pthread_join(sp->thread, NULL);
-	sp->started = false;
+	if (sp->started) {
+		pthread_mutex_lock(&sp->lock);
+		sp->quit = true;
+		pthread_cond_signal(&sp->work);
+		pthread_mutex_unlock(&sp->lock);
+		/* at most the job in flight finishes: one clone, until its exec */
+		pthread_join(sp->thread, NULL);
+		sp->started = false;
+	}
 	never_run = sp->queue;
 	sp->queue = NULL;
 	sp->queue_tail = &sp->queue;

@@ -6,12 +6,14 @@
 struct spawn_job;
 struct probe_spawner;
 
-/* NULL on ENOMEM or no eventfd. The thread starts with the first job. */
-struct probe_spawner *probe_spawner_new(void);
+/* NULL on ENOMEM or no eventfd. `threaded`: the thread starts with the
+ * first job (if it cannot, a warning is logged and jobs run on the caller's
+ * thread, as they always do without `threaded`). */
+struct probe_spawner *probe_spawner_new(bool threaded);
 /* Readable (level-triggered) while run jobs wait to be taken. */
 int probe_spawner_fd(const struct probe_spawner *sp);
-/* Queues a job (spawn_job_new); it comes back from probe_spawner_take()
- * once run. -errno when no thread could be started, or after stop. */
+/* Queues a job (spawn_job_new), or runs it at once without a thread; it
+ * comes back from probe_spawner_take() once run. -ECANCELED after stop. */
 int probe_spawner_submit(struct probe_spawner *sp, struct spawn_job *job);
 /* The jobs run so far, oldest first, linked by ->next; the caller frees
  * them. `settle`: first wait for the job in flight, if any. */

@@ -104,8 +104,8 @@ struct spawn_job {
  * probe has its copy. NULL with err filled on failure. */
 struct spawn_job *spawn_job_new(char *const *argv, int stdin_fd, int output_fd, char *err,
 				size_t errlen);
-/* Starts the probe: from any one thread at a time; it neither logs nor
- * allocates. */
+/* Starts the probe, on the spawner's thread (or, where there is none, on
+ * the loop's): one job at a time; it neither logs nor allocates. */
 void spawn_job_run(struct spawn_job *job);
 /* "stage:ERRNAME" of a failed job, as spawn_worker reports failures. */
 void spawn_job_error(const struct spawn_job *job, char *err, size_t errlen);

@@ -104,7 +104,7 @@ Test(probe_spawner, output_exit_status_and_end_of_file)
 {
 	for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
 		char *argv[] = {"/bin/sh", "-c", "echo out; echo err >&2; exit 3", NULL};
-		struct probe_spawner *sp = probe_spawner_new();
+		struct probe_spawner *sp = probe_spawner_new(true);
 		struct spawn_job *job;
 		char buf[64];
 		int rd;
@@ -132,7 +132,7 @@ Test(probe_spawner, many_jobs_in_order_reaped_by_p_all_on_the_main_thread)
 
 	for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
 		char *argv[] = {"/bin/true", NULL};
-		struct probe_spawner *sp = probe_spawner_new();
+		struct probe_spawner *sp = probe_spawner_new(true);
 		struct spawn_job *jobs[N], *back;
 		int rd[N];
 		size_t i = 0, reaped = 0;
@@ -172,11 +172,44 @@ Test(probe_spawner, many_jobs_in_order_reaped_by_p_all_on_the_main_thread)
 	}
 }
 
+Test(probe_spawner, without_a_thread_a_job_runs_at_submit)
+{
+	/* where no thread can be created: the same jobs, run by the caller */
+	for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
+		char *argv[] = {"/bin/sh", "-c", "echo inline; exit 4", NULL};
+		struct probe_spawner *sp = probe_spawner_new(false);
+		struct pollfd pfd;
+		struct spawn_job *job;
+		char buf[32];
+		int rd;
+
+		spawn_set_method(methods[m]);
+		cr_assert(sp);
+		job = job_for(argv, &rd);
+		cr_assert(probe_spawner_submit(sp, job) == 0);
+		pfd = (struct pollfd){.fd = probe_spawner_fd(sp), .events = POLLIN};
+		cr_assert_eq(poll(&pfd, 1, 0), 1, "method %zu: back before submit returned", m);
+		cr_assert(probe_spawner_take(sp, false) == job && job->pid > 0);
+		cr_assert_eq(poll(&pfd, 1, 0), 0, "the wakeup was read with the job");
+		read_all(rd, buf, sizeof(buf));
+		cr_assert_str_eq(buf, "inline\n");
+		cr_assert_eq(reap(job->pid), 4);
+		close(rd);
+		spawn_job_free(job);
+		job = job_for(argv, &rd);
+		cr_assert(probe_spawner_stop(sp) == NULL);
+		cr_assert_eq(probe_spawner_submit(sp, job), -ECANCELED);
+		spawn_job_free(job);
+		close(rd);
+		probe_spawner_free(sp);
+	}
+}
+
 Test(probe_spawner, a_job_owns_its_argv)
 {
 	char *text = strdup("echo copied");
 	char *argv[] = {"/bin/sh", "-c", text, NULL};
-	struct probe_spawner *sp = probe_spawner_new();
+	struct probe_spawner *sp = probe_spawner_new(true);
 	struct spawn_job *job;
 	char buf[32];
 	int rd;
@@ -198,7 +231,7 @@ Test(probe_spawner, a_job_owns_its_argv)
 Test(probe_spawner, a_program_that_cannot_run_exits_127)
 {
 	char *argv[] = {"/nonexistent/probe", NULL};
-	struct probe_spawner *sp = probe_spawner_new();
+	struct probe_spawner *sp = probe_spawner_new(true);
 	struct spawn_job *job;
 	char buf[8];
 	int rd;
@@ -219,7 +252,7 @@ Test(probe_spawner, stop_accounts_for_every_job)
 		N = 200
 	};
 	char *argv[] = {"/bin/true", NULL};
-	struct probe_spawner *sp = probe_spawner_new();
+	struct probe_spawner *sp = probe_spawner_new(true);
 	struct spawn_job *job, *left;
 	size_t run = 0, cancelled = 0;
 	int rd[N];
@@ -261,7 +294,7 @@ Test(probe_spawner, settle_waits_for_the_job_in_flight)
 	/* Whatever the moment of the take, a job that left the queue is
 	 * back once take(settle) returns: the reaper's guarantee. */
 	char *argv[] = {"/bin/true", NULL};
-	struct probe_spawner *sp = probe_spawner_new();
+	struct probe_spawner *sp = probe_spawner_new(true);
 
 	for (int round = 0; round < 200; round++) {
 		struct spawn_job *job, *back;
