@@ -36,22 +36,18 @@
 #include "control.h"
 #include "events.h"
 #include "fd_reserve.h"
+#include "listener.h"
 #include "log.h"
 #include "ops.h"
 #include "supd/protocol.h"
 
-#define ACCEPTS_PER_WAKEUP 32
-#define ACCEPT_RETRY_USEC  (500 * 1000) /* after EMFILE, when no connection closes first */
-#define LISTEN_BACKLOG     128
+#define LISTEN_BACKLOG 128
 
 struct control {
 	struct control_host host;
 	int listen_fd;
-	sd_event_source *accept_src;
-	sd_event_source *retry_src;
+	struct listener accepting;
 	sd_event_source *defer_src;
-	bool accept_paused;
-	bool accept_error_logged; /* until the next successful accept */
 	bool closing;
 	int spare_fd; /* /dev/null, given up to accept-and-close when out of descriptors */
 
@@ -70,8 +66,6 @@ struct control {
 	bool listening_events;
 	uint64_t last_refusal_log_ms;
 };
-
-static void accept_resume(struct control *ctl);
 
 static uint64_t
 now_ms(const struct control *ctl)
@@ -126,7 +120,8 @@ hub_closed(void *userdata, struct conn *conn, bool orderly)
 	struct control *ctl = userdata;
 
 	ops_conn_closed(ctl->ops, conn, orderly && !ctl->closing);
-	accept_resume(ctl);
+	if (!ctl->closing)
+		listener_resume(&ctl->accepting);
 }
 
 /* Closed connections, deferred link terminations and connections whose
@@ -256,8 +251,9 @@ refuse(struct control *ctl, int fd, const struct ucred *cred, const char *error,
 }
 
 static void
-client_accept(struct control *ctl, int fd)
+client_accept(void *userdata, int fd)
 {
+	struct control *ctl = userdata;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	enum ops_role role;
@@ -288,45 +284,13 @@ client_accept(struct control *ctl, int fd)
 	}
 }
 
-static void
-accept_pause(struct control *ctl)
-{
-	if (ctl->accept_paused)
-		return;
-	ctl->accept_paused = true;
-	sd_event_source_set_enabled(ctl->accept_src, SD_EVENT_OFF);
-	if (ctl->retry_src) {
-		sd_event_source_set_time_relative(ctl->retry_src, ACCEPT_RETRY_USEC);
-		sd_event_source_set_enabled(ctl->retry_src, SD_EVENT_ONESHOT);
-	}
-}
-
-static void
-accept_resume(struct control *ctl)
-{
-	if (!ctl->accept_paused || ctl->closing)
-		return;
-	ctl->accept_paused = false;
-	sd_event_source_set_enabled(ctl->accept_src, SD_EVENT_ON);
-	if (ctl->retry_src)
-		sd_event_source_set_enabled(ctl->retry_src, SD_EVENT_OFF);
-}
-
-static int
-on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	(void)s;
-	(void)usec;
-	accept_resume(userdata);
-	return 0;
-}
-
 /* Out of descriptors: give up the spare one to accept the pending client
  * and close it at once, so that the backlog drains instead of waking us
  * again and again. Returns false when there is no spare to give. */
 static bool
-accept_and_close(struct control *ctl)
+accept_and_close(void *userdata)
 {
+	struct control *ctl = userdata;
 	int cfd;
 
 	if (ctl->spare_fd < 0)
@@ -337,53 +301,6 @@ accept_and_close(struct control *ctl)
 		refuse(ctl, cfd, NULL, SUPD_E_TOO_MANY_CLIENTS, "out of descriptors");
 	ctl->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return cfd >= 0;
-}
-
-static int
-on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	struct control *ctl = userdata;
-	int cfd;
-
-	(void)s;
-	(void)revents;
-	for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
-		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (cfd >= 0) {
-			ctl->accept_error_logged = false;
-			client_accept(ctl, cfd);
-			continue;
-		}
-		switch (errno) {
-		case EAGAIN:
-			return 0;
-		case EINTR:
-		case ECONNABORTED:
-		case EPROTO:
-			continue;
-		case EMFILE:
-		case ENFILE:
-			if (!ctl->accept_error_logged)
-				log_warn("control: accept (refusing clients until "
-					 "descriptors "
-					 "are free)");
-			ctl->accept_error_logged = true;
-			if (accept_and_close(ctl))
-				continue;
-			accept_pause(ctl);
-			return 0;
-		default:
-			/* The pending connection stays in the backlog; try
-			 * again when a connection closes or after a while.
-			 * Logged once per episode. */
-			if (!ctl->accept_error_logged)
-				log_warn("control: accept (pausing)");
-			ctl->accept_error_logged = true;
-			accept_pause(ctl);
-			return 0;
-		}
-	}
-	return 0;
 }
 
 /* Lowers max_clients to what RLIMIT_NOFILE leaves once the reserve for
@@ -602,12 +519,11 @@ control_new(struct control **out, const struct control_host *host, const struct 
 		goto fail;
 	ctl->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	apply_fd_limit(ctl);
-	r = sd_event_add_io(host->event, &ctl->accept_src, ctl->listen_fd, EPOLLIN, on_accept, ctl);
-	if (r >= 0)
-		r = sd_event_add_time_relative(host->event, &ctl->retry_src, CLOCK_MONOTONIC,
-					       ACCEPT_RETRY_USEC, 0, on_accept_retry, ctl);
-	if (r >= 0)
-		r = sd_event_source_set_enabled(ctl->retry_src, SD_EVENT_OFF);
+	ctl->accepting = (struct listener){.name = "control",
+					   .take = client_accept,
+					   .out_of_fds = accept_and_close,
+					   .ctx = ctl};
+	r = listener_start(&ctl->accepting, host->event, ctl->listen_fd);
 	if (r >= 0)
 		r = sd_event_add_defer(host->event, &ctl->defer_src, on_defer, ctl);
 	if (r >= 0)
@@ -641,8 +557,7 @@ control_free(struct control *ctl)
 	 * sockets take them now; links are left alone, the tree is gone. */
 	conn_hub_fini(&ctl->hub);
 	ops_free(ctl->ops);
-	sd_event_source_disable_unref(ctl->accept_src);
-	sd_event_source_disable_unref(ctl->retry_src);
+	listener_stop(&ctl->accepting);
 	sd_event_source_disable_unref(ctl->defer_src);
 	if (ctl->listen_fd >= 0)
 		close(ctl->listen_fd);

@@ -26,14 +26,13 @@
 
 #include "fd_reserve.h"
 #include "http.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
 #include "supervisor.h"
 
-#define LISTEN_BACKLOG     64
-#define ACCEPTS_PER_WAKEUP 16
-#define ACCEPT_RETRY_USEC  (500 * 1000)
+#define LISTEN_BACKLOG 64
 /* After the reply, what the client still sends is read and dropped for a
  * moment before the close: closing with unread input would reset the
  * connection and could destroy the reply in flight. */
@@ -63,9 +62,7 @@ struct http_conn {
 struct metrics_http {
 	struct metrics_http_host host;
 	int listen_fd;
-	sd_event_source *accept_src, *retry_src;
-	bool accept_paused;
-	bool accept_error_logged;
+	struct listener accepting;
 	int fd_ceiling; /* -1: none */
 	unsigned nconns;
 	LIST_HEAD(, http_conn) conns;
@@ -75,36 +72,6 @@ struct metrics_http {
 static void conn_free(struct http_conn *c);
 
 /* ---- accepting ---- */
-
-static void
-accept_pause(struct metrics_http *srv)
-{
-	if (srv->accept_paused)
-		return;
-	srv->accept_paused = true;
-	sd_event_source_set_enabled(srv->accept_src, SD_EVENT_OFF);
-	sd_event_source_set_time_relative(srv->retry_src, ACCEPT_RETRY_USEC);
-	sd_event_source_set_enabled(srv->retry_src, SD_EVENT_ONESHOT);
-}
-
-static void
-accept_resume(struct metrics_http *srv)
-{
-	if (!srv->accept_paused)
-		return;
-	srv->accept_paused = false;
-	sd_event_source_set_enabled(srv->accept_src, SD_EVENT_ON);
-	sd_event_source_set_enabled(srv->retry_src, SD_EVENT_OFF);
-}
-
-static int
-on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	(void)s;
-	(void)usec;
-	accept_resume(userdata);
-	return 0;
-}
 
 /* A connection beyond the limits: one line of HTTP if the socket takes it
  * at once, then the close. Logged at most once a second. */
@@ -137,7 +104,7 @@ conn_close(struct http_conn *c)
 	struct metrics_http *srv = c->srv;
 
 	conn_free(c);
-	accept_resume(srv);
+	listener_resume(&srv->accepting);
 }
 
 static void
@@ -388,8 +355,9 @@ conn_free(struct http_conn *c)
 }
 
 static void
-conn_open(struct metrics_http *srv, int fd)
+conn_open(void *userdata, int fd)
 {
+	struct metrics_http *srv = userdata;
 	struct http_conn *c;
 	int r;
 
@@ -421,42 +389,6 @@ conn_open(struct metrics_http *srv, int fd)
 		log_warn("metrics: an HTTP connection's event sources");
 		conn_free(c);
 	}
-}
-
-static int
-on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	struct metrics_http *srv = userdata;
-
-	(void)s;
-	(void)revents;
-	for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (cfd >= 0) {
-			srv->accept_error_logged = false;
-			conn_open(srv, cfd);
-			continue;
-		}
-		switch (errno) {
-		case EAGAIN:
-			return 0;
-		case EINTR:
-		case ECONNABORTED:
-		case EPROTO:
-			continue;
-		default:
-			/* Out of descriptors (or worse): the client waits in
-			 * the backlog until a connection closes or a while has
-			 * passed; level-triggered epoll would spin otherwise. */
-			if (!srv->accept_error_logged)
-				log_warn("metrics: accept (pausing)");
-			srv->accept_error_logged = true;
-			accept_pause(srv);
-			return 0;
-		}
-	}
-	return 0;
 }
 
 /* ---- the listener ---- */
@@ -518,12 +450,8 @@ metrics_http_new(struct metrics_http **out, const struct metrics_http_host *host
 	r = listen_on(srv, listen_text);
 	if (r < 0)
 		goto fail;
-	r = sd_event_add_io(host->event, &srv->accept_src, srv->listen_fd, EPOLLIN, on_accept, srv);
-	if (r >= 0)
-		r = sd_event_add_time_relative(host->event, &srv->retry_src, CLOCK_MONOTONIC,
-					       ACCEPT_RETRY_USEC, 0, on_accept_retry, srv);
-	if (r >= 0)
-		r = sd_event_source_set_enabled(srv->retry_src, SD_EVENT_OFF);
+	srv->accepting = (struct listener){.name = "metrics", .take = conn_open, .ctx = srv};
+	r = listener_start(&srv->accepting, host->event, srv->listen_fd);
 	if (r < 0) {
 		log_error("metrics: event sources: %s", strerror(-r));
 		goto fail;
@@ -542,8 +470,7 @@ metrics_http_free(struct metrics_http *srv)
 		return;
 	while (!LIST_EMPTY(&srv->conns))
 		conn_free(LIST_FIRST(&srv->conns));
-	sd_event_source_disable_unref(srv->accept_src);
-	sd_event_source_disable_unref(srv->retry_src);
+	listener_stop(&srv->accepting);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	free(srv);
