@@ -29,8 +29,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
+import supdtest
 from tap import check, finish, kill_tree, skip
 
 SUPD, SUPCTL = sys.argv[1], sys.argv[2]
@@ -38,12 +38,7 @@ DEADLINE = 20  # seconds; generous for ASan on a loaded machine
 
 
 def wait_for(pred, seconds=DEADLINE):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)  # a deadline wait, not synchronisation by sleeping
-    return pred()
+    return supdtest.wait_for(pred, seconds)
 
 
 def read(path):

@@ -25,12 +25,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.error
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from supdtest import Ctl, wait_or_fail
 from tap import check, finish, kill_tree
 
 DEADLINE = 10.0
@@ -50,25 +50,6 @@ children:
       start: ["/bin/sleep", "1000"]
       restart: temporary
 """
-
-
-def wait_for(pred, what, deadline=DEADLINE):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return check(False, "timed out waiting for " + what)
-
-
-class Ctl:
-    def __init__(self, supctl, sock):
-        self.base = [supctl, "-s", sock]
-
-    def run(self, *args):
-        p = subprocess.run(self.base + list(args), capture_output=True, text=True,
-                           timeout=DEADLINE)
-        return p.returncode, p.stdout, p.stderr
 
 
 def parse(text):
@@ -226,11 +207,11 @@ def test_slowloris(addr, ctl):
     t = threading.Thread(target=trickle)
     t.start()
     try:
-        wait_for(lambda: state["sent"] >= 2, "the slow client to start")
+        wait_or_fail(lambda: state["sent"] >= 2, "the slow client to start")
         pid = victim_pid(ctl)
         # through supd: as PID 1 the pid is its namespace's, not ours
         ctl.run("signal", "/victim", "KILL")
-        restarted = wait_for(lambda: victim_pid(ctl) not in (None, pid),
+        restarted = wait_or_fail(lambda: victim_pid(ctl) not in (None, pid),
                              "a restart while a slow client trickles")
         rc, _, _ = ctl.run("ping")
         during = not state["closed_by_supd"] and t.is_alive()
@@ -266,7 +247,7 @@ def test_many(addr, base, ctl):
     finally:
         for s in idle:
             s.close()
-    check(wait_for(lambda: get(base + "/metrics")[0] == 200, "a slot after the idle ones close"),
+    check(wait_or_fail(lambda: get(base + "/metrics")[0] == 200, "a slot after the idle ones close"),
           "once they close, GET /metrics is served again")
 
     results = []
@@ -381,7 +362,7 @@ def start(supd, work, listen, name, pid1=False):
             found["addr"] = m.group(1).decode()
         return bool(m)
 
-    wait_for(served, "supd to log its metrics address")
+    wait_or_fail(served, "supd to log its metrics address")
     return proc, sock, found.get("addr")
 
 
