@@ -330,7 +330,7 @@ exec_start(struct probe *p)
 	if (r < 0) {
 		spawn_job_free(job);
 		close(pipefd[0]);
-		output_set(p, "spawn: no thread to start it");
+		output_set(p, "spawn: supd is stopping"); /* the only refusal */
 		return r;
 	}
 	job->owner = p;
